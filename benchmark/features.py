@@ -1,0 +1,98 @@
+"""Per-split feature tables and batch assembly.
+
+Many posts share one image (388 unique images for 15,629 MediaEval dev tweets) or one text (retweets),
+so features are stored once per unique content and gathered by index when a batch is built.
+
+Batch keys (the contract between the harness and every model):
+  text_tokens (B, L, Dt) float, text_mask (B, L) bool, text_pooled (B, Dt)
+  image_regions (B, R, Dv) float, image_pooled (B, Dv), has_image (B,) bool
+  source_text_tokens / source_text_mask / source_text_pooled / source_image_regions /
+  source_image_pooled / has_source   -- background knowledge (zeros and False where absent)
+  label (B,) long (1 = fake), event (B,) long (-1 = unknown), emotion (B,) long (-1 = unknown),
+  index (B,) long: row of the item in its split (for per-item predictions)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+TEXT_KEYS = ("text_tokens", "text_mask", "text_pooled")
+IMAGE_KEYS = ("image_regions", "image_pooled")
+SOURCE_KEYS = tuple("source_" + k for k in TEXT_KEYS + IMAGE_KEYS)
+
+
+@dataclass(frozen=True)
+class FeatureDims:
+    """Shapes a model needs to build its layers."""
+
+    text_dim: int
+    image_dim: int
+    text_len: int
+    image_regions: int
+    has_source: bool = False
+    num_events: int = 0
+
+
+@dataclass
+class FeatureTable:
+    """Features of one split. ``shared`` holds (unique_rows, index) pairs gathered per batch."""
+
+    item_ids: list[str]
+    labels: torch.Tensor
+    events: torch.Tensor
+    columns: dict[str, torch.Tensor] = field(default_factory=dict)
+    shared: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def keys(self) -> set[str]:
+        return set(self.columns) | set(self.shared) | {"label", "event", "index"}
+
+    def get(self, key: str) -> torch.Tensor:
+        """The full (N, ...) column for ``key`` (materialised from shared storage if needed)."""
+        if key in self.columns:
+            return self.columns[key]
+        if key in self.shared:
+            rows, index = self.shared[key]
+            return rows[index]
+        if key == "label":
+            return self.labels
+        if key == "event":
+            return self.events
+        raise KeyError(f"feature {key!r} not in this table (has: {sorted(self.keys())})")
+
+    def batch(self, idx: torch.Tensor, keys: set[str] | None = None, device: torch.device | str = "cpu",
+              ) -> dict[str, torch.Tensor]:
+        """Gather rows ``idx``; floats are cast to float32 on ``device``."""
+        out: dict[str, torch.Tensor] = {"label": self.labels[idx], "event": self.events[idx], "index": idx}
+        wanted = self.keys() if keys is None else (set(keys) | {"label", "event", "index"})
+        for key, value in self.columns.items():
+            if key in wanted:
+                out[key] = value[idx]
+        for key, (rows, index) in self.shared.items():
+            if key in wanted:
+                out[key] = rows[index[idx]]
+        return {k: (v.float() if v.is_floating_point() else v).to(device) for k, v in out.items()}
+
+    def subset(self, idx: torch.Tensor) -> "FeatureTable":
+        return FeatureTable(
+            item_ids=[self.item_ids[i] for i in idx.tolist()],
+            labels=self.labels[idx], events=self.events[idx],
+            columns={k: v[idx] for k, v in self.columns.items()},
+            shared={k: (rows, index[idx]) for k, (rows, index) in self.shared.items()},
+        )
+
+
+@dataclass
+class FeatureSplits:
+    train: FeatureTable
+    validation: FeatureTable
+    test: FeatureTable
+    dims: FeatureDims
+    encoders: dict[str, str] = field(default_factory=dict)  # role -> encoder identity
+
+    def split(self, name: str) -> FeatureTable:
+        return getattr(self, name)

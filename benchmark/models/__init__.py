@@ -1,0 +1,1 @@
+"""The uniform model surface and the two systems under study (COOLANT, NovEmoFake)."""

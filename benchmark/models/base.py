@@ -1,0 +1,104 @@
+"""The surface every detector shares, so one engine trains COOLANT, NovEmoFake and every baseline.
+
+A model: builds its layers from ``FeatureDims`` and a config dataclass (paper defaults), maps a batch
+(see ``benchmark.features``) to a ``ModelOutput`` with logits, the representation before its
+classifier (for t-SNE) and a dict of named loss terms (``total`` plus each component, so MLflow shows
+them), declares its Optuna search space, and may need several optimisers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.features import FeatureDims, FeatureSplits
+
+
+@dataclass
+class ModelConfig:
+    """Training hyper-parameters every model has; models subclass it with their own fields."""
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 50
+    patience: int = 5  # early-stopping patience in epochs on the validation metric (clean protocol)
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam | adamw | sgd
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor  # (B, 2): index 1 = fake
+    representation: torch.Tensor  # (B, D) features right before the classifier
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)  # 'total' + components when labels given
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Optimiser by name; one place so configs and sweeps share the same choices."""
+    params = [p for p in params if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose adam, adamw or sgd")
+
+
+class DetectorModel(nn.Module):
+    """Base class. Subclasses set ``config_class`` and ``requires`` and implement ``forward``."""
+
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    requires: ClassVar[frozenset[str]] = frozenset()  # batch keys the model reads
+    description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+
+    def __init__(self, config: ModelConfig, dims: FeatureDims) -> None:
+        super().__init__()
+        self.config = config
+        self.dims = dims
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """One optimiser by default; models needing several (e.g. COOLANT as released) override."""
+        return [make_optimizer(self.config.optimizer, self.parameters(), self.config.lr,
+                               self.config.weight_decay)]
+
+    def prepare(self, features: FeatureSplits, context: "PrepareContext") -> None:
+        """Hook run once before training with the feature splits (e.g. pre-training, PCA on train only).
+
+        Must never look at ``features.test``.
+        """
+
+    @classmethod
+    def search_space(cls, trial) -> dict[str, Any]:
+        """Optuna search space: returns config overrides sampled from ``trial``."""
+        return {
+            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+        }
+
+
+@dataclass
+class PrepareContext:
+    """What a model's ``prepare`` hook may use: device, seed and a cache directory for artifacts."""
+
+    device: torch.device
+    seed: int
+    cache_dir: Any  # pathlib.Path; pre-trained module artifacts are stored here keyed by content
+    log_artifact: Any = None  # callable(path) logging to the cell's MLflow run, or None
+    log_metrics: Any = None  # callable(dict, step) or None
+
+
+def cross_entropy_terms(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over two-way softmax logits (Eq. 17 / Eq. 7 of the papers)."""
+    return nn.functional.cross_entropy(logits, labels)

@@ -1,0 +1,1 @@
+"""Turning stored runs into the papers' tables and figures (aggregation, intervals, McNemar, rendering)."""
