@@ -1,0 +1,32 @@
+"""Classification metrics with fake = 1 as the positive class, computed with (y_true, y_pred) in that order.
+
+(The public COOLANT code passed them swapped to ``classification_report``, exchanging precision and
+recall; keeping the call in one place prevents that.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+METRIC_NAMES = ("accuracy", "fake_precision", "fake_recall", "fake_f1", "real_precision", "real_recall",
+                "real_f1", "macro_f1", "micro_f1", "weighted_f1")
+
+
+def classification_metrics(y_true, y_pred) -> dict[str, float]:
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    if y_true.size == 0:
+        raise ValueError("cannot score an empty split")
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=[1, 0], zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "fake_precision": float(precision[0]), "fake_recall": float(recall[0]), "fake_f1": float(f1[0]),
+        "real_precision": float(precision[1]), "real_recall": float(recall[1]), "real_f1": float(f1[1]),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="macro", zero_division=0)),
+        "micro_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="micro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="weighted", zero_division=0)),
+    }
