@@ -1,0 +1,1 @@
+from ablations import coolant  # noqa: F401

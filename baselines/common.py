@@ -1,0 +1,132 @@
+"""Building blocks shared by the re-implemented baselines (MLP heads, text CNN, masked pooling,
+gradient reversal, background-knowledge helpers).
+
+Kept in one module so each baseline file holds only what is distinctive about its paper.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.features import FeatureDims
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
+}
+
+SOURCE_TEXT_KEYS = frozenset({"source_text_tokens", "source_text_mask", "source_text_pooled"})
+SOURCE_IMAGE_KEYS = frozenset({"source_image_regions", "source_image_pooled"})
+
+
+class MLP(nn.Module):
+    """Feed-forward network ``in -> hidden... -> out``; ``representation`` is the last hidden layer."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int = 2, activation: str = "tanh",
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        layers: list[nn.Module] = []
+        width = in_dim
+        for size in hidden:
+            layers += [nn.Linear(width, int(size)), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+            width = int(size)
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(width, out_dim)
+        self.hidden_dim = width
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits, representation)``."""
+        rep = self.body(x)
+        return self.out(rep), rep
+
+
+class TextCNN(nn.Module):
+    """Kim-style text CNN over token states: one conv per window size, ReLU-family, max over time.
+
+    Padding positions are zeroed before the convolution and excluded from the max (set to -inf);
+    a sequence shorter than a window is right-padded with zeros so every window yields an output.
+    """
+
+    def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu") -> None:
+        super().__init__()
+        self.windows = [int(w) for w in windows]
+        self.convs = nn.ModuleList([nn.Conv1d(in_dim, filters, w) for w in self.windows])
+        self.act = ACTIVATIONS[activation]()
+        self.out_dim = filters * len(self.windows)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.bool()
+        x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
+        feats = []
+        for window, conv in zip(self.windows, self.convs):
+            length = x.size(2)
+            xx, mm = x, mask
+            if length < window:
+                xx = F.pad(x, (0, window - length))
+                mm = F.pad(mask, (0, window - length))
+            h = self.act(conv(xx))  # (B, F, L - w + 1)
+            # a window is valid when it starts on a real token (covers at least one token)
+            valid = mm[:, : h.size(2)]
+            h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
+            pooled = h.max(dim=2).values
+            feats.append(torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)))
+        return torch.cat(feats, dim=1)
+
+
+class _GradientReversal(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, lambd: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.lambd = lambd
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return -ctx.lambd * grad_output, None
+
+
+def grad_reverse(x: torch.Tensor, lambd: float = 1.0) -> torch.Tensor:
+    """Identity forward; multiplies the gradient by ``-lambd`` backward (Ganin & Lempitsky 2015)."""
+    return _GradientReversal.apply(x, lambd)
+
+
+class GradientReversal(nn.Module):
+    def __init__(self, lambd: float = 1.0) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return grad_reverse(x, self.lambd)
+
+
+def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over valid positions; zeros for a row with no valid position."""
+    m = mask.to(tokens.dtype).unsqueeze(-1)
+    return (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+def image_valid_mask(batch: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
+    """(B, R) bool: every region is valid when the item has an image (``has_image``/``has_source``)."""
+    regions = batch[f"{prefix}image_regions"]
+    flag_key = "has_source" if prefix == "source_" else "has_image"
+    flag = batch.get(flag_key)
+    if flag is None:
+        flag = torch.ones(regions.size(0), dtype=torch.bool, device=regions.device)
+    return flag.bool().unsqueeze(1).expand(regions.size(0), regions.size(1))
+
+
+def check_background(model_name: str, use_background: bool, dims: FeatureDims) -> None:
+    """Fail early, with the fix, when background knowledge is asked for on data without a source side."""
+    if use_background and not dims.has_source:
+        raise ValueError(
+            f"model {model_name!r} was configured with use_background=True but the dataset has no "
+            "source (background-knowledge) features (FeatureDims.has_source is False); use the "
+            "'default' (W/O BG) variant on this dataset or a dataset with source text and images")
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels.long())

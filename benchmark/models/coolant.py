@@ -1,0 +1,308 @@
+"""COOLANT (Wang et al., ACM MM 2023): cross-modal contrastive learning for multimodal fake news.
+
+Built as the paper's section 3 describes, over frozen encoder features (see ``benchmark.features``);
+every equation is a pure function in ``benchmark.models.coolant_losses``. The paper's ablations and
+the public code's behaviour are config switches (``CoolantConfig``), named in ``ablations.coolant``.
+
+Data flow (d = ``aligned_dim`` = L, the attention module's feature length):
+  regions (B,R,Dv) --FC+ReLU, mean over R--> e^v (B,H);  tokens (B,L,Dt) --FC+ReLU, masked mean--> e^t
+  consistency (3.2.1): modality MLPs e -> e_s (B,shared_dim); Eq. 1 on the per-batch pair set D'
+  contrastive (3.2.2): modality MLPs e -> m (B,d); Eq. 2-4 on L2-normalised m with learnable 1/tau;
+     soft targets Eq. 5 from e_s (detached), Eq. 6-7.  Without ITC, m = e_s (the paper's "use the
+     consistency learning task to learn the aligned unimodal representations").
+  fusion (3.3): Eq. 8-10 -> m^f flattened (B, d*d) -> Linear -> (B, d) so that m^v, m^t, m^f are
+     the three L x 1 features the attention module stacks.  Without CMF: Linear([m^v; m^t]) -> (B, d).
+  attention (3.4.1): squeeze = mean over L of the (3, L) stack -> (B,3); excitation FC-ReLU-FC ->
+     sigmoid gates s; a = s / sum(s) (a distribution, needed for the KL of Eq. 14).
+  guidance (3.4.2): per modality an encoder m -> (mu, log var) of q(z|m) (K = ``z_dim``); Eq. 11-13
+     -> g; target [1-g, 1-g, g] / (2-g); L_AG = KL(a || g) (Eq. 14).  Trained only through L_AG, as
+     in paper and code (no reconstruction term appears in Eq. 19).
+  classifier (3.4.3): x~ = a_v m^v (+) a_t m^t (+) a_f m^f (B, 3d) = representation; MLP -> 2 logits.
+  total (Eq. 19): L = L_ITM + L_ITC + lambda L_SEM + L_CLS + gamma L_AG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.features import FeatureDims
+from benchmark.models import coolant_losses as eq
+from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput, make_optimizer
+from benchmark.registry import MODELS
+
+LOSS_KEYS = ("total", "itm", "itc", "sem", "cls", "ag")
+
+
+@dataclass
+class CoolantConfig(ModelConfig):
+    """Paper defaults (section 4.1.3) plus ablation and as-released switches.
+
+    Sizes the paper does not state (hidden/shared/aligned dims, z_dim, dropout) follow the
+    released Twitter code where it has one (64-d aligned and consistency spaces, 2-d latent).
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 50
+    optimizer: str = "adam"
+    hidden_dim: int = 256  # unimodal embeddings e^v, e^t
+    shared_dim: int = 64  # consistency space e_s
+    aligned_dim: int = 64  # contrastive space m; also L, the length of m^v, m^t, m^f
+    z_dim: int = 2  # latent size of the ambiguity VAE encoders
+    classifier_hidden: int = 64
+    dropout: float = 0.2  # not given in the paper
+    lambda_sem: float = 0.2  # Eq. 7
+    gamma: float = 0.5  # Eq. 18
+    margin: float = 0.2  # d of Eq. 1
+    tau_init: float = 0.07  # Eq. 2, learnable
+    max_logit_scale: float = 100.0  # clamp of 1/tau, as CLIP
+    itm_shift: int = 1  # negatives of D': images rolled by this many positions in the batch
+    # paper components (ablations, section 4.3.1)
+    use_itm: bool = True
+    use_itc: bool = True
+    use_sem: bool = True
+    use_cmf: bool = True
+    use_att: bool = True
+    use_agu: bool = True
+    # behaviour of the public code (github wishever/COOLANT, twitter/)
+    constant_logit_scale: bool = False  # logits * exp(0.07) (about 1.07) instead of learnable 1/tau
+    soft_targets_raw_dot: bool = False  # Eq. 5 on raw (un-normalised) consistency embeddings
+    log_softmax_attention: bool = False  # log-softmax weights multiply the features
+    unnormalised_kl_target: bool = False  # [1-g, 1-g, g] not renormalised to sum 1
+    code_kl_direction: bool = False  # KLDivLoss(log a, g) = KL(g || a) instead of KL(a || g)
+    ambiguity_aggregate_ratio: bool = True  # Eq. 12 denominator; the code has none
+    real_only_consistency_pairs: bool = False  # D' from real news only, no fake-pair negatives
+    isolate_module_losses: bool = False  # each loss trains only its own module (code's 3 steps)
+    three_optimizers: bool = False  # Adam / AdamW / Adam for consistency / contrastive / detection
+    contrastive_weight_decay: float = 5e-4  # AdamW weight decay of the contrastive optimiser
+
+    def validate(self) -> None:
+        """Reject switch combinations that the paper's components cannot express."""
+        if not (self.use_itm or self.use_itc):
+            raise ValueError("COOLANT needs use_itm or use_itc: the aligned representations m^v, m^t "
+                             "come from the contrastive module, or the consistency module without it")
+        if self.use_sem and not (self.use_itm and self.use_itc):
+            raise ValueError("use_sem needs use_itm and use_itc (soft targets come from the consistency "
+                             "module and soften the contrastive loss); set use_sem=False")
+        if self.use_agu and not self.use_att:
+            raise ValueError("use_agu needs use_att (the guidance loss targets the attention weights); "
+                             "set use_agu=False")
+
+
+class UnimodalEncoder(nn.Module):
+    """Section 3.1: an FC layer over regional / token features, then (masked) mean pooling."""
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU())
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc(x)
+        if mask is None:
+            pooled = h.mean(dim=1)
+        else:
+            w = mask.to(h.dtype).unsqueeze(-1)
+            pooled = (h * w).sum(dim=1) / w.sum(dim=1).clamp_min(1.0)
+        return self.dropout(pooled)
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+
+
+class TwoTower(nn.Module):
+    """A modality-specific MLP per modality (consistency and contrastive spaces)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.image = _mlp(in_dim, in_dim, out_dim)
+        self.text = _mlp(in_dim, in_dim, out_dim)
+
+    def forward(self, e_v: torch.Tensor, e_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.image(e_v), self.text(e_t)
+
+
+class ModalityAttention(nn.Module):
+    """Section 3.4.1: squeeze (mean over L) then excitation FC-ReLU-FC over the 3 modality channels."""
+
+    def __init__(self, channels: int = 3, hidden: int = 3) -> None:
+        super().__init__()
+        self.excitation = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+
+    def forward(self, stacked: torch.Tensor, log_softmax: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        return eq.attention_weights(self.excitation(eq.modality_squeeze(stacked)), log_softmax)
+
+
+class GaussianEncoder(nn.Module):
+    """q(z|m) = N(mu(m), diag exp(log var(m))) (section 3.4.2)."""
+
+    def __init__(self, in_dim: int, z_dim: int) -> None:
+        super().__init__()
+        self.net = _mlp(in_dim, in_dim, 2 * z_dim)
+        self.z_dim = z_dim
+
+    def forward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(m)
+        return out[:, :self.z_dim], out[:, self.z_dim:].clamp(-10.0, 10.0)
+
+
+@MODELS.register("coolant")
+class Coolant(DetectorModel):
+    """COOLANT: consistency + contrastive alignment, fusion, SE attention with ambiguity guidance."""
+
+    config_class: ClassVar[type[ModelConfig]] = CoolantConfig
+    requires: ClassVar[frozenset[str]] = frozenset({"text_tokens", "text_mask", "image_regions"})
+    description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
+    paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
+
+    def __init__(self, config: CoolantConfig, dims: FeatureDims) -> None:
+        super().__init__(config, dims)
+        config.validate()
+        c = config
+        self.image_encoder = UnimodalEncoder(dims.image_dim, c.hidden_dim, c.dropout)
+        self.text_encoder = UnimodalEncoder(dims.text_dim, c.hidden_dim, c.dropout)
+        self.consistency = TwoTower(c.hidden_dim, c.shared_dim) if c.use_itm else None
+        self.contrastive = TwoTower(c.hidden_dim, c.aligned_dim) if c.use_itc else None
+        if c.use_itc and not c.constant_logit_scale:
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.tau_init)))
+        else:
+            self.register_parameter("logit_scale", None)
+        d = c.aligned_dim if c.use_itc else c.shared_dim
+        self.feature_dim = d
+        # CMF: Eq. 8-10 give d*d values, projected to L = d; w/o CMF: concatenation [m^v; m^t] -> d
+        self.fusion_proj = nn.Linear(d * d if c.use_cmf else 2 * d, d)
+        self.attention = ModalityAttention() if c.use_att else None
+        if c.use_agu:
+            self.ambiguity_image = GaussianEncoder(d, c.z_dim)
+            self.ambiguity_text = GaussianEncoder(d, c.z_dim)
+        else:
+            self.ambiguity_image = self.ambiguity_text = None
+        self.classifier = nn.Sequential(
+            nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
+            nn.Linear(c.classifier_hidden, 2))
+
+    # ---------------------------------------------------------------- pieces
+    def logit_scale_value(self) -> torch.Tensor | float:
+        """1/tau of Eq. 2 and 5: learnable (clamped to [1, max_logit_scale]) or the code's exp(0.07)."""
+        if self.logit_scale is None:
+            return math.exp(0.07)
+        return self.logit_scale.clamp(0.0, math.log(self.config.max_logit_scale)).exp()
+
+    def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
+                          ) -> torch.Tensor:
+        """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
+        c = self.config
+        image_ids = torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+        text_idx, image_idx, y = eq.build_consistency_pairs(
+            batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
+        s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
+        return eq.consistency_loss(s_v, s_t, y, margin=c.margin)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        c = self.config
+        e_v = self.image_encoder(batch["image_regions"])
+        e_t = self.text_encoder(batch["text_tokens"], batch["text_mask"])
+        zero = e_v.new_zeros(())
+        losses = {k: zero for k in LOSS_KEYS}
+        has_labels = "label" in batch
+
+        shared_v = shared_t = None
+        if self.consistency is not None:
+            # isolated (as released): the consistency loss trains only its own MLPs
+            src_v, src_t = (e_v.detach(), e_t.detach()) if c.isolate_module_losses else (e_v, e_t)
+            shared_v, shared_t = self.consistency(src_v, src_t)
+            if has_labels:
+                losses["itm"] = self._consistency_term(src_v, src_t, batch)
+
+        if self.contrastive is not None:
+            m_v, m_t = self.contrastive(e_v, e_t)
+            scale = self.logit_scale_value()
+            logits = eq.similarity_logits(m_v, m_t, scale)
+            losses["itc"] = eq.itc_loss(logits)
+            if c.use_sem:
+                soft_scale = scale.detach() if torch.is_tensor(scale) else scale
+                s_v2t, s_t2v = eq.soft_targets(eq.similarity_logits(
+                    shared_v, shared_t, soft_scale, normalise=not c.soft_targets_raw_dot))
+                losses["sem"] = eq.semantic_matching_loss(logits, s_v2t, s_t2v)
+        else:
+            m_v, m_t = shared_v, shared_t  # w/o ITC: the consistency space is the aligned space
+        if c.isolate_module_losses:  # the code steps the detection optimiser on detection loss only
+            m_v, m_t = m_v.detach(), m_t.detach()
+
+        fused = eq.cross_modal_fusion(m_v, m_t) if c.use_cmf else torch.cat([m_v, m_t], dim=-1)
+        m_f = self.fusion_proj(fused)
+        if self.attention is not None:
+            weights, log_a = self.attention(torch.stack([m_v, m_t, m_f], dim=1), c.log_softmax_attention)
+        else:  # w/o ATT: aggregate the three features directly
+            weights, log_a = torch.ones(m_v.shape[0], 3, device=m_v.device, dtype=m_v.dtype), None
+        x_tilde = eq.aggregate(m_v, m_t, m_f, weights)
+        logits_cls = self.classifier(x_tilde)
+
+        if self.ambiguity_image is not None and log_a is not None:
+            mu_v, lv_v = self.ambiguity_image(m_v)
+            mu_t, lv_t = self.ambiguity_text(m_t)
+            g = eq.ambiguity_scores(mu_v, lv_v, mu_t, lv_t, aggregate_ratio=c.ambiguity_aggregate_ratio)
+            target = eq.ambiguity_target(g, normalise=not c.unnormalised_kl_target)
+            losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction)
+
+        if has_labels:
+            losses["cls"] = eq.classification_loss(logits_cls, batch["label"])
+            losses["total"] = eq.total_loss(losses["itm"], losses["itc"], losses["sem"], losses["cls"],
+                                            losses["ag"], c.lambda_sem, c.gamma)
+        else:
+            losses = {}
+        return ModelOutput(logits=logits_cls, representation=x_tilde, losses=losses)
+
+    # ---------------------------------------------------------------- optimisation
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters split into the code's three modules (empty groups dropped).
+
+        The unimodal encoders have no separate module here; they go with the contrastive module (or
+        the consistency one without ITC), whose loss is what shapes them in the released code.
+        """
+        groups: dict[str, list[nn.Parameter]] = {"consistency": [], "contrastive": [], "detection": []}
+        encoder_group = "contrastive" if self.contrastive is not None else "consistency"
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            top = name.split(".", 1)[0]
+            if top in ("image_encoder", "text_encoder"):
+                groups[encoder_group].append(p)
+            elif top == "consistency":
+                groups["consistency"].append(p)
+            elif top in ("contrastive", "logit_scale"):
+                groups["contrastive"].append(p)
+            else:
+                groups["detection"].append(p)
+        return {k: v for k, v in groups.items() if v}
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """One optimiser (paper: Adam 1e-3), or the released code's Adam / AdamW(5e-4) / Adam."""
+        c = self.config
+        if not c.three_optimizers:
+            return super().configure_optimizers()
+        optimisers = []
+        for name, params in self.parameter_groups().items():
+            if name == "contrastive":
+                optimisers.append(make_optimizer("adamw", params, c.lr, c.contrastive_weight_decay))
+            else:
+                optimisers.append(make_optimizer("adam", params, c.lr, c.weight_decay))
+        return optimisers
+
+    @classmethod
+    def search_space(cls, trial) -> dict[str, Any]:
+        """Optuna space around the paper's values: lr, batch size, lambda, gamma, dropout."""
+        return {
+            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            "lambda_sem": trial.suggest_float("lambda_sem", 0.0, 1.0),
+            "gamma": trial.suggest_float("gamma", 0.0, 1.0),
+            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        }

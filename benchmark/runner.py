@@ -1,0 +1,310 @@
+"""Running a suite: resolve datasets, validate, featurise once, train every cell, log every cell.
+
+A cell is one trained model: (suite, row = model + variant, dataset slot, seed, protocol). Each cell
+is one MLflow child run; a failed cell is recorded as a FAILED run with its error and the suite goes
+on (one broken model must not lose a whole table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.data.schema import DatasetSplits
+from benchmark.data.spec import DatasetSpec, LoadOptions
+from benchmark.engine import resolve_device, train_model
+from benchmark.features import FeatureSplits
+from benchmark.models.base import PrepareContext
+from benchmark.registry import DATASETS, MODELS, load_plugins
+from benchmark.suites import DatasetSlot, Suite, SuiteRow
+from benchmark.tracking import Tracker, fingerprint, git_commit, package_versions
+from benchmark.variants import build_model, get_variant, resolve_config
+
+log = logging.getLogger(__name__)
+SYNTHETIC_BANNER = ("*** SYNTHETIC DATA: no real dataset was found under the data root; every number "
+                    "below comes from the embedded synthetic set and says nothing about the papers. ***")
+
+
+@dataclass
+class RunOptions:
+    suite: str
+    data_root: Path | None = None
+    data_root_explicit: bool = False
+    workdir: Path = Path("bench-runs")
+    seeds: int | None = None
+    max_epochs: int | None = None
+    limit: int | None = None
+    device: str = "auto"
+    protocol: str = "clean"
+    text_encoder: str | None = None
+    image_encoder: str | None = None
+    text_encoder_path: str | None = None
+    image_encoder_path: str | None = None
+    on_missing_image: str = "drop"
+    allow_leaks: bool = False
+    keep_humor: bool = False
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> config overrides (--params best)
+    rows: tuple[str, ...] = ()  # restrict to these row labels (empty = all)
+    datasets: tuple[str, ...] = ()  # restrict to these slot ids (empty = all)
+
+
+@dataclass
+class SlotResolution:
+    slot: DatasetSlot
+    dataset: str | None  # registered dataset name, None when not available
+    source: str  # "real" | "synthetic" | "not available"
+    reason: str = ""
+
+    @property
+    def status(self) -> str:
+        return f"{self.source}:{self.dataset}" if self.dataset else f"not available: {self.reason}"
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("BENCH_DATA_ROOT", "data"))
+
+
+def _real_specs() -> list[DatasetSpec]:
+    return [DATASETS.get(n) for n in DATASETS.names() if DATASETS.get(n).kind == "real"]
+
+
+def resolve_slots(suite: Suite, data_root: Path | None) -> list[SlotResolution]:
+    """Real data where found; synthetic for every slot only when no real dataset exists at all.
+
+    When the data root holds some real dataset, a slot without its data is 'not available' (never
+    silently replaced by synthetic data).
+    """
+    root_has_any = data_root is not None and any(s.available(data_root) for s in _real_specs())
+    out = []
+    for slot in suite.datasets:
+        found = next((n for n in slot.real if DATASETS.get(n).available(data_root)), None)
+        if found:
+            out.append(SlotResolution(slot, found, "real"))
+        elif not root_has_any:
+            out.append(SlotResolution(slot, slot.synthetic, "synthetic"))
+        else:
+            wanted = ", ".join(f"{data_root}/{DATASETS.get(n).folder}" for n in slot.real) or "(none)"
+            out.append(SlotResolution(slot, None, "not available",
+                                      f"no {slot.label} data under the data root (looked for {wanted})"))
+    return out
+
+
+def suite_rows(suite: Suite) -> list[SuiteRow]:
+    if suite.all_models:
+        return [SuiteRow(label=name, model=name) for name in MODELS.names()]
+    return list(suite.rows)
+
+
+class SuiteRunner:
+    """Runs one suite invocation end to end; ``run()`` returns the number of failed cells."""
+
+    def __init__(self, suite: Suite, options: RunOptions, out=sys.stdout) -> None:
+        load_plugins()
+        self.suite = suite
+        self.options = options
+        self.out = out
+        self.workdir = Path(options.workdir)
+        self.tracker = Tracker(self.workdir)
+        self.device = resolve_device(options.device)
+        self.seeds = list(range(options.seeds if options.seeds is not None else suite.seeds))
+        self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
+        self.limit = options.limit if options.limit is not None else suite.limit
+        self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
+
+    def say(self, message: str) -> None:
+        print(message, file=self.out, flush=True)
+
+    # data ----------------------------------------------------------------------------------------
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(seed=0, on_missing_image=self.options.on_missing_image,  # type: ignore[arg-type]
+                           keep_humor=self.options.keep_humor, workdir=self.workdir)
+
+    def features_for(self, dataset: str) -> tuple[DatasetSplits, FeatureSplits]:
+        if dataset in self._features:
+            return self._features[dataset]
+        from benchmark.data.check import assert_no_leaks
+        from benchmark.data.sampling import limit_splits
+        from benchmark.encoders.cache import FeatureCache
+        from benchmark.encoders.featurize import build_feature_splits
+
+        spec: DatasetSpec = DATASETS.get(dataset)
+        self.say(f"[data] loading {dataset} ({spec.description})")
+        splits = spec.load(self.options.data_root, self.load_options())
+        for problem in splits.problems[:10]:
+            self.say(f"[data]   {problem}")
+        if len(splits.problems) > 10:
+            self.say(f"[data]   ... {len(splits.problems) - 10} more problems (see `bench data check {dataset}`)")
+        if self.limit:
+            splits = limit_splits(splits, int(self.limit), seed=0)
+        assert_no_leaks(splits, allow=self.options.allow_leaks)
+        counts = splits.counts()
+        self.say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
+                                         for k, v in counts.items()))
+        text_encoder, image_encoder = self.encoders(splits.language)
+        cache = FeatureCache(self.workdir / "features")
+        features = build_feature_splits(splits, text_encoder, image_encoder, cache)
+        self._features[dataset] = (splits, features)
+        return splits, features
+
+    def encoders(self, language: str):
+        from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, get_encoder
+        text = get_encoder(self.options.text_encoder or DEFAULT_TEXT_ENCODER, self.options.text_encoder_path)
+        image = get_encoder(self.options.image_encoder or DEFAULT_IMAGE_ENCODER, self.options.image_encoder_path)
+        return text, image
+
+    # cells ---------------------------------------------------------------------------------------
+    def run(self) -> int:
+        opts = self.options
+        resolutions = [r for r in resolve_slots(self.suite, opts.data_root)
+                       if not opts.datasets or r.slot.id in opts.datasets]
+        rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
+        synthetic = any(r.source == "synthetic" for r in resolutions)
+        if synthetic:
+            self.say(SYNTHETIC_BANNER)
+        started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        parent_tags = {"suite": self.suite.name, "protocol": opts.protocol, "started": started,
+                       "git_commit": git_commit(), "data_root": str(opts.data_root),
+                       "data_source": "synthetic" if synthetic else "real",
+                       "device": str(self.device), "on_missing_image": opts.on_missing_image,
+                       **{f"slot.{r.slot.id}": r.status for r in resolutions},
+                       **{f"version.{k}": v for k, v in package_versions().items()}}
+        if synthetic:
+            parent_tags["WARNING"] = "synthetic data"
+        parent = self.tracker.start_parent(self.suite.name, parent_tags, {
+            "seeds": len(self.seeds), "max_epochs": self.max_epochs, "limit": self.limit,
+            "rows": [r.label for r in rows]})
+        failed = 0
+        status = "FINISHED"
+        try:
+            for res in resolutions:
+                if res.dataset is None:
+                    self.say(f"[{res.slot.label}] not available: {res.reason}")
+                    continue
+                for row in rows:
+                    for seed in self.seeds:
+                        failed += not self.run_cell(parent, res, row, seed)
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        except BaseException:
+            status = "FAILED"
+            raise
+        finally:
+            self.tracker.set_tags(parent, {"failed_cells": failed})
+            self.tracker.end(parent, status)
+        return failed
+
+    def cell_identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
+                      features: FeatureSplits) -> tuple[str, str]:
+        identity = {"model": row.model, "variant": row.variant, "overrides": row.overrides,
+                    "dataset": res.dataset, "data": splits.fingerprint(), "seed": seed,
+                    "protocol": self.options.protocol, "encoders": features.encoders, "limit": self.limit}
+        return fingerprint(identity), fingerprint(dataclasses.asdict(config))
+
+    def run_cell(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int) -> bool:
+        name = f"{row.label} | {res.slot.label} | seed {seed}"
+        try:
+            splits, features = self.features_for(res.dataset)
+            overrides = {**self.options.params.get(row.model, {}), **row.overrides}
+            if self.max_epochs is not None:
+                overrides["max_epochs"] = int(self.max_epochs)
+            config = resolve_config(row.model, row.variant, overrides)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a cell that cannot even be set up is still recorded
+            return self._record_setup_failure(parent, res, row, seed, exc)
+        cell_key, config_fp = self.cell_identity(res, row, seed, config, splits, features)
+        done = self.tracker.finished_cell(self.suite.name, cell_key, config_fp)
+        if done is not None:
+            self.say(f"[skip] {name}: finished earlier (run {done.info.run_id[:8]})")
+            return True
+        for other in self.suite.reuses:
+            prior = self.tracker.finished_cell(other, cell_key, config_fp)
+            if prior is not None:
+                self.tracker.copy_cell(prior, self.suite.name, parent, {"suite": self.suite.name,
+                                                                         "row": row.label})
+                self.say(f"[reuse] {name}: finished in suite {other} (run {prior.info.run_id[:8]})")
+                return True
+        tags = {"suite": self.suite.name, "model": row.model, "variant": row.variant, "row": row.label,
+                "dataset": res.slot.id, "dataset_label": res.slot.label, "dataset_name": res.dataset,
+                "data_source": res.source, "seed": seed, "protocol": self.options.protocol,
+                "cell_key": cell_key, "config_fingerprint": config_fp, "git_commit": git_commit(),
+                "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
+                "encoder.image": features.encoders.get("image", ""), "on_missing_image": self.options.on_missing_image,
+                "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
+                "device": str(self.device), **{f"version.{k}": v for k, v in package_versions().items()}}
+        if res.source == "synthetic":
+            tags["WARNING"] = "synthetic data"
+        run_id = self.tracker.start_cell(self.suite.name, parent, name, {k: str(v) for k, v in tags.items()})
+        self.say(f"[cell] {name} ...")
+        started = time.time()
+        try:
+            torch.manual_seed(seed)
+            model = build_model(row.model, config, features.dims)
+            self.tracker.log_params(run_id, {**dataclasses.asdict(config), "seed": seed,
+                                              "n_params": sum(p.numel() for p in model.parameters())})
+            context = PrepareContext(
+                device=self.device, seed=seed, cache_dir=self.workdir / "pretrained",
+                log_artifact=lambda path: self.tracker.client.log_artifact(run_id, str(path)),
+                log_metrics=lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step))
+            result = train_model(
+                model, features, protocol=self.options.protocol, seed=seed, device=self.device,
+                prepare_context=context, keep_representation=self.suite.store_representation,
+                on_epoch=lambda epoch, record: self.tracker.log_metrics(
+                    run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch))
+            seconds = time.time() - started
+            final = {**{f"test_{k}": v for k, v in result.test.metrics.items()},
+                     **{f"selected_val_{k}": v for k, v in result.validation.metrics.items()},
+                     "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds}
+            self.tracker.log_metrics(run_id, final, step=result.epochs_run)
+            files: dict[str, Any] = {
+                "config.json": {"model": row.model, "variant": row.variant, "row": row.label,
+                                "config": dataclasses.asdict(config), "dataset": res.dataset,
+                                "protocol": self.options.protocol, "seed": seed, "selected_on": result.selected_on,
+                                "encoders": features.encoders, "limit": self.limit, "dims": dataclasses.asdict(features.dims),
+                                "split_notes": splits.notes},
+                "predictions.csv": result.test.frame(features.test.item_ids),
+                "history.csv": result.history,
+            }
+            if result.test.representation is not None:
+                files["representation.npy"] = result.test.representation.astype("float16")
+            self.tracker.log_files(run_id, files)
+            self.tracker.end(run_id, "FINISHED")
+            m = result.test.metrics
+            self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
+                     f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
+            return True
+        except KeyboardInterrupt:
+            self.tracker.set_tags(run_id, {"error": "interrupted by the user"})
+            self.tracker.end(run_id, "KILLED")
+            raise
+        except Exception as exc:
+            self.tracker.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:4000]})
+            self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
+            self.tracker.end(run_id, "FAILED")
+            self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
+            log.debug("cell failed", exc_info=True)
+            return False
+
+    def _record_setup_failure(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int,
+                              exc: Exception) -> bool:
+        name = f"{row.label} | {res.slot.label} | seed {seed}"
+        run_id = self.tracker.start_cell(self.suite.name, parent, name, {
+            "suite": self.suite.name, "model": row.model, "variant": row.variant, "row": row.label,
+            "dataset": res.slot.id, "dataset_label": res.slot.label, "dataset_name": str(res.dataset),
+            "data_source": res.source, "seed": str(seed), "protocol": self.options.protocol,
+            "error": f"{type(exc).__name__}: {exc}"[:4000]})
+        self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
+        self.tracker.end(run_id, "FAILED")
+        self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
+        return False

@@ -1,0 +1,106 @@
+"""Suites are data files (``*.yaml`` beside this module): rows (model + variant), dataset slots, seeds,
+metrics, the paper's reference values and significance pairs. This module parses and registers them.
+
+A dataset slot names the real datasets that can fill it (first one found under the data root wins)
+and the synthetic stand-in used when no real data is present at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.registry import SUITES
+
+SUITE_DIR = Path(__file__).parent
+KINDS = ("metrics", "differences", "mcnemar", "tsne", "sweep")
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    label: str
+    model: str
+    variant: str = "default"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSlot:
+    id: str  # how the paper's table names it, e.g. "twitter"
+    label: str
+    real: tuple[str, ...]  # registered real datasets able to fill it, in order of preference
+    synthetic: str  # registered synthetic stand-in
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    title: str
+    paper: str
+    kind: str
+    rows: tuple[SuiteRow, ...]
+    datasets: tuple[DatasetSlot, ...]
+    metrics: tuple[str, ...]
+    seeds: int = 3
+    reference: str | None = None  # reference table key (reports.reference)
+    reference_row: str | None = None
+    pairs: tuple[tuple[str, str], ...] = ()  # significance pairs (row labels)
+    claims: bool = False  # show the paper's stated differences (NovEmoFake)
+    reuses: tuple[str, ...] = ()  # suites whose finished cells may be reused
+    store_representation: bool = False
+    all_models: bool = False  # smoke: one row per registered model
+    max_epochs: int | None = None
+    limit: int | None = None
+    study: dict[str, Any] = field(default_factory=dict)  # sweep suites
+    description: str = ""
+    source: Path | None = None
+
+    def row(self, label: str) -> SuiteRow:
+        for row in self.rows:
+            if row.label == label:
+                return row
+        raise KeyError(f"suite {self.name} has no row {label!r}; rows: {[r.label for r in self.rows]}")
+
+
+def parse_suite(data: dict[str, Any], source: Path | None = None) -> Suite:
+    where = source or "<suite>"
+    try:
+        kind = data.get("kind", "metrics")
+        if kind not in KINDS:
+            raise ValueError(f"kind {kind!r} is not one of {KINDS}")
+        rows = tuple(SuiteRow(label=r["label"], model=r["model"], variant=r.get("variant", "default"),
+                              overrides=dict(r.get("overrides") or {})) for r in data.get("rows") or [])
+        slots = tuple(DatasetSlot(id=d["id"], label=d.get("label", d["id"]), real=tuple(d.get("real") or ()),
+                                  synthetic=d["synthetic"]) for d in data["datasets"])
+        labels = [r.label for r in rows]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"duplicate row labels {labels}")
+        pairs = tuple(tuple(p) for p in data.get("pairs") or ())
+        for a, b in pairs:
+            if a not in labels or b not in labels:
+                raise ValueError(f"pair ({a!r}, {b!r}) names a row that is not in rows {labels}")
+        return Suite(name=data["name"], title=data["title"], paper=data.get("paper", ""), kind=kind, rows=rows,
+                     datasets=slots, metrics=tuple(data.get("metrics") or ("accuracy",)),
+                     seeds=int(data.get("seeds", 3)), reference=data.get("reference"),
+                     reference_row=data.get("reference_row"), pairs=pairs, claims=bool(data.get("claims", False)),
+                     reuses=tuple(data.get("reuses") or ()),
+                     store_representation=bool(data.get("store_representation", False)),
+                     all_models=bool(data.get("all_models", False)), max_epochs=data.get("max_epochs"),
+                     limit=data.get("limit"), study=dict(data.get("study") or {}),
+                     description=data.get("description", ""), source=source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: invalid suite spec: {exc!s}. See benchmark/suites/table2.yaml for the format."
+                         ) from exc
+
+
+def load_suite_file(path: Path) -> Suite:
+    with open(path, encoding="utf-8") as fh:
+        return parse_suite(yaml.safe_load(fh), source=path)
+
+
+for _path in sorted(SUITE_DIR.glob("*.yaml")):
+    _suite = load_suite_file(_path)
+    SUITES.register(_suite.name, _suite)

@@ -1,0 +1,223 @@
+"""MLflow tracking on a SQLite store inside the work directory.
+
+One experiment per suite; one parent run per ``bench run`` invocation; one child run per cell with
+params, per-epoch metrics for every loss term, final test metrics, provenance tags and artifacts
+(resolved config, per-item predictions, history). Cells already FINISHED with the same config
+fingerprint are reused, and a cell interrupted by a crash or Ctrl-C is closed as FAILED/KILLED, never
+left RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CELL_TAGS = ("suite", "model", "variant", "row", "dataset", "dataset_name", "data_source", "seed", "protocol")
+
+
+def _quiet_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tracking_uri(workdir: Path) -> str:
+    """Explicit SQLite URI; the MLflow DB is its own file, apart from any Optuna storage."""
+    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+
+
+def artifact_root(workdir: Path) -> str:
+    return (Path(workdir).resolve() / "mlartifacts").as_uri()
+
+
+def git_commit(repo: Path | None = None) -> str:
+    repo = repo or Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty and commit != "unknown" else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-learn", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def fingerprint(obj: Any) -> str:
+    import hashlib
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Tracker:
+    """Thin wrapper over MlflowClient bound to one work directory."""
+
+    workdir: Path
+
+    def __post_init__(self) -> None:
+        _quiet_mlflow()
+        from mlflow.tracking import MlflowClient
+        self.workdir = Path(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.uri = tracking_uri(self.workdir)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
+    # experiments -------------------------------------------------------------------------------
+    def experiment_id(self, suite: str, create: bool = True) -> str | None:
+        name = f"bench/{suite}"
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        if not create:
+            return None
+        return self.client.create_experiment(name, artifact_location=f"{artifact_root(self.workdir)}/{suite}")
+
+    # runs --------------------------------------------------------------------------------------
+    def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
+        exp = self.experiment_id(suite)
+        self.close_orphans(exp)
+        run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')}".strip(),
+                                     tags={**tags, "kind": "suite", "pid": str(os.getpid()),
+                                           "host": socket.gethostname()})
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def start_cell(self, suite: str, parent_id: str, name: str, tags: dict[str, str]) -> str:
+        exp = self.experiment_id(suite)
+        run = self.client.create_run(exp, run_name=name, tags={
+            **tags, "kind": "cell", "mlflow.parentRunId": parent_id, "pid": str(os.getpid()),
+            "host": socket.gethostname()})
+        return run.info.run_id
+
+    def end(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def close_orphans(self, experiment_id: str) -> int:
+        """Mark runs left RUNNING by a killed process on this host (pid gone) as KILLED."""
+        closed = 0
+        for run in self.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                           max_results=10000):
+            pid, host = run.data.tags.get("pid"), run.data.tags.get("host")
+            if host == socket.gethostname() and pid and pid.isdigit() and not _pid_alive(int(pid)):
+                self.client.set_tag(run.info.run_id, "error", "process ended while the run was RUNNING")
+                self.client.set_terminated(run.info.run_id, status="KILLED")
+                closed += 1
+        if closed:
+            log.warning("closed %d run(s) left RUNNING by a killed process", closed)
+        return closed
+
+    def finished_cell(self, suite: str, cell_key: str, config_fp: str):
+        """The latest FINISHED run of this cell with the same config fingerprint, or None."""
+        exp = self.experiment_id(suite, create=False)
+        if exp is None:
+            return None
+        runs = self.client.search_runs(
+            [exp], filter_string=(f"tags.cell_key = '{cell_key}' and tags.config_fingerprint = '{config_fp}' "
+                                  "and attributes.status = 'FINISHED'"),
+            order_by=["attributes.start_time DESC"], max_results=1)
+        return runs[0] if runs else None
+
+    def cell_runs(self, suite: str, statuses: tuple[str, ...] = ("FINISHED", "FAILED")) -> list:
+        exp = self.experiment_id(suite, create=False)
+        if exp is None:
+            return []
+        runs = self.client.search_runs([exp], filter_string="tags.kind = 'cell'",
+                                       order_by=["attributes.start_time DESC"], max_results=50000)
+        return [r for r in runs if r.info.status in statuses]
+
+    def copy_cell(self, run, suite: str, parent_id: str, tag_overrides: dict[str, str]) -> str:
+        """Record a finished cell of another suite in ``suite`` (same results, tag ``reused_from``)."""
+        tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+        tags.update(tag_overrides)
+        tags["reused_from"] = run.info.run_id
+        new_id = self.start_cell(suite, parent_id, run.info.run_name or "reused cell", tags)
+        self.log_params(new_id, dict(run.data.params))
+        self.log_metrics(new_id, dict(run.data.metrics))
+        source = self.artifact_path(run)
+        if source.is_dir():
+            for path in sorted(source.iterdir()):
+                if path.is_file():
+                    self.client.log_artifact(new_id, str(path))
+        self.end(new_id, "FINISHED")
+        return new_id
+
+    # logging -----------------------------------------------------------------------------------
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+        import time
+
+        from mlflow.entities import Metric
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()
+                 if v is not None and np.isfinite(float(v))]
+        for i in range(0, len(items), 500):
+            self.client.log_batch(run_id, metrics=items[i:i + 500])
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        if items:
+            self.client.log_batch(run_id, tags=items)
+
+    def log_files(self, run_id: str, files: dict[str, Any]) -> None:
+        """Write named artifacts (DataFrame -> CSV, dict -> JSON, ndarray -> NPY, Path -> copy)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, obj in files.items():
+                path = Path(tmp) / name
+                if isinstance(obj, pd.DataFrame):
+                    obj.to_csv(path, index=False)
+                elif isinstance(obj, dict):
+                    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+                elif isinstance(obj, np.ndarray):
+                    np.save(path, obj)
+                elif isinstance(obj, Path):
+                    path = obj
+                else:
+                    path.write_text(str(obj))
+                self.client.log_artifact(run_id, str(path))
+
+    def artifact_path(self, run) -> Path:
+        """Local folder of a run's artifacts (the store is on this machine)."""
+        from urllib.parse import unquote, urlparse
+        uri = run.info.artifact_uri
+        parsed = urlparse(uri)
+        return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
