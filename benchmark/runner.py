@@ -105,6 +105,41 @@ def suite_rows(suite: Suite) -> list[SuiteRow]:
     return list(suite.rows)
 
 
+def get_encoders(options: RunOptions):
+    """The text and image encoders a run uses (offline MiniLM + EfficientNet-Lite0 by default)."""
+    from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, get_encoder
+    text = get_encoder(options.text_encoder or DEFAULT_TEXT_ENCODER, options.text_encoder_path)
+    image = get_encoder(options.image_encoder or DEFAULT_IMAGE_ENCODER, options.image_encoder_path)
+    return text, image
+
+
+def load_features(dataset: str, options: RunOptions, limit: int | None = None,
+                  say=lambda message: print(message, flush=True)) -> tuple[DatasetSplits, FeatureSplits]:
+    """Load, cap, validate (refusing leaking splits) and featurise one dataset through the cache."""
+    from benchmark.data.check import assert_no_leaks
+    from benchmark.data.sampling import limit_splits
+    from benchmark.encoders.cache import FeatureCache
+    from benchmark.encoders.featurize import build_feature_splits
+
+    spec: DatasetSpec = DATASETS.get(dataset)
+    say(f"[data] loading {dataset} ({spec.description})")
+    load_options = LoadOptions(seed=0, on_missing_image=options.on_missing_image,  # type: ignore[arg-type]
+                               keep_humor=options.keep_humor, workdir=Path(options.workdir))
+    splits = spec.load(options.data_root, load_options)
+    for problem in splits.problems[:10]:
+        say(f"[data]   {problem}")
+    if len(splits.problems) > 10:
+        say(f"[data]   ... {len(splits.problems) - 10} more problems (see `bench data check {dataset}`)")
+    if limit:
+        splits = limit_splits(splits, int(limit), seed=0)
+    assert_no_leaks(splits, allow=options.allow_leaks)
+    say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
+                                for k, v in splits.counts().items()))
+    text_encoder, image_encoder = get_encoders(options)
+    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
+    return splits, features
+
+
 class SuiteRunner:
     """Runs one suite invocation end to end; ``run()`` returns the number of failed cells."""
 
@@ -125,42 +160,10 @@ class SuiteRunner:
         print(message, file=self.out, flush=True)
 
     # data ----------------------------------------------------------------------------------------
-    def load_options(self) -> LoadOptions:
-        return LoadOptions(seed=0, on_missing_image=self.options.on_missing_image,  # type: ignore[arg-type]
-                           keep_humor=self.options.keep_humor, workdir=self.workdir)
-
     def features_for(self, dataset: str) -> tuple[DatasetSplits, FeatureSplits]:
-        if dataset in self._features:
-            return self._features[dataset]
-        from benchmark.data.check import assert_no_leaks
-        from benchmark.data.sampling import limit_splits
-        from benchmark.encoders.cache import FeatureCache
-        from benchmark.encoders.featurize import build_feature_splits
-
-        spec: DatasetSpec = DATASETS.get(dataset)
-        self.say(f"[data] loading {dataset} ({spec.description})")
-        splits = spec.load(self.options.data_root, self.load_options())
-        for problem in splits.problems[:10]:
-            self.say(f"[data]   {problem}")
-        if len(splits.problems) > 10:
-            self.say(f"[data]   ... {len(splits.problems) - 10} more problems (see `bench data check {dataset}`)")
-        if self.limit:
-            splits = limit_splits(splits, int(self.limit), seed=0)
-        assert_no_leaks(splits, allow=self.options.allow_leaks)
-        counts = splits.counts()
-        self.say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
-                                         for k, v in counts.items()))
-        text_encoder, image_encoder = self.encoders(splits.language)
-        cache = FeatureCache(self.workdir / "features")
-        features = build_feature_splits(splits, text_encoder, image_encoder, cache)
-        self._features[dataset] = (splits, features)
-        return splits, features
-
-    def encoders(self, language: str):
-        from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, get_encoder
-        text = get_encoder(self.options.text_encoder or DEFAULT_TEXT_ENCODER, self.options.text_encoder_path)
-        image = get_encoder(self.options.image_encoder or DEFAULT_IMAGE_ENCODER, self.options.image_encoder_path)
-        return text, image
+        if dataset not in self._features:
+            self._features[dataset] = load_features(dataset, self.options, self.limit, say=self.say)
+        return self._features[dataset]
 
     # cells ---------------------------------------------------------------------------------------
     def run(self) -> int:

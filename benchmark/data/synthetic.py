@@ -184,7 +184,10 @@ def _fake_caption(rng: np.random.Generator, drawn: Drawn, kind: str, language: s
         else:
             claimed = Drawn(**{**drawn.__dict__, "weather": _other(rng, WEATHERS, drawn.weather)})
         prefix, suffix = SENSATIONAL[language][int(rng.integers(len(SENSATIONAL[language])))]
-        return prefix + _describe(claimed, language, place, topic, template) + suffix
+        body = _describe(claimed, language, place, topic, template)
+        if language == "zh":
+            body = body.rstrip("。")
+        return prefix + body + suffix
     else:
         raise ValueError(f"unknown fake kind {kind!r}; expected one of {FAKE_KINDS}")
     return _describe(claimed, language, place, topic, template)
@@ -348,7 +351,8 @@ def _plan(n_items: int, seed: int, language: str, with_source: bool) -> list[_Pl
     plans: list[_Plan] = []
     index = 0
     for event, size in zip(events, sizes):
-        labels = np.array([FAKE] * (size // 2) + [REAL] * (size - size // 2))
+        n_fake = min(size - 2, max(2, round(size * rng.uniform(0.35, 0.65))))
+        labels = np.array([FAKE] * n_fake + [REAL] * (size - n_fake))
         labels = labels[rng.permutation(size)]
         real_in_event: list[_Plan] = []
         for label in labels.tolist():
