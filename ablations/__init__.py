@@ -1,1 +1,2 @@
 from ablations import coolant  # noqa: F401
+from ablations import baselines  # noqa: F401

@@ -129,8 +129,8 @@ def fit_pca(x: torch.Tensor, n_components: int) -> tuple[torch.Tensor, torch.Ten
     k = min(n_components, vh.shape[0])
     components = vh[:k]
     pivot = components.abs().argmax(dim=1)
-    signs = torch.sign(components.gather(1, pivot.view(-1, 1))).clamp_min(0) * 2 - 1
-    components = components * signs
+    pivot_values = components.gather(1, pivot.view(-1, 1))
+    components = torch.where(pivot_values < 0, -components, components)
     if k < n_components:
         components = torch.cat([components, components.new_zeros(n_components - k, x.shape[1])])
     return mean.float(), components.float()

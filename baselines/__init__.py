@@ -1,0 +1,15 @@
+"""Re-implemented baselines; importing this package registers every one of them in ``MODELS``.
+
+eann, mvae, safe, kmgcn, visualbert, text_only, image_only, bert_resnet.
+"""
+
+from baselines import (  # noqa: F401  (imported for registration)
+    bert_resnet,
+    eann,
+    image_only,
+    kmgcn,
+    mvae,
+    safe,
+    text_only,
+    visualbert,
+)
