@@ -464,7 +464,7 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
             fa, xa = _split(relevant, d, a)
             fb, xb = _split(relevant, d, b)
             if not fa or not fb:
-                why = ", ".join(f"{r} {'failed: ' + _failed_text(x)[8:] if x else 'not run'}"
+                why = ", ".join(f"{r} {_failed_text(x) if x else 'not run'}"
                                 for r, f, x in ((a, fa, xa), (b, fb, xb)) if not f)
                 results.append((a, b, d, f"not reproduced ({why})"))
                 continue
