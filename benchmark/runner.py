@@ -78,7 +78,8 @@ def _real_specs() -> list[DatasetSpec]:
     return [DATASETS.get(n) for n in DATASETS.names() if DATASETS.get(n).kind == "real"]
 
 
-def resolve_slots(suite: Suite, data_root: Path | None) -> list[SlotResolution]:
+def resolve_slots(slots: tuple[DatasetSlot, ...] | list[DatasetSlot], data_root: Path | None,
+                  ) -> list[SlotResolution]:
     """Real data where found; synthetic for every slot only when no real dataset exists at all.
 
     When the data root holds some real dataset, a slot without its data is 'not available' (never
@@ -86,7 +87,7 @@ def resolve_slots(suite: Suite, data_root: Path | None) -> list[SlotResolution]:
     """
     root_has_any = data_root is not None and any(s.available(data_root) for s in _real_specs())
     out = []
-    for slot in suite.datasets:
+    for slot in slots:
         found = next((n for n in slot.real if DATASETS.get(n).available(data_root)), None)
         if found:
             out.append(SlotResolution(slot, found, "real"))
@@ -168,8 +169,12 @@ class SuiteRunner:
     # cells ---------------------------------------------------------------------------------------
     def run(self) -> int:
         opts = self.options
-        resolutions = [r for r in resolve_slots(self.suite, opts.data_root)
-                       if not opts.datasets or r.slot.id in opts.datasets]
+        unknown = set(opts.datasets) - {slot.id for slot in self.suite.datasets}
+        if unknown:
+            raise ValueError(f"suite {self.suite.name} has no dataset slot {sorted(unknown)}; "
+                             f"its slots: {[slot.id for slot in self.suite.datasets]}")
+        resolutions = resolve_slots([slot for slot in self.suite.datasets
+                                     if not opts.datasets or slot.id in opts.datasets], opts.data_root)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         synthetic = any(r.source == "synthetic" for r in resolutions)
         if synthetic:
@@ -243,7 +248,8 @@ class SuiteRunner:
                 "data_source": res.source, "seed": seed, "protocol": self.options.protocol,
                 "cell_key": cell_key, "config_fingerprint": config_fp, "git_commit": git_commit(),
                 "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
-                "encoder.image": features.encoders.get("image", ""), "on_missing_image": self.options.on_missing_image,
+                "encoder.image": features.encoders.get("image", ""),
+                "encoders": f"text {features.encoders.get('text', '?')}, image {features.encoders.get('image', '?')}", "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
                 "device": str(self.device), **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":

@@ -81,6 +81,7 @@ class Tracker:
     def __post_init__(self) -> None:
         _quiet_mlflow()
         from mlflow.tracking import MlflowClient
+        _quiet_mlflow()  # mlflow configures its loggers on import; lower them again
         self.workdir = Path(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.uri = tracking_uri(self.workdir)

@@ -44,7 +44,7 @@ def adapted_perplexity(n: int, default: float = 30.0) -> float:
     return float(min(default, max(1.0, (n - 1) / 3.0)))
 
 
-def tsne_embed(representation: np.ndarray, seed: int = 0) -> np.ndarray:
+def tsne_embed(representation: np.ndarray, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
     """2-D seeded t-SNE of (n, D) features (PCA initialisation, automatic learning rate)."""
     from sklearn.manifold import TSNE
 
@@ -54,12 +54,12 @@ def tsne_embed(representation: np.ndarray, seed: int = 0) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("representation contains NaN or inf")
     tsne = TSNE(n_components=2, perplexity=adapted_perplexity(x.shape[0]), init="pca", learning_rate="auto",
-                random_state=seed)
+                random_state=seed, max_iter=max_iter)
     return tsne.fit_transform(x)
 
 
 def tsne_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_path_stem: str | Path,
-                seed: int = 0, ncols: int = 3) -> list[Path]:
+                seed: int = 0, ncols: int = 3, max_iter: int = 1000) -> list[Path]:
     """One t-SNE panel per (title, representation (n, D), labels (n,)), points coloured fake/real.
 
     For COOLANT Figure 3: COOLANT and its five variants, in the order given.
@@ -72,8 +72,9 @@ def tsne_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_path_s
     for ax, (title, rep, labels) in zip(axes.flat, panels):
         labels = np.asarray(labels, dtype=int).ravel()
         if labels.shape[0] != np.asarray(rep).shape[0]:
-            raise ValueError(f"panel {title!r}: {np.asarray(rep).shape[0]} representations but {labels.shape[0]} labels")
-        emb = tsne_embed(rep, seed)
+            raise ValueError(f"panel {title!r}: {np.asarray(rep).shape[0]} representations but "
+                             f"{labels.shape[0]} labels")
+        emb = tsne_embed(rep, seed, max_iter)
         for lab in (0, 1):
             sel = labels == lab
             if sel.any():

@@ -53,13 +53,15 @@ def render_markdown(table: TableData) -> str:
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "±": r"$\pm$", "Δ": r"$\Delta$", "−": r"$-$", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
+    "<": r"$<$", ">": r"$>$", "|": r"\textbar{}",
+    "±": r"$\pm$", "Δ": r"$\Delta$", "−": r"$-$", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$",
+    "×": r"$\times$",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
 
 def latex_escape(text: str) -> str:
-    """Escape LaTeX specials (& % $ # _ { } ~ ^ \\) and map the few Unicode signs tables use."""
+    """Escape LaTeX specials (& % $ # _ { } ~ ^ \\ < > |) and map the few Unicode signs tables use."""
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], str(text))
 
 

@@ -37,7 +37,8 @@ from statsmodels.stats.multitest import multipletests
 
 __all__ = [
     "BOOTSTRAP_METRICS", "ConfidenceInterval", "McNemarResult", "EXACT_BELOW",
-    "aggregate_over_seeds", "metric_from_predictions", "paired_bootstrap_ci", "paired_bootstrap_cis", "paired_bootstrap_diff_ci",
+    "aggregate_over_seeds", "metric_from_predictions", "paired_bootstrap_ci", "paired_bootstrap_cis",
+    "paired_bootstrap_diff_ci",
     "majority_vote", "combine_seeds", "mcnemar_test", "holm", "reference_verdict", "significance_mark",
 ]
 

@@ -367,8 +367,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     if reference is not None:
         footnotes.append("Verdict: 'reproduced' when the paper's value lies inside the 95% interval; "
                          "'below'/'above' when the whole interval lies below/above it. Δ = reproduced mean − paper.")
-    return TableData(title=title or name, header=provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha)),
-                     columns=columns, rows=out_rows, footnotes=footnotes, name=name)
+    header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
+    return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name)
 
 
 def _mcnemar_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None) -> Cell:
@@ -409,7 +409,8 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
         measured = ci_txt = verdict = "—"
         vals: dict[str, Any] = {**base}
         if not fa or not fb:
-            absent = [f"{r} {'failed' if x else 'not run'}" for r, f, x in ((c.row_a, fa, xa), (c.row_b, fb, xb)) if not f]
+            absent = [f"{r} {_failed_text(x) if x else 'not run'}"
+                      for r, f, x in ((c.row_a, fa, xa), (c.row_b, fb, xb)) if not f]
             verdict = "not reproduced (" + ", ".join(absent) + ")"
             vals.update(status="not reproduced", reason=verdict)
         else:

@@ -20,7 +20,8 @@ from benchmark.models.base import ModelOutput  # noqa: E402
 from benchmark.registry import MODELS, VARIANTS  # noqa: E402
 from benchmark.variants import build_model, resolve_config  # noqa: E402
 
-ALL_MODELS = ["eann", "mvae", "safe", "kmgcn", "visualbert", "text_only", "image_only", "bert_resnet"]
+ALL_MODELS = ["eann", "mvae", "safe", "kmgcn", "visualbert", "text_only", "image_only", "bert_resnet",
+              "cafe", "mcan"]
 BACKGROUND_MODELS = ["text_only", "image_only", "bert_resnet", "visualbert", "safe", "eann", "kmgcn"]
 
 OFFLINE = FeatureDims(text_dim=384, image_dim=1280, text_len=16, image_regions=49, has_source=True,
@@ -33,6 +34,7 @@ EXPECTED_LOSSES = {
     "eann": {"total", "classification", "event"},
     "mvae": {"total", "classification", "text_reconstruction", "image_reconstruction", "kl"},
     "safe": {"total", "classification", "similarity"},
+    "cafe": {"total", "classification", "alignment"},
 }
 
 
@@ -93,6 +95,7 @@ TINY = {
                    "head_hidden": (32,)},
     "mvae": {"image_hidden": 64},
     "kmgcn": {"node_dim": 32, "gcn_dims": (32, 32)},
+    "mcan": {"model_dim": 32, "num_heads": 4, "ffn_dim": 64},
 }
 
 

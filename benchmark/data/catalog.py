@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 ADAPTER_MODULES: tuple[str, ...] = (
     "benchmark.data.synthetic",
     "benchmark.data.mediaeval",
+    "benchmark.data.weibo",
+    "benchmark.data.novemofake",
+    "benchmark.data.synthetic_pairs",
     # other corpora: one line each, e.g. "benchmark.data.weibo", "benchmark.data.novemofake", ...
 )
 

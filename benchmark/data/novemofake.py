@@ -635,3 +635,5 @@ TICNN_SPEC = DatasetSpec(
     description="TI-CNN (Yang et al. 2018): US-election news with images, fake/real",
     language="en", kind="real", licence="no licence stated; research use",
     published_at="Yang et al. 2018, arXiv:1806.00749 (data link in the paper)", tags=("novemofake", "table4"))
+
+DATASET_SPECS: tuple[DatasetSpec, ...] = (NOVEMOFAKE_SPEC, FAUXTOGRAPHY_SPEC, RECOVERY_SPEC, TICNN_SPEC)

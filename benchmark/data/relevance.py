@@ -146,13 +146,18 @@ def cosine_similarities(target_feature: np.ndarray, source_features: np.ndarray 
 def most_similar_image(target_feature: np.ndarray, source_features: np.ndarray | Sequence[np.ndarray]) -> int:
     """Index of the source image whose feature is most cosine-similar to the target image's.
 
-    Ties go to the lowest index (the first image listed), so the choice is deterministic.
+    Ties (equal up to rounding) go to the lowest index (the first image listed), so the choice is
+    deterministic; an all-zero source feature is chosen only when every source is all-zero.
     """
     sources = np.asarray(source_features, dtype=np.float64)
     if sources.size == 0:
         raise ValueError("most_similar_image needs at least one source feature; got none")
     sims = cosine_similarities(target_feature, sources)
-    return int(np.argmax(sims))  # argmax returns the first maximum
+    if sources.ndim == 2:
+        sims[np.linalg.norm(sources, axis=1) == 0] = -np.inf  # an all-zero feature never wins
+    best = np.max(sims)
+    # ties (up to rounding) go to the first listed image
+    return int(np.flatnonzero(sims >= best - 1e-9 * max(1.0, abs(best)))[0])
 
 
 def select_source(relevant: Sequence[bool], target_feature: np.ndarray | None = None,

@@ -240,3 +240,5 @@ SPEC = DatasetSpec(
     published_at="https://github.com/yaqingwang/EANN-KDD18 (data link in its README)",
     tags=("coolant", "table1"),
 )
+
+DATASET_SPECS: tuple[DatasetSpec, ...] = (SPEC,)

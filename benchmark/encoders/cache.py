@@ -164,7 +164,9 @@ class FeatureCache:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        self._add_shard(store, name, payload, list(payload["keys"]))  # type: ignore[arg-type]
+        # re-open memory-mapped so freshly computed rows do not stay resident beside the caller's copy
+        mapped = torch.load(final, map_location="cpu", mmap=True, weights_only=True)
+        self._add_shard(store, name, mapped, list(mapped["keys"]))
         log.debug("wrote %s (%d rows)", final, len(payload["keys"]))  # type: ignore[arg-type]
 
     def _gather(self, store: _Store, keys: Sequence[str], field_name: str) -> list[tuple[torch.Tensor, torch.Tensor]]:

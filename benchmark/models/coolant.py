@@ -217,7 +217,8 @@ class Coolant(DetectorModel):
         if self.consistency is not None:
             # isolated (as released): the consistency loss trains only its own MLPs
             src_v, src_t = (e_v.detach(), e_t.detach()) if c.isolate_module_losses else (e_v, e_t)
-            shared_v, shared_t = self.consistency(src_v, src_t)
+            if c.use_sem or self.contrastive is None:  # soft targets, or the aligned space w/o ITC
+                shared_v, shared_t = self.consistency(src_v, src_t)
             if has_labels:
                 losses["itm"] = self._consistency_term(src_v, src_t, batch)
 

@@ -1,0 +1,129 @@
+"""MCAN: Multimodal fusion with Co-Attention Networks for fake news detection
+(Wu et al., Findings of ACL 2021; code github.com/wuyang45/MCAN_code).
+
+A co-attention layer holds two parallel blocks: image queries attend to the text and text queries
+attend to the image (multi-head attention, add & norm, feed-forward, add & norm); the two outputs
+are fused by a linear layer. Layers are stacked, and an MLP (model_dim -> 35 -> 2, as released)
+classifies the fused vector. Defaults: model width 256, 8 heads, feed-forward 2048, dropout 0.5.
+
+Deviations:
+- MCAN fuses three views (BERT text, VGG19 spatial image, a DCT frequency-domain image CNN); the
+  feature cache holds no pixels, so the frequency branch is absent and the stack fuses the image
+  with the text only;
+- the released code attends over the dimensions of single feature vectors; here the co-attention
+  runs over sequences, the text token states (``text_tokens`` with ``text_mask``) and the image
+  regions (``image_regions``, prefixed by the pooled image), which is the usual co-attention form
+  and uses the token/region features the cache provides. After the stack, the image stream's
+  first element and the masked mean of the text stream are concatenated and fused.
+- ``num_layers`` default 2 stacked layers (the released configuration applies its layer once per
+  fused view, i.e. twice); tune it with the search space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.features import FeatureDims
+from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
+from benchmark.registry import MODELS
+from baselines.common import classification_loss, image_valid_mask, masked_mean
+
+
+@dataclass
+class MCANConfig(ModelConfig):
+    lr: float = 1e-4
+    model_dim: int = 256
+    num_heads: int = 8
+    ffn_dim: int = 2048
+    num_layers: int = 2
+    dropout: float = 0.5
+    classifier_hidden: int = 35
+
+
+class CoAttentionBlock(nn.Module):
+    """Queries from one modality attend to the other; add & norm, feed-forward, add & norm."""
+
+    def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(ffn_dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor, context_pad: torch.Tensor
+                ) -> torch.Tensor:
+        attended, _ = self.attn(query, context, context, key_padding_mask=context_pad)
+        x = self.norm1(query + self.dropout(attended))
+        return self.norm2(x + self.dropout(self.ffn(x)))
+
+
+class CoAttentionLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.image_to_text = CoAttentionBlock(dim, heads, ffn_dim, dropout)
+        self.text_to_image = CoAttentionBlock(dim, heads, ffn_dim, dropout)
+
+    def forward(self, image: torch.Tensor, image_pad: torch.Tensor, text: torch.Tensor,
+                text_pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new_image = self.image_to_text(image, text, text_pad)
+        new_text = self.text_to_image(text, image, image_pad)
+        return new_image, new_text
+
+
+@MODELS.register("mcan")
+class MCAN(DetectorModel):
+    config_class = MCANConfig
+    requires = frozenset({"text_tokens", "text_mask", "image_regions", "image_pooled", "has_image"})
+    description = "Stacked co-attention layers between text tokens and image regions"
+    paper = "Wu et al., MCAN, Findings of ACL 2021"
+
+    def __init__(self, config: MCANConfig, dims: FeatureDims) -> None:
+        super().__init__(config, dims)
+        c = config
+        self.text_proj = nn.Linear(dims.text_dim, c.model_dim)
+        self.image_proj = nn.Linear(dims.image_dim, c.model_dim)
+        self.layers = nn.ModuleList([CoAttentionLayer(c.model_dim, c.num_heads, c.ffn_dim, c.dropout)
+                                     for _ in range(c.num_layers)])
+        self.fusion = nn.Linear(2 * c.model_dim, c.model_dim)
+        self.classifier_hidden = nn.Linear(c.model_dim, c.classifier_hidden)
+        self.classifier_out = nn.Linear(c.classifier_hidden, 2)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        text_mask = batch["text_mask"].bool()
+        text = F.relu(self.text_proj(batch["text_tokens"]))
+        pooled = batch["image_pooled"].unsqueeze(1)
+        image = F.relu(self.image_proj(torch.cat([pooled, batch["image_regions"]], dim=1)))
+        region_mask = image_valid_mask(batch)
+        ones = torch.ones_like(region_mask[:, :1])
+        image_mask = torch.cat([ones, region_mask], dim=1)  # pooled slot always attendable
+        text_pad = ~text_mask
+        # a row with no text token would make attention undefined: let it attend its first slot
+        text_pad = text_pad & text_mask.any(dim=1, keepdim=True)
+        image_pad = ~image_mask
+        for layer in self.layers:
+            image, text = layer(image, image_pad, text, text_pad)
+        fused = F.relu(self.fusion(torch.cat([image[:, 0], masked_mean(text, text_mask)], dim=1)))
+        rep = F.relu(self.classifier_hidden(fused))
+        logits = self.classifier_out(self.dropout(rep))
+        losses: dict[str, torch.Tensor] = {}
+        if "label" in batch:
+            cls = classification_loss(logits, batch["label"])
+            losses = {"total": cls, "classification": cls}
+        return ModelOutput(logits=logits, representation=fused, losses=losses)
+
+    @classmethod
+    def search_space(cls, trial) -> dict[str, Any]:
+        return {
+            "lr": trial.suggest_float("lr", 1e-5, 1e-3, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            "num_layers": trial.suggest_int("num_layers", 1, 4),
+            "dropout": trial.suggest_float("dropout", 0.1, 0.6),
+        }

@@ -1,0 +1,193 @@
+"""Building a suite's report from the MLflow store alone: tables, figures and the index page.
+
+Nothing here trains or reads a model: every number comes from the stored cells (metrics and per-item
+predictions), so `bench report` can rebuild, re-score or re-test any table at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from benchmark.registry import SUITES, load_plugins
+from benchmark.runner import suite_rows
+from benchmark.suites import Suite
+from reports.records import CellRecord
+from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
+from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
+from reports.store import latest_parent_tags, load_records
+from reports.tables import TableData, difference_table, mcnemar_table, metric_table, protocol_gap_table
+
+log = logging.getLogger(__name__)
+SYNTHETIC_NOTE = ("SYNTHETIC DATA: these numbers come from the embedded synthetic set, not from the papers' "
+                  "datasets; they test the harness, not the papers' claims.")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "cell"
+
+
+def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
+    tags = latest_parent_tags(workdir, suite.name)
+    out = {}
+    for slot in suite.datasets:
+        status = tags.get(f"slot.{slot.id}", "")
+        if status.startswith("not available"):
+            out[(slot.id, "*")] = status
+        elif not status:
+            out[(slot.id, "*")] = "not run yet"
+    return out
+
+
+def _rows(suite: Suite) -> list[str]:
+    rows = [r.label for r in suite_rows(suite)]
+    if suite.reference:  # paper rows without an implementation appear with the paper's value only
+        for row in load_reference(suite.reference)["row"]:
+            if row not in rows:
+                rows.append(row)
+    return rows
+
+
+def _title(suite: Suite, records: list[CellRecord], protocol: str) -> str:
+    synthetic = any(r.data_source == "synthetic" for r in records)
+    return f"{suite.title} [protocol: {protocol}]" + (" [SYNTHETIC DATA]" if synthetic else "")
+
+
+def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
+    if any(r.data_source == "synthetic" for r in records):
+        table.header.insert(0, SYNTHETIC_NOTE)
+    return table
+
+
+def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[tuple[str, TableData]]:
+    """(sub-folder, table) pairs for a suite: the main table plus claims / protocol-gap tables."""
+    records = load_records(workdir, suite.name, protocol=protocol)
+    datasets = [slot.id for slot in suite.datasets]
+    missing = _missing(suite, workdir)
+    out: list[tuple[str, TableData]] = []
+    if suite.kind in ("metrics", "tsne"):
+        reference = reference_lookup(suite.reference) if suite.reference else None
+        ref_row = suite.reference_row if suite.reference_row in _rows(suite) else None
+        table = metric_table(records, _rows(suite), datasets, list(suite.metrics), reference=reference,
+                             reference_row=ref_row, missing=missing, title=_title(suite, records, protocol),
+                             name=suite.name)
+        out.append(("", _decorate(table, records)))
+    elif suite.kind == "mcnemar":
+        table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",
+                              title=_title(suite, records, protocol), name=suite.name)
+        out.append(("", _decorate(table, records)))
+    if suite.claims:
+        claims = [c for c in NOVEMOFAKE_CLAIMS if c.dataset in datasets
+                  and {c.row_a, c.row_b} <= {r.label for r in suite_rows(suite)}]
+        if claims:
+            out.append(("claims", _decorate(difference_table(records, claims, name=f"{suite.name}-claims"),
+                                            records)))
+    other = "as-released" if protocol == "clean" else "clean"
+    other_records = load_records(workdir, suite.name, protocol=other)
+    if other_records and records and suite.kind == "metrics":
+        clean, released = (records, other_records) if protocol == "clean" else (other_records, records)
+        gap = protocol_gap_table(clean, released, list(suite.metrics), name=f"{suite.name}-protocol-gap")
+        out.append(("protocol_gap", _decorate(gap, records)))
+    return out
+
+
+def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "clean") -> list[Path]:
+    """t-SNE panels (tsne suites), training curves per cell, paper-vs-reproduced chart."""
+    from reports.figures import paper_vs_reproduced, training_curves, tsne_panels
+    from reports.stats import paired_bootstrap_ci
+    from reports.tables import prediction_matrix
+
+    paths: list[Path] = []
+    records = load_records(workdir, suite.name, protocol=protocol, with_representation=suite.kind == "tsne")
+    finished = [r for r in records if r.status == "FINISHED"]
+    if suite.kind == "tsne":
+        for slot in suite.datasets:
+            panels = []
+            for row in suite_rows(suite):
+                rec = next((r for r in finished if r.row == row.label and r.dataset == slot.id
+                            and r.representation is not None), None)
+                if rec is not None:
+                    panels.append((f"{row.label} (seed {rec.seed})", rec.representation,
+                                   rec.predictions["y_true"].to_numpy()))
+            if panels:
+                paths += tsne_panels(panels, out_dir / f"tsne-{slot.id}")
+    curves = out_dir / "curves"
+    for rec in finished:
+        if rec.history is not None and len(rec.history):
+            paths += training_curves(rec.history, curves / _slug(f"{rec.row}-{rec.dataset}-seed{rec.seed}"),
+                                     title=f"{rec.row} on {rec.dataset} (seed {rec.seed})")
+    if suite.reference:
+        reference = reference_lookup(suite.reference)
+        for slot in suite.datasets:
+            bars = []
+            for row in suite_rows(suite):
+                recs = [r for r in finished if r.row == row.label and r.dataset == slot.id]
+                paper = reference(slot.id, row.label, "accuracy")
+                if not recs:
+                    continue
+                matrix = prediction_matrix(recs)
+                ci = paired_bootstrap_ci(matrix.y_true, matrix.y_pred, "accuracy")
+                mean = sum(r.metrics["accuracy"] for r in recs) / len(recs)
+                bars.append((row.label, paper, mean, ci.low, ci.high))
+            if bars:
+                paths += paper_vs_reproduced(bars, out_dir / f"paper-vs-reproduced-{slot.id}",
+                                             title=f"{suite.name} {slot.label}: accuracy, paper vs reproduced")
+    return paths
+
+
+def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", fmt: str = "markdown",
+                       echo: bool = False, figures: bool = True) -> list[Path]:
+    """Write ``<workdir>/reports/<suite>/table.{md,tex,csv}`` (and sub-tables, figures) from the store."""
+    load_plugins()
+    suite = SUITES.get(suite_name)
+    workdir = Path(workdir)
+    out_dir = workdir / "reports" / suite.name
+    paths: list[Path] = []
+    if suite.kind == "sweep":
+        from benchmark.sweep import write_sweep_report
+        return write_sweep_report(suite, workdir)
+    for sub, table in suite_tables(suite, workdir, protocol):
+        written = write_table(table, out_dir / sub if sub else out_dir)
+        paths += list(written.values())
+        if echo:
+            print(render_latex(table) if fmt == "latex" else render_markdown(table))
+    if figures:
+        paths += suite_figures(suite, workdir, out_dir, protocol)
+    return paths
+
+
+def build_all_reports(workdir: Path, fmt: str = "markdown") -> list[Path]:
+    """Every suite with stored runs, plus ``<workdir>/reports/index.md`` linking them with provenance."""
+    from benchmark.tracking import Tracker
+    load_plugins()
+    workdir = Path(workdir)
+    tracker = Tracker(workdir)
+    entries, paths = [], []
+    provenance: dict[str, set] = {"data": set(), "encoders": set(), "protocol": set(), "seeds": set(),
+                                  "git_commit": set()}
+    for name in SUITES.names():
+        suite = SUITES.get(name)
+        if tracker.experiment_id(name, create=False) is None:
+            continue
+        protocols = [p for p in ("clean", "as-released") if load_records(workdir, name, protocol=p)]
+        if suite.kind == "sweep":
+            protocols = ["clean"]
+        for protocol in protocols:
+            written = build_suite_report(name, workdir, protocol=protocol, fmt=fmt)
+            paths += written
+            if protocol == "as-released" and "clean" in protocols:
+                continue  # the clean report already holds the protocol-gap table; keep its files
+            entries.append(IndexEntry(f"{suite.title} ({protocol})",
+                                      [p for p in written if p.suffix in (".md", ".tex", ".csv", ".png", ".pdf")
+                                       and "curves" not in p.parts],
+                                      suite.description.strip()))
+        for rec in load_records(workdir, name):
+            provenance["data"].add(f"{rec.dataset_name} ({rec.data_source})")
+            provenance["encoders"].add(f"text {rec.tags.get('encoder.text', '?')}, image {rec.tags.get('encoder.image', '?')}")
+            provenance["protocol"].add(rec.protocol)
+            provenance["seeds"].add(rec.seed)
+            provenance["git_commit"].add(rec.tags.get("git_commit", "?"))
+    index = write_index(workdir / "reports", entries,
+                        {k: ", ".join(map(str, sorted(v))) for k, v in provenance.items()})
+    return [*paths, index]

@@ -1,0 +1,203 @@
+"""reports.tables on synthetic CellRecords whose metrics are known by construction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.metrics import classification_metrics
+from reports.records import CellRecord
+from reports.reference import DifferenceClaim, reference_lookup
+from reports.tables import (TableData, difference_table, mcnemar_table, metric_table, prediction_matrix,
+                            protocol_gap_table)
+
+N = 400
+Y = np.tile([1, 0], N // 2)
+
+
+def rec(row: str, dataset: str, seed: int, wrong: int | slice | np.ndarray, *, protocol: str = "clean",
+        status: str = "FINISHED", error: str = "", items: np.ndarray | None = None, y: np.ndarray = Y) -> CellRecord:
+    """A record whose predictions are y with the items in ``wrong`` flipped (int k = the first k items)."""
+    pred = y.copy()
+    sel = slice(0, wrong) if isinstance(wrong, int) else wrong
+    pred[sel] = 1 - pred[sel]
+    ids = items if items is not None else np.array([f"i{k:04d}" for k in range(len(y))])
+    df = pd.DataFrame({"item_id": ids, "y_true": y, "y_pred": pred, "p_fake": pred.astype(float)})
+    return CellRecord(suite="t", model=row.split()[0], variant=row, row=row, dataset=dataset,
+                      dataset_name="synthetic-demo", data_source="synthetic", seed=seed, protocol=protocol,
+                      metrics=classification_metrics(y, pred) if status == "FINISHED" else {},
+                      predictions=df, status=status, error=error,
+                      tags={"git_commit": "abc1234", "encoders": "minilm+effnet-lite0"}, run_id=f"{row}-{seed}")
+
+
+def cell(table: TableData, row: str, column: str):
+    r = [x for x in table.rows if x.label == row][0]
+    return r.cells[table.columns.index(column)]
+
+
+@pytest.fixture(scope="module")
+def table2() -> TableData:
+    records = [rec("COOLANT", "twitter", s, k) for s, k in ((0, 40), (1, 36), (2, 44))]  # acc .90 .91 .89
+    records += [rec("w/o ITM", "twitter", s, 120) for s in (0, 1, 2)]  # acc .70, far below COOLANT
+    records += [rec("w/o CMF", "twitter", 0, 0, status="FAILED", error="CUDA out of memory\ntraceback ...")]
+    records += [rec("w/o ATT", "twitter", 0, 48)]  # one seed, acc 0.88; discordant b = 8 vs COOLANT vote
+    records += [rec("w/o AGU", "twitter", 0, 48)]  # the same: raw p = 2 / 2^8 < 0.01
+    records += [rec("COOLANT", "other-suite-dataset", 0, 0)]  # not among the table's datasets: ignored
+    rows = ["COOLANT", "w/o ITM", "w/o ITC", "w/o CMF", "w/o ATT", "w/o AGU"]
+    return metric_table(records, rows, ["twitter", "weibo"],
+                        ["accuracy", "fake_f1"], reference=reference_lookup("coolant_table2"),
+                        reference_row="COOLANT", missing={("weibo", "*"): "Weibo images not obtainable"},
+                        title="Table 2", name="table2", n_boot=300, seed=0)
+
+
+def test_metric_table_mean_std_ci_and_verdict(table2):
+    c = cell(table2, "COOLANT", "twitter: accuracy")
+    assert c.values["mean"] == pytest.approx(0.90)
+    assert c.values["std"] == pytest.approx(0.01)
+    assert c.values["n_seeds"] == 3
+    assert c.values["ci_low"] <= 0.90 <= c.values["ci_high"]
+    assert c.values["paper"] == pytest.approx(0.900)
+    assert c.values["difference"] == pytest.approx(0.0, abs=1e-12)
+    assert c.values["verdict"] == "reproduced"
+    assert c.text.splitlines()[0] == "0.900 ± 0.010"
+    assert "paper 0.900 (Δ +0.000): reproduced" in c.text
+
+
+def test_metric_table_below_verdict_and_significance_mark(table2):
+    c = cell(table2, "w/o ITM", "twitter: accuracy")
+    assert c.values["mean"] == pytest.approx(0.70) and c.values["std"] == pytest.approx(0.0)
+    assert c.values["verdict"] == "below"
+    assert c.values["difference"] == pytest.approx(0.70 - 0.883)
+    assert c.values["mark"] == "**"
+    assert c.text.splitlines()[0].endswith("**")
+    m = cell(table2, "w/o ITM", "twitter: McNemar vs COOLANT")
+    # COOLANT's majority vote is wrong on the first 40 items, w/o ITM on the first 120
+    assert (m.values["b"], m.values["c"]) == (80, 0)
+    assert m.values["method"].startswith("chi-square")
+
+
+def test_metric_table_holm_across_comparisons_and_one_seed(table2):
+    att = cell(table2, "w/o ATT", "twitter: McNemar vs COOLANT")
+    agu = cell(table2, "w/o AGU", "twitter: McNemar vs COOLANT")
+    itm = cell(table2, "w/o ITM", "twitter: McNemar vs COOLANT")
+    assert (att.values["b"], att.values["c"]) == (8, 0)
+    raw = 2 * 0.5 ** 8  # exact binomial: 2 * C(8,0) / 2^8 = 0.0078
+    assert att.values["p_value"] == pytest.approx(raw) and att.values["method"].startswith("exact")
+    # Holm over three tests: ITM (smallest) x3; then ATT/AGU (tied) x2 and x1, made monotone -> 2 * raw
+    assert itm.values["p_holm"] == pytest.approx(3 * itm.values["p_value"])
+    assert att.values["p_holm"] == pytest.approx(2 * raw) and agu.values["p_holm"] == pytest.approx(2 * raw)
+    # raw p < 0.01 would earn **, the Holm-adjusted 0.0156 earns *
+    assert att.values["mark"] == "*" and cell(table2, "w/o ATT", "twitter: accuracy").values["mark"] == "*"
+    assert "Holm 0.016 *" in att.text
+    acc = cell(table2, "w/o ATT", "twitter: accuracy")
+    assert acc.text.splitlines()[0] == "0.880 (one seed, no std) *"
+    assert math.isnan(acc.values["std"])
+
+
+def test_metric_table_not_reproduced_not_available_failed(table2):
+    itc = cell(table2, "w/o ITC", "twitter: fake_f1")
+    assert itc.text == "paper 0.864\nnot reproduced"
+    assert itc.values["status"] == "not reproduced"
+    weibo = cell(table2, "COOLANT", "weibo: accuracy")
+    assert weibo.text.startswith("not available: Weibo images not obtainable")
+    assert "paper 0.923" in weibo.text
+    failed = cell(table2, "w/o CMF", "twitter: accuracy")
+    assert failed.text.startswith("failed: CUDA out of memory")
+    assert "traceback" not in failed.text
+    assert cell(table2, "COOLANT", "twitter: McNemar vs COOLANT").text == "reference"
+
+
+def test_metric_table_header_and_footnotes(table2):
+    header = "\n".join(table2.header)
+    assert "twitter = synthetic-demo (synthetic)" in header
+    assert "Protocol: clean" in header and "Git commit: abc1234" in header
+    assert "Encoders: minilm+effnet-lite0" in header and "Seeds: 0, 1, 2 (n = 3)" in header
+    assert any("Holm" in f and "majority vote" in f for f in table2.footnotes)
+
+
+def test_metric_table_partial_failure_uses_finished_seeds():
+    records = [rec("A", "d", 0, 10), rec("A", "d", 1, 20), rec("A", "d", 2, 0, status="FAILED", error="NaN loss")]
+    t = metric_table(records, ["A"], ["d"], ["accuracy"], n_boot=50)
+    c = t.rows[0].cells[0]
+    assert c.values["n_seeds"] == 2 and c.values["n_failed"] == 1
+    assert c.values["mean"] == pytest.approx(1 - 15 / N)
+    assert any("seed(s) 2 failed: NaN loss" in f for f in t.footnotes)
+
+
+def test_metric_table_rejects_mixed_protocols_and_duplicate_seeds():
+    with pytest.raises(ValueError, match="mix protocols"):
+        metric_table([rec("A", "d", 0, 1), rec("A", "d", 1, 1, protocol="as-released")], ["A"], ["d"], ["accuracy"])
+    with pytest.raises(ValueError, match="seed 0 stored twice"):
+        metric_table([rec("A", "d", 0, 1), rec("A", "d", 0, 2)], ["A"], ["d"], ["accuracy"])
+
+
+def test_seeds_on_different_items_give_no_interval_but_a_reason():
+    other = np.array([f"j{k:04d}" for k in range(N)])
+    t = metric_table([rec("A", "d", 0, 10), rec("A", "d", 1, 10, items=other)], ["A"], ["d"], ["accuracy"],
+                     reference=lambda d, r, m: 0.9, n_boot=20)
+    c = t.rows[0].cells[0]
+    assert math.isnan(c.values["ci_low"]) and c.values["verdict"] == "no interval"
+    assert any("other test items" in f for f in t.footnotes)
+
+
+def test_prediction_matrix_aligns_by_item_id():
+    a = rec("A", "d", 0, 3)
+    b = rec("A", "d", 1, 5)
+    b.predictions = b.predictions.iloc[::-1].reset_index(drop=True)  # stored in another order
+    m = prediction_matrix([b, a])
+    assert m.seeds == (0, 1)
+    assert m.y_pred[1, :5].tolist() == (1 - Y[:5]).tolist()
+    assert np.array_equal(m.y_true, Y)
+
+
+def test_difference_table():
+    records = [rec("PMNE", "nef", s, k) for s, k in ((0, 40), (1, 40))]  # acc 0.90
+    records += [rec("PM", "nef", s, 80) for s in (0, 1, 2)]  # acc 0.80
+    claims = [DifferenceClaim("X", "nef", "PMNE", "PM", "accuracy", 10.0, "stated ten points"),
+              DifferenceClaim("X", "nef", "PMNE", "PM", "accuracy", 30.0, "stated thirty points"),
+              DifferenceClaim("X", "nef", "PMNE", "PMN", "accuracy", 7.1, "stated vs PMN")]
+    t = difference_table(records, claims, n_boot=300)
+    ok = t.rows[0].cells[t.columns.index("measured (points)")].values
+    assert ok["measured"] == pytest.approx(10.0)
+    assert ok["ci_low"] <= 10.0 <= ok["ci_high"]
+    assert ok["verdict"] == "reproduced"
+    assert t.rows[0].cells[t.columns.index("verdict")].text == "reproduced"
+    assert t.rows[1].cells[t.columns.index("verdict")].text == "below"
+    assert t.rows[2].cells[t.columns.index("verdict")].text == "not reproduced (PMN not run)"
+    assert t.rows[0].label == "PMNE − PM"
+
+
+def test_mcnemar_table():
+    records = [rec("PMNE", "nef", 0, 10), rec("PM", "nef", 0, 40), rec("SAFE", "nef", 0, 13)]
+    t = mcnemar_table(records, [("PMNE", "PM"), ("PMNE", "SAFE"), ("PMNE", "KMGCN")], ["nef"],
+                      threshold=0.01, paper_claim="p < 0.01")
+    first = t.rows[0].cells[0].values
+    assert (first["b"], first["c"]) == (30, 0)
+    assert first["method"].startswith("chi-square")
+    assert first["statistic"] == pytest.approx(29 ** 2 / 30)
+    second = t.rows[1].cells[0].values
+    assert (second["b"], second["c"]) == (3, 0) and second["p_value"] == pytest.approx(0.25)
+    assert first["p_holm"] == pytest.approx(2 * first["p_value"])
+    assert second["p_holm"] == pytest.approx(0.25)
+    sig_col = t.columns.index("significant at 0.01")
+    assert t.rows[0].cells[sig_col].text == "yes" and t.rows[1].cells[sig_col].text == "no"
+    assert t.rows[2].cells[t.columns.index("method")].text == "not reproduced (KMGCN not run)"
+    assert t.rows[0].cells[t.columns.index("paper")].text == "p < 0.01"
+
+
+def test_protocol_gap_table():
+    clean = [rec("COOLANT", "twitter", s, 80) for s in (0, 1)]  # 0.80
+    released = [rec("COOLANT", "twitter", s, k, protocol="as-released") for s, k in ((0, 60), (1, 60))]  # 0.85
+    released += [rec("EANN", "twitter", 0, 100, protocol="as-released")]
+    t = protocol_gap_table(clean, released, ["accuracy"], n_boot=200)
+    v = t.rows[0].cells[0].values
+    assert v["clean_mean"] == pytest.approx(0.80) and v["released_mean"] == pytest.approx(0.85)
+    assert v["gap"] == pytest.approx(0.05)
+    assert v["gap_ci_low"] <= 0.05 <= v["gap_ci_high"] and v["gap_ci_low"] > 0
+    assert "gap +0.050" in t.rows[0].cells[0].text
+    assert t.rows[1].label == "EANN [twitter]" and "clean: not run" in t.rows[1].cells[0].text
+    with pytest.raises(ValueError, match="as-released"):
+        protocol_gap_table(released, released, ["accuracy"])
