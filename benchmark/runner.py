@@ -106,6 +106,18 @@ def suite_rows(suite: Suite) -> list[SuiteRow]:
     return list(suite.rows)
 
 
+def short_encoder_names(identities: dict[str, str]) -> str:
+    """'text <model> (weights <sha1[:8]>), image ...' for table headers; full identities stay in tags."""
+    import re
+    parts = []
+    for role in ("text", "image"):
+        identity = identities.get(role, "?")
+        name = identity.split("|")[0].split(":", 1)[-1]
+        sha = re.search(r"sha1=([0-9a-f]{8})", identity)
+        parts.append(f"{role} {name}" + (f" (weights {sha.group(1)})" if sha else ""))
+    return ", ".join(parts)
+
+
 def get_encoders(options: RunOptions):
     """The text and image encoders a run uses (offline MiniLM + EfficientNet-Lite0 by default)."""
     from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, get_encoder
@@ -249,7 +261,7 @@ class SuiteRunner:
                 "cell_key": cell_key, "config_fingerprint": config_fp, "git_commit": git_commit(),
                 "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
                 "encoder.image": features.encoders.get("image", ""),
-                "encoders": f"text {features.encoders.get('text', '?')}, image {features.encoders.get('image', '?')}", "on_missing_image": self.options.on_missing_image,
+                "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
                 "device": str(self.device), **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":

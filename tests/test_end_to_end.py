@@ -1,0 +1,70 @@
+"""End to end through `bench` as a user runs it: smoke suite, resume, report from the store alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.registry import MODELS, load_plugins
+from benchmark.tracking import Tracker
+
+
+@pytest.fixture(scope="module")
+def smoke_workdir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("bench-runs")
+    assert main(["run", "--suite", "smoke", "--workdir", str(workdir), "--device", "cpu",
+                 "--data-root", str(workdir / "no-data-here")]) == 0
+    return workdir
+
+
+def test_smoke_trains_every_registered_model_once(smoke_workdir):
+    load_plugins()
+    runs = Tracker(smoke_workdir).cell_runs("smoke", statuses=("FINISHED", "FAILED", "RUNNING", "KILLED"))
+    by_model = {r.data.tags["model"]: r for r in runs}
+    assert set(by_model) == set(MODELS.names())
+    for name, run in by_model.items():
+        assert run.info.status == "FINISHED", f"{name}: {run.data.tags.get('error')}"
+        tags = run.data.tags
+        assert tags["data_source"] == "synthetic" and tags["WARNING"] == "synthetic data"
+        for key in ("git_commit", "data_fingerprint", "encoder.text", "encoder.image", "version.torch",
+                    "protocol", "config_fingerprint"):
+            assert tags.get(key), f"{name}: tag {key} missing"
+        assert "train_loss_total" in run.data.metrics and "test_accuracy" in run.data.metrics
+        folder = Tracker(smoke_workdir).artifact_path(run)
+        preds = pd.read_csv(folder / "predictions.csv")
+        assert list(preds.columns) == ["item_id", "y_true", "y_pred", "p_fake"]
+        assert preds["p_fake"].between(0, 1).all()
+        assert (folder / "config.json").is_file()
+
+
+def test_rerun_skips_finished_cells(smoke_workdir, capsys):
+    before = len(Tracker(smoke_workdir).cell_runs("smoke"))
+    assert main(["run", "--suite", "smoke", "--workdir", str(smoke_workdir), "--device", "cpu",
+                 "--data-root", str(smoke_workdir / "no-data-here")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[skip]") == len(MODELS.names()) and "[cell]" not in out
+    assert len(Tracker(smoke_workdir).cell_runs("smoke")) == before
+
+
+def test_report_rebuilds_the_same_table_from_the_store(smoke_workdir):
+    table = smoke_workdir / "reports" / "smoke" / "table.md"
+    first = table.read_text()
+    table.unlink()
+    assert main(["report", "--suite", "smoke", "--workdir", str(smoke_workdir)]) == 0
+    assert table.read_text() == first
+    assert "SYNTHETIC DATA" in first
+
+
+def test_unknown_suite_suggests_a_name(capsys):
+    assert main(["run", "--suite", "tabel2"]) == 2
+    assert "Did you mean 'table2'" in capsys.readouterr().err
+
+
+def test_ui_command_binds_to_localhost(smoke_workdir, capsys):
+    assert main(["ui", "--workdir", str(smoke_workdir), "--print-command"]) == 0
+    out = capsys.readouterr().out
+    assert "--host 127.0.0.1" in out and "sqlite:///" in out
