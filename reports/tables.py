@@ -19,7 +19,8 @@ Record conventions the builders rely on
 * ``record.predictions`` has columns item_id, y_true, y_pred; all seeds of a cell, and both sides of
   a comparison, must cover the same item ids (aligned by sorting on item_id).
 * Provenance for the header comes from ``record.tags``: "git_commit" (or "mlflow.source.git.commit")
-  and "encoders" (or "text_encoder" + "image_encoder"); anything absent is printed "not recorded".
+  and "encoders" (or "encoder.text" + "encoder.image", as benchmark.runner tags cells; or
+  "text_encoder" + "image_encoder"); anything absent is printed "not recorded".
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def provenance_lines(records: Sequence[CellRecord], protocol: str | None = None,
     for r in records:
         e = _tag(r, "encoders")
         if e is None:
-            t, i = _tag(r, "text_encoder"), _tag(r, "image_encoder")
+            t, i = _tag(r, "encoder.text", "text_encoder"), _tag(r, "encoder.image", "image_encoder")
             e = f"text {t}, image {i}" if (t or i) else None
         if e:
             enc.add(e)

@@ -96,6 +96,7 @@ TINY = {
     "mvae": {"image_hidden": 64},
     "kmgcn": {"node_dim": 32, "gcn_dims": (32, 32)},
     "mcan": {"model_dim": 32, "num_heads": 4, "ffn_dim": 64},
+    "cafe": {"shared_dim": 32, "sim_dim": 16, "classifier_hidden": 16, "cnn_channels": 8},
 }
 
 

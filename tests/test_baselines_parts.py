@@ -246,3 +246,54 @@ def test_visualbert_default_is_small_and_from_scratch() -> None:
     assert c.pretrained_path is None and (c.hidden_size, c.num_layers, c.num_heads) == (256, 2, 4)
     model = build_model("visualbert", c, SMALL)
     assert model.encoder.config.visual_embedding_dim == SMALL.image_dim
+
+
+# ---------------------------------------------------------------- CAFE
+def test_diag_gaussian_kl_by_hand_and_against_torch() -> None:
+    from baselines.cafe import diag_gaussian_kl, symmetric_ambiguity
+    from torch.distributions import Independent, Normal, kl_divergence
+
+    mu_p, s_p = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 2.0]])
+    mu_q, s_q = torch.tensor([[1.0, 1.0]]), torch.tensor([[1.0, 1.0]])
+    # dim 1: log(1/1) + (1 + 1)/2 - 1/2 = 0.5 ; dim 2: log(1/2) + 4/2 - 1/2 = 1.5 - ln 2
+    expected = 0.5 + 1.5 - math.log(2.0)
+    assert diag_gaussian_kl(mu_p, s_p, mu_q, s_q).item() == pytest.approx(expected, rel=1e-6)
+    ref = kl_divergence(Independent(Normal(mu_q, s_q), 1), Independent(Normal(mu_p, s_p), 1))
+    assert torch.allclose(diag_gaussian_kl(mu_q, s_q, mu_p, s_p), ref)
+    skl = (expected + ref.item()) / 2
+    assert symmetric_ambiguity(mu_p, s_p, mu_q, s_q).item() == pytest.approx(1 / (1 + math.exp(-skl)))
+    same = symmetric_ambiguity(mu_p, s_p, mu_p, s_p)
+    assert same.item() == pytest.approx(0.5)  # identical distributions: KL 0 -> sigmoid 0.5
+
+
+def test_cafe_alignment_loss_uses_real_pairs_only() -> None:
+    model = build_model("cafe", resolve_config("cafe"), SMALL)
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    v = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-5.0, 5.0]])
+    labels = torch.tensor([0, 0, 1])  # the fake pair (index 2) is left out
+    # matched: cos 1, 1 -> loss 0 each; mismatched (roll by 1): t0 vs v1, t1 vs v0: cos 0 -> loss 0
+    assert model.alignment_loss(t, v, labels).item() == pytest.approx(0.0, abs=1e-6)
+    v_bad = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    # matched cos 0 -> 1 - 0 = 1 each; mismatched t0 vs v_bad1 = cos 1 -> max(0, 1) = 1 each
+    assert model.alignment_loss(t, v_bad, labels).item() == pytest.approx(1.0, abs=1e-6)
+    assert model.alignment_loss(t, v, torch.tensor([1, 1, 0])).item() == 0.0  # < 2 real pairs
+
+
+# ---------------------------------------------------------------- MCAN
+def test_mcan_stacks_co_attention_layers_and_ignores_padding() -> None:
+    torch.manual_seed(0)
+    config = resolve_config("mcan", overrides={"model_dim": 16, "num_heads": 2, "ffn_dim": 32,
+                                               "num_layers": 3, "dropout": 0.0})
+    model = build_model("mcan", config, SMALL).eval()
+    assert len(model.layers) == 3
+    batch = random_batch(SMALL, 2)
+    batch["text_mask"] = torch.tensor([[1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    noisy = dict(batch)
+    noisy["text_tokens"] = batch["text_tokens"].clone()
+    noisy["text_tokens"][0, 2:] = 50.0
+    with torch.no_grad():
+        assert torch.allclose(model(batch).logits, model(noisy).logits, atol=1e-5)
+        changed = dict(batch)
+        changed["text_tokens"] = batch["text_tokens"].clone()
+        changed["text_tokens"][0, 0] += 3.0
+        assert not torch.allclose(model(batch).logits, model(changed).logits, atol=1e-5)
