@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=int)
     p.add_argument("--limit", type=int)
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--tracking-uri", help="MLflow tracking server URI shared by workers on several machines "
+                   "(default: the SQLite store in the work directory)")
+    p.add_argument("--heartbeat-interval", type=int, default=60,
+                   help="seconds between a running trial's heartbeats (default 60)")
+    p.add_argument("--grace-period", type=int, default=180,
+                   help="a RUNNING trial without a heartbeat for this many seconds is failed and re-queued (default 180)")
+    p.add_argument("--parent-run", help=argparse.SUPPRESS)  # set by the parent process for its workers
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     _add_common(p)
     _add_data(p)
     p.set_defaults(func=cmd_sweep)

@@ -158,12 +158,18 @@ class IndexEntry:
 
 
 def _rel(path: str | Path, base: Path) -> str:
+    """A link target relative to the index folder ``base``.
+
+    Absolute paths, and relative ones that exist from the working directory (as ``write_table`` returns
+    them for a relative work directory), are made relative to ``base``; other relative paths are taken
+    as already relative to the index.
+    """
     p = Path(path)
-    if p.is_absolute():
+    if p.is_absolute() or p.exists():
         try:
-            p = p.relative_to(base.resolve())
+            return p.resolve().relative_to(base.resolve()).as_posix()
         except ValueError:
-            pass
+            return p.resolve().as_posix()
     return p.as_posix()
 
 

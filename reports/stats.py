@@ -161,7 +161,16 @@ def _resampled_seed_means(y_true: np.ndarray, preds: np.ndarray, idx: np.ndarray
     return out
 
 
-def _bootstrap_indices(n_items: int, n_boot: int, seed: int, chunk: int):
+#: at most this many (seed x resample x item) cells are held at once; bounds memory on large test sets
+_MAX_CELLS_PER_CHUNK = 20_000_000
+
+
+def _bootstrap_indices(n_items: int, n_boot: int, seed: int, chunk: int, n_seeds: int = 1):
+    """Resampled index matrices, ``chunk`` resamples at a time (fewer on large test sets).
+
+    The indices are drawn from one generator stream, so the resamples do not depend on the chunking.
+    """
+    chunk = max(1, min(chunk, _MAX_CELLS_PER_CHUNK // max(1, n_items * n_seeds)))
     rng = np.random.default_rng(seed)
     done = 0
     while done < n_boot:
@@ -213,7 +222,7 @@ def paired_bootstrap_cis(y_true, y_pred_by_seed, metrics: Sequence[MetricArg], n
         raise ValueError("cannot bootstrap an empty test split")
     preds = _as_seed_matrix(y_pred_by_seed, n)
     parts: list[list[np.ndarray]] = [[] for _ in metrics]
-    for idx in _bootstrap_indices(n, n_boot, seed, chunk):
+    for idx in _bootstrap_indices(n, n_boot, seed, chunk, preds.shape[0]):
         for k, vals in enumerate(_resampled_seed_means(y_true, preds, idx, metrics)):
             parts[k].append(vals)
     out = []
@@ -259,7 +268,7 @@ def paired_bootstrap_diff_ci(y_true, pred_a_by_seed, pred_b_by_seed, metric: Met
            - np.mean([metric_from_predictions(y_true, p, metric) for p in pb]))
     diffs = np.concatenate([
         _resampled_seed_means(y_true, pa, idx, [metric])[0] - _resampled_seed_means(y_true, pb, idx, [metric])[0]
-        for idx in _bootstrap_indices(n, n_boot, seed, chunk)])
+        for idx in _bootstrap_indices(n, n_boot, seed, chunk, pa.shape[0] + pb.shape[0])])
     low, high = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
     return ConfidenceInterval(float(est), float(low), float(high), 1.0 - alpha, n_boot, n,
                               min(pa.shape[0], pb.shape[0]))

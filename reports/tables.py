@@ -292,7 +292,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     continue
                 cur = matrices[(d, row)]
                 if ref is None:
-                    mc[(d, row)] = f"{reference_row} not run on {d}"
+                    mc[(d, row)] = f"{reference_row} has no finished run on {d}"
                 elif isinstance(ref, str) or isinstance(cur, str):
                     mc[(d, row)] = ref if isinstance(ref, str) else cur
                 else:

@@ -180,7 +180,7 @@ def test_recovery_csv(tmp_path: Path) -> None:
     assert items["n1"].image_path == root / "images" / "head1.jpg" and items["n1"].origin == "recovery"
     assert items["n1"].source_text == "Earlier story" and items["n2"].source_text is None
     [bad] = [p for p in splits.problems if p.item_id == "n3"]
-    assert bad.severity == "error" and "reliability='maybe'" in bad.reason and bad.line == 8
+    assert bad.severity == "error" and "unknown reliability 'maybe'; expected 1 (reliable = real)" in bad.reason and bad.line == 8
     assert any("unknown id zzz" in p.reason for p in splits.problems)
 
 

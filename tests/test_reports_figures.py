@@ -48,8 +48,8 @@ def test_training_curves(tmp_path):
 def test_paper_vs_reproduced(tmp_path):
     rows = [("COOLANT twitter acc", 0.900, 0.88, 0.86, 0.90), ("EANN twitter acc", None, 0.70, 0.67, 0.73)]
     _assert_written(paper_vs_reproduced(rows, tmp_path / "pvr"))
-    with pytest.raises(ValueError):
-        paper_vs_reproduced([("bad", 0.9, 0.5, 0.6, 0.7)], tmp_path / "bad")
+    with pytest.raises(ValueError, match="ci_low <= ci_high"):
+        paper_vs_reproduced([("bad", 0.9, 0.5, 0.7, 0.6)], tmp_path / "bad")
 
 
 def test_param_importance(tmp_path):

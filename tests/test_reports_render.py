@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -111,3 +112,11 @@ def test_write_index(tmp_path):
     assert "- Git commit: not recorded" in text
     assert "- Python: 3.11" in text
     assert "**Table 1** — COOLANT vs baselines" in text
+
+
+def test_write_index_links_paths_given_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    written = write_table(TableData("T", [], ["c"], [TableRow("r", [Cell("1")])]), Path("runs/reports/t1"))
+    text = write_index(Path("runs/reports"), [("T", list(written.values()))], {}).read_text()
+    assert "[md](t1/table.md)" in text and "[csv](t1/table.csv)" in text
+    assert "- Data: not recorded" in text

@@ -103,6 +103,16 @@ def test_bootstrap_deterministic_contains_estimate_and_seed_matters():
     assert a.n_seeds == 3 and a.n_items == 200 and a.level == pytest.approx(0.95)
 
 
+def test_bootstrap_does_not_depend_on_chunking():
+    y, p = _data(n=90)
+    whole = paired_bootstrap_ci(y, p, "fake_f1", n_boot=120, seed=3, chunk=120)
+    pieces = paired_bootstrap_ci(y, p, "fake_f1", n_boot=120, seed=3, chunk=7)
+    assert whole == pieces
+    d1 = paired_bootstrap_diff_ci(y, p, p[::-1] ^ 1, "accuracy", n_boot=50, seed=1, chunk=50)
+    d2 = paired_bootstrap_diff_ci(y, p, p[::-1] ^ 1, "accuracy", n_boot=50, seed=1, chunk=3)
+    assert d1 == d2
+
+
 def test_bootstrap_narrower_with_more_items():
     y, p = _data(n=100)
     small = paired_bootstrap_ci(y, p, "accuracy", n_boot=400, seed=0)

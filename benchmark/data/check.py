@@ -312,7 +312,8 @@ def format_check_report(report: CheckReport, max_problems: int | None = None) ->
     out.append("")
     leak_count = len(report.leaks)
     out.append(f"leaks between train/validation and test: {leak_count}")
-    problems = sorted(report.all_problems, key=lambda p: p.severity != "error")  # errors first, stable
+    problems = sorted(report.all_problems,  # errors first, then by file and line
+                      key=lambda p: (p.severity != "error", p.file, -1 if p.line is None else p.line))
     out.append(f"problems: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     shown = problems if max_problems is None else problems[:max_problems]
     out += [f"  {p}" for p in shown]

@@ -102,6 +102,8 @@ class RawRecord:
     line: int | None
     split: str | None = None
     sources: list[SourceNews] | None = None
+    label_field: str = "label"  # how the label is named in the file, for messages
+    label_expected: str = "fake/real or 1/0"
 
 
 def parse_label(value: Any) -> int | None:
@@ -391,8 +393,9 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
             continue
         label = parse_label(record.label)
         if label is None:
-            problems.append(Problem(record.file, record.line, f"{record.item_id}: unknown label "
-                                    f"{record.label!r}; expected fake/real or 1/0; record skipped",
+            problems.append(Problem(record.file, record.line, f"{record.item_id}: unknown "
+                                    f"{record.label_field} {record.label!r}; expected "
+                                    f"{record.label_expected}; record skipped",
                                     item_id=record.item_id))
             continue
         if record.item_id in seen:
@@ -576,14 +579,14 @@ def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
         def get(name: str) -> str:
             return row.values[columns[name]].strip() if name in columns else ""
         reliability = get("reliability")
+        label: Any = reliability  # an unparsable value is reported as an unknown reliability
         if re.fullmatch(r"[01](\.0+)?", reliability):
-            label: Any = REAL if int(float(reliability)) == 1 else FAKE
-        else:
-            label = f"reliability={reliability!r}"  # reported as an unknown label
+            label = REAL if int(float(reliability)) == 1 else FAKE
         text = "\n".join(part for part in (get("title"), get("body_text")) if part)
         records.append(RawRecord(item_id=get("news_id"), text=text, image_refs=_image_list(get("image")),
                                  label=label, origin="recovery", file=str(path), line=row.line,
-                                 split=get("split") or None))
+                                 split=get("split") or None, label_field="reliability",
+                                 label_expected="1 (reliable = real) or 0 (unreliable = fake)"))
     notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)"]
     return build_splits("recovery", root, records, options, problems, path, "recovery", notes)
 

@@ -22,7 +22,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -156,10 +156,6 @@ def emotion_class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.T
     total = counts.sum()
     weights = torch.where(counts > 0, total / (num_classes * counts.clamp_min(1)), torch.zeros_like(counts))
     return weights.float()
-
-
-class EmotionNet(Protocol):
-    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...  # (hidden, logits)
 
 
 def pretrain_emotion(module: nn.Module, image_features: torch.Tensor, emotion_labels: torch.Tensor, *,
