@@ -150,7 +150,28 @@ def load_features(dataset: str, options: RunOptions, limit: int | None = None,
                                 for k, v in splits.counts().items()))
     text_encoder, image_encoder = get_encoders(options)
     features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
+    if features.dims.num_events == 0:
+        features = with_kmeans_events(features)
+        say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "
+            "text+image features of the training split, as the NovEmoFake paper did for EANN")
     return splits, features
+
+
+def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> FeatureSplits:
+    """Event labels for datasets without them: K-Means++ fitted on training items only."""
+    from benchmark.data.events import fit_kmeans_events
+
+    def matrix(table):
+        return torch.cat([table.get("text_pooled").float(), table.get("image_pooled").float()], dim=1).numpy()
+
+    k = min(k, len(features.train))
+    labels = fit_kmeans_events(matrix(features.train), {"validation": matrix(features.validation),
+                                                        "test": matrix(features.test)}, k=k, seed=seed)
+    tables = {}
+    for name in ("train", "validation", "test"):
+        table = features.split(name)
+        tables[name] = dataclasses.replace(table, events=torch.from_numpy(labels[name]).long())
+    return dataclasses.replace(features, **tables, dims=dataclasses.replace(features.dims, num_events=k))
 
 
 class SuiteRunner:
