@@ -177,7 +177,7 @@ def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> F
 class SuiteRunner:
     """Runs one suite invocation end to end; ``run()`` returns the number of failed cells."""
 
-    def __init__(self, suite: Suite, options: RunOptions, out=sys.stdout) -> None:
+    def __init__(self, suite: Suite, options: RunOptions, out=None) -> None:
         load_plugins()
         self.suite = suite
         self.options = options
@@ -191,7 +191,7 @@ class SuiteRunner:
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
 
     def say(self, message: str) -> None:
-        print(message, file=self.out, flush=True)
+        print(message, file=self.out or sys.stdout, flush=True)
 
     # data ----------------------------------------------------------------------------------------
     def features_for(self, dataset: str) -> tuple[DatasetSplits, FeatureSplits]:

@@ -68,9 +68,16 @@ from benchmark.features import FeatureSplits, FeatureTable
 from benchmark.tracking import Tracker, git_commit, package_versions
 
 log = logging.getLogger(__name__)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-# we run the trial heartbeats ourselves (class Heartbeat) around ask/tell, which Optuna cannot see
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's experimental-API warnings (heartbeats, retries) and its warning that heartbeats
+    belong to Study.optimize: this module runs the trial heartbeats itself (class Heartbeat)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
 
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT_ATTR = "bench:heartbeat"  # system attr (journal storage): unix time of the worker's last beat
@@ -136,8 +143,9 @@ def open_storage(url: str, heartbeat_interval: int = DEFAULT_HEARTBEAT_S, grace_
     if url.startswith("sqlite"):
         Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(heartbeat_interval),
-                      grace_period=int(grace_period), heartbeat_stale_trial_callback=RetryStale(max_retry))
+    with _quiet_optuna():
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(heartbeat_interval),
+                          grace_period=int(grace_period), heartbeat_stale_trial_callback=RetryStale(max_retry))
 
 
 def _has_study(url: str, name: str) -> bool:
@@ -281,7 +289,8 @@ def recover_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStora
     failed: list[int] = []
     if heartbeat_enabled(storage):
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        optuna.storages.fail_stale_trials(study)
+        with _quiet_optuna():
+            optuna.storages.fail_stale_trials(study)
         for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
             if t.number in before:
                 failed.append(t.number)
@@ -306,7 +315,8 @@ def recover_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStora
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # finished (or failed by another worker) meanwhile
         frozen = storage.get_trial(trial._trial_id)
-        retry(study, frozen)
+        with _quiet_optuna():
+            retry(study, frozen)
         failed.append(trial.number)
         log.warning("trial %d failed as stale (%s) and was re-queued", trial.number, reason)
         if on_failed:
@@ -449,6 +459,7 @@ class SweepContext:
     identity: dict[str, Any] = field(default_factory=dict)  # extra study attrs that must match on resume
     load: Callable[[], FeatureSplits] | None = None  # loads the base features (lazily, once)
     extra_tags: dict[str, str] = field(default_factory=dict)
+    report_info: dict[str, Any] = field(default_factory=dict)  # suite, slot, slot_label, data_source
     say: Callable[[str], None] = lambda message: print(message, flush=True)
 
     def __post_init__(self) -> None:
@@ -456,9 +467,11 @@ class SweepContext:
         self._features: dict[Any, FeatureSplits] = {}
         self.storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period, self.max_retry)
         self.lock = ClaimLock(self.storage_url, self.study_name)
-        self.retry = RetryStale(self.max_retry)
+        with _quiet_optuna():
+            self.retry = RetryStale(self.max_retry)
         self.tracker: SweepTracker | None = None
         self.parent_run: str | None = None
+        self.summary: dict[str, Any] = {}
 
     # data
     def features(self, data_params: dict[str, Any]) -> FeatureSplits:
@@ -514,7 +527,7 @@ class SweepContext:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def check_metric(metric: str) -> str:
@@ -544,7 +557,8 @@ def claim_trial(study: optuna.Study, ctx: SweepContext, poll_s: float = 1.0) -> 
             if done + running < ctx.trials:
                 # one sampler per trial, seeded by its position: reproducible whatever the worker
                 study.sampler = optuna.samplers.TPESampler(seed=ctx.seed * 1_000_003 + len(trials))
-                trial = study.ask()
+                with _quiet_optuna():
+                    trial = study.ask()
                 trial.set_user_attr(HOST_ATTR, socket.gethostname())
                 trial.set_user_attr(PID_ATTR, os.getpid())
                 Heartbeat(ctx.storage, trial._trial_id, ctx.heartbeat_interval).beat()
@@ -590,7 +604,7 @@ def run_trial(trial: optuna.Trial, ctx: SweepContext) -> float:
                 "git_commit": git_commit(), "encoder.text": features.encoders.get("text", ""),
                 "encoder.image": features.encoders.get("image", ""), **ctx.extra_tags,
                 **{f"param.{k}": str(v) for k, v in trial.params.items()}}
-        retried = RetryHeartbeatStaleTrialCallback.retried_trial_number(ctx.storage.get_trial(trial._trial_id))
+        retried = ctx.storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         if retried is not None:
             tags["retry_of"] = str(retried)
         run_id = tracker.start_cell(ctx.experiment, ctx.parent_run, f"trial {trial.number}", tags)
@@ -694,7 +708,8 @@ def run_worker(study: optuna.Study, ctx: SweepContext, max_failures: int | None 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None) -> bool:
     try:
-        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        with _quiet_optuna():
+            study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
         return True
     except optuna.exceptions.UpdateFinishedTrialError:
         log.warning("trial %d was declared stale by another worker while it ran; its result is dropped "
@@ -741,7 +756,7 @@ def summarize(study: optuna.Study, ctx: SweepContext) -> dict[str, Any]:
         "n_failed": counts["FAIL"], "limit": ctx.limit, "max_epochs": ctx.max_epochs, "seed": ctx.seed,
         "updated": _now(), "mlflow_parent_run": study.user_attrs.get("mlflow_parent_run"),
         "best_trial": None, "best_value": None, "best_params": None, "best_overrides": None,
-        "best_data_params": None, "best_trial_test_metrics_reported_only": None}
+        "best_data_params": None, "best_trial_test_metrics_reported_only": None, **ctx.report_info}
     if complete:
         best = study.best_trial
         overrides, data_params = split_params(dict(best.user_attrs.get("sampled") or best.params))
@@ -752,6 +767,7 @@ def summarize(study: optuna.Study, ctx: SweepContext) -> dict[str, Any]:
         for key in ("best_params", "best_value", "best_overrides", "best_trial"):
             study.set_user_attr(key, summary[key])
     study.set_user_attr("updated", summary["updated"])
+    ctx.summary = summary
     out = Path(ctx.workdir) / "sweeps" / f"{_safe(ctx.study_name)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
@@ -993,7 +1009,7 @@ def run_sweep_suite(suite, args, data_root: Path) -> int:
     options = _run_options(args, data_root, explicit, suite.name)
     workdir = Path(options.workdir)
     wanted = tuple(getattr(args, "dataset", None) or ())
-    resolutions = [r for r in resolve_slots(suite, data_root) if not wanted or r.slot.id in wanted]
+    resolutions = [r for r in resolve_slots(suite.datasets, data_root) if not wanted or r.slot.id in wanted]
     limit = args.limit if getattr(args, "limit", None) is not None else suite.limit
     max_epochs = args.max_epochs if getattr(args, "max_epochs", None) is not None else suite.max_epochs
     metric = spec.get("metric", "val_accuracy")
@@ -1015,12 +1031,15 @@ def run_sweep_suite(suite, args, data_root: Path) -> int:
             max_epochs=max_epochs, limit=limit, device=getattr(args, "device", "auto"), experiment=suite.name,
             enqueue=[paper] if paper else [], identity={"suite": suite.name, "slot": res.slot.id},
             extra_tags={"suite": suite.name, "dataset": res.slot.id, "data_source": res.source},
+            report_info={"suite": suite.name, "slot": res.slot.id, "slot_label": res.slot.label,
+                         "data_source": res.source},
             pruner_startup_trials=int(spec.get("pruner_startup_trials", 5)),
             load=lambda ds=res.dataset: load_features(ds, options, limit)[1])
         study, code = run_study(ctx)
         rc = rc or code
         suffix = "" if len(resolutions) == 1 else f"-{res.slot.id}"
-        for path in write_study_report(study, suite, ctx, res.slot.label, res.source, suffix=suffix):
+        for path in write_study_report(study, suite, ctx.summary, workdir, ctx.tracker, ctx.parent_run,
+                                       suffix=suffix):
             print(f"[report] {path}", flush=True)
     return rc
 
@@ -1047,6 +1066,8 @@ def trials_frame(study: optuna.Study, metric: str, test_metrics: tuple[str, ...]
     frame["_state"] = frame["state"].map(order).fillna(3)
     frame = frame.sort_values(["_state", metric, "trial"], ascending=[True, False, True], na_position="last")
     frame = frame.drop(columns="_state").reset_index(drop=True)
+    for col in ("best_epoch", "epochs_run"):
+        frame[col] = pd.array(frame[col], dtype="Int64")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
 
@@ -1097,45 +1118,74 @@ def importance_figure(study: optuna.Study, out_base: Path) -> tuple[list[Path], 
     return paths, note
 
 
-def write_study_report(study: optuna.Study, suite, ctx: SweepContext, slot_label: str, source: str,
+def write_study_report(study: optuna.Study, suite, summary: dict[str, Any], workdir: Path,
+                       tracker: SweepTracker | None = None, parent_run: str | None = None,
                        suffix: str = "") -> list[Path]:
-    """``<workdir>/reports/<suite>/table{suffix}.md|.tex|.csv`` and ``importance{suffix}.png|.pdf``."""
-    out = Path(ctx.workdir) / "reports" / suite.name
+    """``<workdir>/reports/<suite>/table{suffix}.md|.tex|.csv`` and ``importance{suffix}.png|.pdf``,
+    from the study storage and its stored summary alone."""
+    out = Path(workdir) / "reports" / suite.name
     out.mkdir(parents=True, exist_ok=True)
-    frame = trials_frame(study, ctx.metric, tuple(suite.metrics))
-    counts = ctx.counts(study)
+    metric = summary["metric"]
+    frame = trials_frame(study, metric, tuple(suite.metrics))
+    counts = {s.name: 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] += 1
     figures, note = importance_figure(study, out / f"importance{suffix}")
     paper = dict(suite.study.get("paper_best") or {})
     paper_rank = ""
     if paper and not frame.empty:
         match = frame[[all(str(r.get(k)) == str(v) for k, v in paper.items()) for _, r in frame.iterrows()]]
         if not match.empty:
-            paper_rank = f"; the paper's best configuration {paper} ranks {int(match['rank'].iloc[0])} of {len(frame)}"
+            paper_rank = (f"; the paper's best configuration {paper} ranks {int(match['rank'].iloc[0])} "
+                          f"of {len(frame)}")
+    source = summary.get("data_source", "")
     header = [
         f"# {suite.title}",
         "",
-        f"Model {ctx.model} (variant {ctx.variant}) on {slot_label} ({source}: {ctx.dataset}); protocol clean: "
-        f"trials ranked by {ctx.metric} of the selected epoch (the objective); test metrics evaluated once per "
-        f"trial after selection and reported only. Study {ctx.study_name}: {counts['COMPLETE']} complete, "
-        f"{counts['PRUNED']} pruned, {counts['FAIL']} failed of {ctx.trials} requested"
-        + (f"; epochs capped at {ctx.max_epochs}" if ctx.max_epochs else "")
-        + (f"; splits limited to {ctx.limit} items" if ctx.limit else "") + paper_rank + ".",
+        f"Model {summary['model']} (variant {summary['variant']}) on {summary.get('slot_label', summary['dataset'])} "
+        f"({source}: {summary['dataset']}); protocol clean: trials ranked by {metric} of the selected epoch "
+        f"(the objective); test metrics evaluated once per trial after selection and reported only. "
+        f"Study {summary['study']}: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} "
+        f"failed of {summary['trials_requested']} requested"
+        + (f"; epochs capped at {summary['max_epochs']}" if summary.get("max_epochs") else "")
+        + (f"; splits limited to {summary['limit']} items" if summary.get("limit") else "") + paper_rank + ".",
         "",
         "train_test_ratio: share of train+test used for training after a seeded stratified re-split; the "
-        "validation split is fixed across trials.",
+        "validation split is fixed across trials. max_epochs is an upper bound (early stopping on validation).",
+        "",
         "",
     ]
     if source == "synthetic":
         header.insert(0, "**SYNTHETIC DATA: these numbers say nothing about the paper.**\n")
     body = _markdown(frame) if not frame.empty else "(no finished trials)"
-    md = "\n".join(header) + body + "\n\n" + note + "\n"
     paths = [out / f"table{suffix}.md", out / f"table{suffix}.tex", out / f"table{suffix}.csv"]
-    paths[0].write_text(md)
+    paths[0].write_text("\n".join(header) + body + "\n\n" + note + "\n", encoding="utf-8")
     latex = frame.to_latex(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-",
-                           caption=f"{suite.title}. Ranked by {ctx.metric} (clean protocol); test reported only.",
+                           caption=f"{suite.title}. Ranked by {metric} (clean protocol); test reported only.",
                            label=f"tab:{suite.name}") if not frame.empty else "% no finished trials\n"
-    paths[1].write_text(latex)
+    paths[1].write_text(latex, encoding="utf-8")
     frame.to_csv(paths[2], index=False)
-    if ctx.tracker is not None and ctx.parent_run:
-        ctx.tracker.log_files(ctx.parent_run, {p.name: p for p in paths + figures})
+    if tracker is not None and parent_run:
+        tracker.log_files(parent_run, {p.name: p for p in paths + figures})
     return paths + figures
+
+
+def write_sweep_report(suite, workdir: Path) -> list[Path]:
+    """``bench report --suite table3``: rebuild the report of the latest stored study of each slot."""
+    latest: dict[str, dict[str, Any]] = {}
+    for data in stored_sweeps(workdir):
+        if data.get("suite") == suite.name:
+            slot = data.get("slot", "")
+            if slot not in latest or str(data.get("updated", "")) >= str(latest[slot].get("updated", "")):
+                latest[slot] = data
+    paths: list[Path] = []
+    for slot, data in sorted(latest.items()):
+        storage = os.environ.get("BENCH_SWEEP_STORAGE") if "***" in data["storage"] else data["storage"]
+        if not storage:
+            log.warning("study %s: its storage URL has a hidden password; set BENCH_SWEEP_STORAGE to rebuild "
+                        "its report", data["study"])
+            continue
+        study = optuna.load_study(study_name=data["study"], storage=open_storage(storage))
+        suffix = "" if len(latest) == 1 else f"-{slot}"
+        paths += write_study_report(study, suite, data, workdir, suffix=suffix)
+    return paths

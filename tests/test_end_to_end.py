@@ -68,3 +68,49 @@ def test_ui_command_binds_to_localhost(smoke_workdir, capsys):
     assert main(["ui", "--workdir", str(smoke_workdir), "--print-command"]) == 0
     out = capsys.readouterr().out
     assert "--host 127.0.0.1" in out and "sqlite:///" in out
+
+
+def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
+    import benchmark.runner as runner_mod
+    from benchmark.registry import SUITES
+    from benchmark.runner import RunOptions, SuiteRunner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_mod, "train_model", interrupted)
+    load_plugins()
+    options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
+                         limit=40, device="cpu", rows=("COOLANT",), datasets=("twitter",))
+    with pytest.raises(KeyboardInterrupt):
+        SuiteRunner(SUITES.get("table2"), options).run()
+    runs = Tracker(tmp_path).cell_runs("table2", statuses=("RUNNING", "KILLED", "FAILED", "FINISHED"))
+    assert [r.info.status for r in runs] == ["KILLED"]
+    parents = Tracker(tmp_path).client.search_runs([Tracker(tmp_path).experiment_id("table2")],
+                                                   filter_string="tags.kind = 'suite'")
+    assert [p.info.status for p in parents] == ["KILLED"]
+
+
+def test_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
+    import benchmark.runner as runner_mod
+    from benchmark.registry import SUITES
+    from benchmark.runner import RunOptions, SuiteRunner
+
+    real_train = runner_mod.train_model
+
+    def flaky(model, *args, **kwargs):
+        if type(model).__name__ == "Coolant" and model.config.use_itm is False:
+            raise FloatingPointError("non-finite loss (test)")
+        return real_train(model, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "train_model", flaky)
+    load_plugins()
+    options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
+                         limit=40, device="cpu", rows=("COOLANT", "w/o ITM"), datasets=("twitter",))
+    assert SuiteRunner(SUITES.get("table2"), options).run() == 1
+    runs = {r.data.tags["row"]: r for r in Tracker(tmp_path).cell_runs("table2")}
+    assert runs["COOLANT"].info.status == "FINISHED"
+    assert runs["w/o ITM"].info.status == "FAILED" and "non-finite" in runs["w/o ITM"].data.tags["error"]
+    from reports.build import build_suite_report
+    build_suite_report("table2", tmp_path, figures=False)
+    assert "failed: FloatingPointError" in (tmp_path / "reports" / "table2" / "table.md").read_text()

@@ -1,0 +1,101 @@
+"""`bench sweep` as real processes: a worker SIGKILLed mid-trial is recovered on re-run, and two
+worker processes on one journal-file study finish exactly N distinct trials."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from benchmark import sweep
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = ["--model", "text_only", "--dataset", "synthetic-tiny", "--limit", "12", "--device", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """Feature cache and synthetic images shared by the sweep workdirs (encoded once per session)."""
+    root = tmp_path_factory.mktemp("sweep-cache")
+    (root / "features").mkdir()
+    (root / "synthetic").mkdir()
+    return root
+
+
+@pytest.fixture()
+def workdir(tmp_path, shared_cache) -> Path:
+    for name in ("features", "synthetic"):
+        (tmp_path / name).symlink_to(shared_cache / name)
+    return tmp_path
+
+
+def bench(*args: str) -> list[str]:
+    return [sys.executable, "-m", "benchmark.cli", "sweep", *BASE, *args]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONPATH": str(REPO)}
+
+
+def sql_states(db: Path) -> list[str]:
+    if not db.is_file():
+        return []
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return [row[0] for row in conn.execute("SELECT state FROM trials ORDER BY number")]
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+
+
+def test_killed_worker_is_recovered_and_rerun_completes_the_study(workdir):
+    cmd = bench("--trials", "3", "--study", "killed", "--workdir", str(workdir), "--max-epochs", "40",
+                "--heartbeat-interval", "1", "--grace-period", "2")
+    log = open(workdir / "first.log", "w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=log, stderr=subprocess.STDOUT)
+    db = workdir / "optuna.db"
+    deadline = time.time() + 240
+    while time.time() < deadline and "RUNNING" not in sql_states(db) and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = sql_states(db)
+    assert "RUNNING" in before, f"no trial was running when the worker was killed: {before}; " \
+                                f"log: {(workdir / 'first.log').read_text()[-2000:]}"
+    killed = before.index("RUNNING")
+    rerun = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    after = sql_states(db)
+    assert after.count("COMPLETE") == 3 and "RUNNING" not in after, after
+    study = optuna.load_study(study_name="killed", storage=sweep.sqlite_url(workdir))
+    assert study.trials[killed].state == optuna.trial.TrialState.FAIL
+    retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.COMPLETE
+    assert retries[0].params == study.trials[killed].params
+
+
+def test_two_worker_processes_share_one_journal_study(workdir):
+    cmd = bench("--trials", "4", "--study", "pair", "--workdir", str(workdir), "--max-epochs", "2",
+                "--workers", "2")
+    done = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (workdir / "optuna-journal.log").is_file() and not (workdir / "optuna.db").exists()
+    study = optuna.load_study(study_name="pair", storage=sweep.open_storage(sweep.journal_url(workdir)))
+    finished = [t for t in study.trials if t.state in sweep.DONE_STATES]
+    assert len(finished) == 4 and len(study.trials) == 4
+    assert sorted(t.number for t in finished) == [0, 1, 2, 3]
+    # one MLflow run per trial, nested under the study's parent run: nothing lost or duplicated
+    tracker = sweep.SweepTracker(workdir)
+    exp = tracker.experiment_id("sweep", create=False)
+    runs = tracker.client.search_runs([exp], filter_string="tags.kind = 'trial'")
+    assert sorted(int(r.data.tags["trial"]) for r in runs) == [0, 1, 2, 3]
+    parent = study.user_attrs["mlflow_parent_run"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
+    assert tracker.client.get_run(parent).data.tags["kind"] == "study"

@@ -1,0 +1,210 @@
+"""Sweeps in-process on a toy model: validation-only objective, resume, exact trial counts, stale
+trials (journal heartbeat, RDB heartbeat, dead pid), the train/test re-split and --params best."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from benchmark import sweep
+from benchmark.engine import Evaluation, TrainResult
+from benchmark.registry import MODELS
+from benchmark.suites import DatasetSlot, Suite, SuiteRow
+from tests.toy import ToyModel, toy_splits
+
+TOY = "sweep_toy"
+
+
+@pytest.fixture(autouse=True)
+def toy_model(monkeypatch):
+    monkeypatch.setitem(MODELS._entries, TOY, ToyModel)
+    yield
+
+
+def make_ctx(tmp_path: Path, name: str = "s", trials: int = 3, storage: str | None = None, **kw) -> sweep.SweepContext:
+    url = storage or sweep.sqlite_url(tmp_path)
+    kw.setdefault("max_epochs", 3)
+    return sweep.SweepContext(study_name=name, model=TOY, variant="default", dataset="toy", trials=trials,
+                              storage_url=url, workdir=tmp_path, space=sweep.model_search_space(TOY),
+                              load=lambda: toy_splits(48), say=lambda m: None, **kw)
+
+
+def states(study: optuna.Study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def _evaluation(acc: float) -> Evaluation:
+    return Evaluation(metrics={"accuracy": acc}, probabilities=np.zeros(2), predictions=np.zeros(2),
+                      labels=np.zeros(2))
+
+
+def test_objective_is_the_validation_metric_never_test(tmp_path, monkeypatch):
+    # each fake training reports per-epoch validation values and returns validation and test
+    # accuracies that disagree on the ranking: the study must follow validation only
+    plan = iter([(0.6, 0.95), (0.8, 0.10), (0.7, 0.50)])
+    seen_epochs: list[list[float]] = []
+
+    def fake_train(model, features, *, protocol, seed, device, on_epoch, prepare_context, **kw):
+        assert protocol == "clean"
+        val, test = next(plan)
+        curve = [val - 0.1, val]
+        for epoch, value in enumerate(curve, start=1):
+            on_epoch(epoch, {"epoch": epoch, "val_accuracy": value, "train_loss_total": 1.0})
+        seen_epochs.append(curve)
+        return TrainResult(history=pd.DataFrame(), best_epoch=2, selected_on="validation",
+                           validation=_evaluation(val), test=_evaluation(test), stopped_early=False, epochs_run=2)
+
+    monkeypatch.setattr("benchmark.engine.train_model", fake_train)
+    ctx = make_ctx(tmp_path, trials=3)
+    study, rc = sweep.run_study(ctx)
+    assert rc == 0
+    values = [t.value for t in study.trials]
+    assert values == pytest.approx([0.6, 0.8, 0.7])
+    assert study.best_trial.number == 1  # best validation, although its test accuracy is the worst
+    assert study.best_trial.user_attrs["test_accuracy"] == pytest.approx(0.10)
+    # the pruner saw the validation curve, nothing else
+    for t, curve in zip(study.trials, seen_epochs):
+        assert list(t.intermediate_values.values()) == pytest.approx(curve)
+    summary = json.loads((tmp_path / "sweeps" / "s.json").read_text())
+    assert summary["best_value"] == pytest.approx(0.8) and summary["best_trial"] == 1
+
+
+def test_test_metrics_are_refused_as_objective(tmp_path):
+    with pytest.raises(SystemExit, match="validation metric"):
+        make_ctx(tmp_path, metric="test_accuracy")
+
+
+def test_resume_runs_only_missing_trials_and_refuses_changed_settings(tmp_path):
+    study, _ = sweep.run_study(make_ctx(tmp_path, trials=2))
+    first = [(t.number, t.params) for t in study.trials]
+    study, _ = sweep.run_study(make_ctx(tmp_path, trials=3))
+    assert states(study) == {"COMPLETE": 3}
+    assert [(t.number, t.params) for t in study.trials][:2] == first  # untouched, not re-run
+    study, _ = sweep.run_study(make_ctx(tmp_path, trials=3))  # nothing missing: no new trial
+    assert len(study.trials) == 3
+    with pytest.raises(SystemExit, match="different settings"):
+        make_ctx(tmp_path, trials=3, max_epochs=5).open_study()
+
+
+def test_two_concurrent_workers_finish_exactly_n_trials(tmp_path):
+    url = sweep.journal_url(tmp_path)
+    ctx0 = make_ctx(tmp_path, name="par", trials=5, storage=url)
+    study0 = ctx0.open_study()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            ctx = make_ctx(tmp_path, name="par", trials=5, storage=url)  # own storage, as a process would
+            sweep.run_worker(ctx.open_study(create=False), ctx)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    trials = study0.get_trials()
+    assert states(study0) == {"COMPLETE": 5}
+    assert sorted(t.number for t in trials) == list(range(5))
+
+
+def _running_trial(ctx: sweep.SweepContext, host: str, pid: int) -> tuple[optuna.Study, optuna.Trial]:
+    study = ctx.open_study()
+    with sweep._quiet_optuna():
+        trial = study.ask()
+    trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+    trial.suggest_categorical("batch_size", [32, 64, 128])
+    trial.set_user_attr(sweep.HOST_ATTR, host)
+    trial.set_user_attr(sweep.PID_ATTR, pid)
+    return study, trial
+
+
+def test_journal_trial_without_heartbeat_is_failed_and_requeued(tmp_path):
+    ctx = make_ctx(tmp_path, storage=sweep.journal_url(tmp_path), grace_period=30, trials=2)
+    assert not sweep.heartbeat_enabled(ctx.storage)  # optuna 5 journal storage: no built-in heartbeat
+    study, trial = _running_trial(ctx, "another-host", 1)
+    ctx.storage.set_trial_system_attr(trial._trial_id, sweep.HEARTBEAT_ATTR, time.time())
+    assert sweep.recover_stale_trials(study, ctx.storage, 30, ctx.retry) == []  # fresh beat: alive
+    ctx.storage.set_trial_system_attr(trial._trial_id, sweep.HEARTBEAT_ATTR, time.time() - 120)
+    assert sweep.recover_stale_trials(study, ctx.storage, 30, ctx.retry) == [trial.number]
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].params == trial.params
+    assert waiting[0].system_attrs["failed_trial"] == trial.number
+    sweep.run_worker(study, ctx)  # the retry runs with the same parameters
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 2 and done[0].params == trial.params
+    assert states(study) == {"FAIL": 1, "COMPLETE": 2}
+
+
+def test_rdb_heartbeat_marks_stale_trial_failed(tmp_path):
+    ctx = make_ctx(tmp_path, heartbeat_interval=1, grace_period=1)
+    assert sweep.heartbeat_enabled(ctx.storage)
+    study, trial = _running_trial(ctx, "another-host", 1)
+    ctx.storage.record_heartbeat(trial._trial_id)
+    time.sleep(2.2)
+    assert sweep.recover_stale_trials(study, ctx.storage, 1, ctx.retry) == [trial.number]
+    assert [t.params for t in study.get_trials(states=(TrialState.WAITING,))] == [trial.params]
+
+
+def test_trial_of_a_dead_local_process_is_failed_at_once(tmp_path):
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    ctx = make_ctx(tmp_path, storage=sweep.journal_url(tmp_path), grace_period=3600)
+    study, trial = _running_trial(ctx, socket.gethostname(), proc.pid)
+    assert sweep.recover_stale_trials(study, ctx.storage, 3600, ctx.retry) == [trial.number]
+    assert "is gone" in study.trials[trial.number].user_attrs["fail_reason"]
+
+
+def test_resplit_train_test_is_stratified_seeded_and_keeps_validation():
+    base = toy_splits(96)
+    again = sweep.resplit_train_test(base, 0.8, seed=3)
+    pool = len(base.train) + len(base.test)
+    assert len(again.train) + len(again.test) == pool
+    assert len(again.test) == pytest.approx(0.2 * pool, abs=2)
+    assert not set(again.train.item_ids) & set(again.test.item_ids)
+    assert again.validation is base.validation
+    for label in (0, 1):
+        share = (again.test.labels == label).sum().item() / max((again.train.labels == label).sum().item(), 1)
+        assert share == pytest.approx(0.25, abs=0.08)
+    assert sweep.resplit_train_test(base, 0.8, seed=3).test.item_ids == again.test.item_ids
+    assert sweep.parse_ratio("80:20") == pytest.approx(0.8)
+    # features follow their items through the re-split
+    x = dict(zip(base.train.item_ids + base.test.item_ids,
+                 torch.cat([base.train.get("text_pooled"), base.test.get("text_pooled")])))
+    assert torch.equal(again.test.get("text_pooled")[0], x[again.test.item_ids[0]])
+
+
+def _suite(model: str) -> Suite:
+    return Suite(name="toy-suite", title="t", paper="", kind="metrics",
+                 rows=(SuiteRow(label="toy", model=model),),
+                 datasets=(DatasetSlot(id="d", label="d", real=(), synthetic="synthetic-tiny"),), metrics=("accuracy",))
+
+
+def test_params_best_returns_the_latest_study_best_params(tmp_path):
+    from benchmark.cli import _params_from
+    with pytest.raises(SystemExit, match="no stored sweep"):
+        sweep.best_params_for_suite(tmp_path, _suite(TOY), say=lambda m: None)
+    old, _ = sweep.run_study(make_ctx(tmp_path, name="old", trials=2))
+    new, _ = sweep.run_study(make_ctx(tmp_path, name="new", trials=3))
+    expected = {k: v for k, v in new.best_params.items()}
+    assert sweep.best_params_for_suite(tmp_path, _suite(TOY), say=lambda m: None) == {TOY: expected}
+    args = argparse.Namespace(params="best", workdir=str(tmp_path))
+    assert _params_from(args, _suite(TOY)) == {TOY: expected}
+    assert new.user_attrs["best_params"] == new.best_params  # also stored on the study itself
