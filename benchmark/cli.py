@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark.data.schema import DataError
 from benchmark.registry import DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, UnknownNameError, load_plugins
 
 LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
@@ -139,7 +140,7 @@ def cmd_data(args) -> int:
     data_root, _ = _data_root(args)
     options = LoadOptions(on_missing_image=args.on_missing_image, keep_humor=args.keep_humor,
                           workdir=_workdir(args))
-    return run_data_check(args.dataset, data_root, options)
+    return run_data_check(args.dataset, data_root, options, max_problems=args.max_problems or None)
 
 
 # sweep -------------------------------------------------------------------------------------------
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = p.add_subparsers(dest="data_command", required=True)
     c = data_sub.add_parser("check", help="counts, missing images, duplicates, leaks, bad rows")
     c.add_argument("dataset")
+    c.add_argument("--max-problems", type=int, default=25, help="problems to list (0 = all)")
     _add_common(c)
     _add_data(c)
     c.set_defaults(func=cmd_data)
@@ -248,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UnknownNameError as exc:
         print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"bench: data error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -231,6 +231,7 @@ class SuiteRunner:
                 if res.dataset is None:
                     self.say(f"[{res.slot.label}] not available: {res.reason}")
                     continue
+                self.features_for(res.dataset)  # bad data (e.g. leaking splits) stops the run here, before training
                 for row in rows:
                     for seed in self.seeds:
                         failed += not self.run_cell(parent, res, row, seed)
