@@ -138,8 +138,8 @@ def cmd_data(args) -> int:
     load_plugins()
     DATASETS.get(args.dataset)
     data_root, _ = _data_root(args)
-    options = LoadOptions(on_missing_image=args.on_missing_image, keep_humor=args.keep_humor,
-                          workdir=_workdir(args))
+    options = LoadOptions(seed=args.seed, on_missing_image=args.on_missing_image, keep_humor=args.keep_humor,
+                          validation_fraction=args.validation_fraction, workdir=_workdir(args))
     return run_data_check(args.dataset, data_root, options, max_problems=args.max_problems or None)
 
 
@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = data_sub.add_parser("check", help="counts, missing images, duplicates, leaks, bad rows")
     c.add_argument("dataset")
     c.add_argument("--max-problems", type=int, default=25, help="problems to list (0 = all)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the train/validation split")
+    c.add_argument("--validation-fraction", type=float, default=0.1)
     _add_common(c)
     _add_data(c)
     c.set_defaults(func=cmd_data)

@@ -1074,7 +1074,7 @@ def trials_frame(study: optuna.Study, metric: str, test_metrics: tuple[str, ...]
 
 def _markdown(frame: pd.DataFrame) -> str:
     def fmt(v: Any) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or (np.isscalar(v) or v is pd.NA) and pd.isna(v):
             return "-"
         if isinstance(v, float):
             return f"{v:.4g}" if abs(v) < 1e-2 and v != 0 else f"{v:.3f}" if v != int(v) or abs(v) < 1 else f"{v:g}"
