@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
+    p.add_argument("--trials", type=int, help="sweep suites (table3): number of trials (default: the suite's)")
     p.add_argument("--text-encoder", help="registered text encoder (default minilm)")
     p.add_argument("--image-encoder", help="registered image encoder (default efficientnet-lite0)")
     p.add_argument("--text-encoder-path", help="local folder of the text encoder weights")
