@@ -34,7 +34,7 @@ def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
     for slot in suite.datasets:
         status = tags.get(f"slot.{slot.id}", "")
         if status.startswith("not available"):
-            out[(slot.id, "*")] = status
+            out[(slot.id, "*")] = status.split(": ", 1)[-1]
         elif not status:
             out[(slot.id, "*")] = "not run yet"
     return out
