@@ -16,7 +16,7 @@ import torch
 
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
-from baselines.common import MLP, check_background, classification_loss
+from baselines.common import MLP, check_background, classifier_output
 
 
 @dataclass
@@ -50,11 +50,7 @@ class PooledMLPModel(DetectorModel):
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         x = torch.cat([batch[k] for k in self.input_keys], dim=-1)
         logits, rep = self.head(x)
-        losses: dict[str, torch.Tensor] = {}
-        if "label" in batch:
-            cls = classification_loss(logits, batch["label"])
-            losses = {"total": cls, "classification": cls}
-        return ModelOutput(logits=logits, representation=rep, losses=losses)
+        return classifier_output(logits, rep, batch)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.features import FeatureDims
+from benchmark.models.base import ModelOutput
+from benchmark.models.base import cross_entropy_terms as classification_loss
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
@@ -128,5 +130,11 @@ def check_background(model_name: str, use_background: bool, dims: FeatureDims) -
             "'default' (W/O BG) variant on this dataset or a dataset with source text and images")
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, labels.long())
+def classifier_output(logits: torch.Tensor, representation: torch.Tensor,
+                      batch: dict[str, torch.Tensor]) -> ModelOutput:
+    """ModelOutput of a model whose only loss is classification (losses only when labels are given)."""
+    losses: dict[str, torch.Tensor] = {}
+    if "label" in batch:
+        cls = classification_loss(logits, batch["label"])
+        losses = {"total": cls, "classification": cls}
+    return ModelOutput(logits=logits, representation=representation, losses=losses)

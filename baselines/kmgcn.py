@@ -33,7 +33,7 @@ from torch import nn
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
-from baselines.common import MLP, check_background, classification_loss, image_valid_mask
+from baselines.common import MLP, check_background, classifier_output, image_valid_mask
 
 
 @dataclass
@@ -145,11 +145,7 @@ class KMGCN(DetectorModel):
             feats = torch.cat([feats, self.encode(batch, "source_")], dim=1)
         logits, rep = self.head(feats)
         rep = rep if self.config.head_hidden else feats
-        losses: dict[str, torch.Tensor] = {}
-        if "label" in batch:
-            cls = classification_loss(logits, batch["label"])
-            losses = {"total": cls, "classification": cls}
-        return ModelOutput(logits=logits, representation=rep, losses=losses)
+        return classifier_output(logits, rep, batch)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from torch import nn
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
-from baselines.common import classification_loss, image_valid_mask, masked_mean
+from baselines.common import classifier_output, image_valid_mask, masked_mean
 
 
 @dataclass
@@ -113,11 +113,7 @@ class MCAN(DetectorModel):
         fused = F.relu(self.fusion(torch.cat([image[:, 0], masked_mean(text, text_mask)], dim=1)))
         rep = F.relu(self.classifier_hidden(fused))
         logits = self.classifier_out(self.dropout(rep))
-        losses: dict[str, torch.Tensor] = {}
-        if "label" in batch:
-            cls = classification_loss(logits, batch["label"])
-            losses = {"total": cls, "classification": cls}
-        return ModelOutput(logits=logits, representation=fused, losses=losses)
+        return classifier_output(logits, fused, batch)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:

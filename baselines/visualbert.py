@@ -32,7 +32,7 @@ from transformers import VisualBertConfig, VisualBertModel
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
-from baselines.common import MLP, check_background, classification_loss, image_valid_mask
+from baselines.common import MLP, check_background, classifier_output, image_valid_mask
 
 
 @dataclass
@@ -112,11 +112,7 @@ class VisualBERT(DetectorModel):
         out = self.encoder(inputs_embeds=text, attention_mask=text_mask.long(),
                            visual_embeds=visual, visual_attention_mask=visual_mask.long())
         logits, rep = self.head(out.pooler_output)
-        losses: dict[str, torch.Tensor] = {}
-        if "label" in batch:
-            cls = classification_loss(logits, batch["label"])
-            losses = {"total": cls, "classification": cls}
-        return ModelOutput(logits=logits, representation=rep, losses=losses)
+        return classifier_output(logits, rep, batch)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:
