@@ -55,6 +55,19 @@ def sql_states(db: Path) -> list[str]:
         return []
 
 
+def running_with_params(db: Path) -> bool:
+    """A trial is RUNNING and its parameters are already stored: the worker is mid-training."""
+    if not db.is_file():
+        return False
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            rows = conn.execute("SELECT COUNT(*) FROM trials t JOIN trial_params p ON p.trial_id = t.trial_id "
+                                "WHERE t.state = 'RUNNING'").fetchone()
+            return bool(rows and rows[0])
+    except sqlite3.OperationalError:  # tables not created yet
+        return False
+
+
 def test_killed_worker_is_recovered_and_rerun_completes_the_study(workdir):
     cmd = bench("--trials", "3", "--study", "killed", "--workdir", str(workdir), "--max-epochs", "40",
                 "--heartbeat-interval", "1", "--grace-period", "2")
@@ -62,7 +75,7 @@ def test_killed_worker_is_recovered_and_rerun_completes_the_study(workdir):
     proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=log, stderr=subprocess.STDOUT)
     db = workdir / "optuna.db"
     deadline = time.time() + 240
-    while time.time() < deadline and "RUNNING" not in sql_states(db) and proc.poll() is None:
+    while time.time() < deadline and not running_with_params(db) and proc.poll() is None:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -70,7 +83,7 @@ def test_killed_worker_is_recovered_and_rerun_completes_the_study(workdir):
     assert "RUNNING" in before, f"no trial was running when the worker was killed: {before}; " \
                                 f"log: {(workdir / 'first.log').read_text()[-2000:]}"
     killed = before.index("RUNNING")
-    rerun = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=480)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     after = sql_states(db)
     assert after.count("COMPLETE") == 3 and "RUNNING" not in after, after
