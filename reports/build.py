@@ -184,7 +184,8 @@ def build_all_reports(workdir: Path, fmt: str = "markdown") -> list[Path]:
                                       suite.description.strip()))
         for rec in load_records(workdir, name):
             provenance["data"].add(f"{rec.dataset_name} ({rec.data_source})")
-            provenance["encoders"].add(f"text {rec.tags.get('encoder.text', '?')}, image {rec.tags.get('encoder.image', '?')}")
+            provenance["encoders"].add(rec.tags.get("encoders") or
+                                       f"text {rec.tags.get('encoder.text', '?')}, image {rec.tags.get('encoder.image', '?')}")
             provenance["protocol"].add(rec.protocol)
             provenance["seeds"].add(rec.seed)
             provenance["git_commit"].add(rec.tags.get("git_commit", "?"))
