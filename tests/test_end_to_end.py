@@ -113,3 +113,12 @@ def test_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
     from reports.build import build_suite_report
     build_suite_report("table2", tmp_path, figures=False)
     assert "failed: FloatingPointError" in (tmp_path / "reports" / "table2" / "table.md").read_text()
+
+
+def test_report_all_writes_an_index_with_provenance(smoke_workdir, capsys):
+    assert main(["report", "--all", "--workdir", str(smoke_workdir), "--format", "latex"]) == 0
+    index = (smoke_workdir / "reports" / "index.md").read_text()
+    assert "(smoke/table.md)" in index and "(smoke/table.tex)" in index
+    for key in ("Data: synthetic-novemofake-tiny (synthetic)", "Protocol: clean", "Seeds: 0", "Git commit:",
+                "Encoders: text"):
+        assert key in index
