@@ -162,13 +162,18 @@ def test_prepare_caches_and_reuses_artifacts(tmp_path, counted):
     build("pme").prepare(splits, context(tmp_path))
     assert counted == {"novelty": 1, "emotion": 1}
 
-    # another seed, other training data or another pre-training setting: re-trained
+    # another cell seed reuses them (pre-training has its own fixed seed, shared by the suite's seeds)
     build("pmne").prepare(splits, context(tmp_path, seed=1))
+    assert counted == {"novelty": 1, "emotion": 1}
+    # another pre-training seed, other training data or another pre-training setting: re-trained
+    build("pmne", pretrain_seed=1).prepare(splits, context(tmp_path))
     assert counted == {"novelty": 2, "emotion": 2}
-    build("pmne").prepare(make_splits(train_seed=5), context(tmp_path))
+    build("pmne", pretrain_seed=None).prepare(splits, context(tmp_path, seed=7))  # per-cell seed
     assert counted == {"novelty": 3, "emotion": 3}
+    build("pmne").prepare(make_splits(train_seed=5), context(tmp_path))
+    assert counted == {"novelty": 4, "emotion": 4}
     build("pmne", supcon_temperature=0.5).prepare(splits, context(tmp_path))
-    assert counted == {"novelty": 4, "emotion": 3}
+    assert counted == {"novelty": 5, "emotion": 4}
 
 
 def test_pretraining_is_deterministic_per_seed(tmp_path):

@@ -80,6 +80,10 @@ class NovEmoFakeConfig(ModelConfig):
     """Paper defaults (section 5.1: final model 100 epochs, batch 128, Adam, lr 0.01)."""
 
     lr: float = 0.01
+    # Seed of the pre-training stage. Fixed (0) by default so the pre-trained novelty and emotion modules
+    # are computed once and reused by every seed and cell of a suite; the seeds then vary the detector.
+    # None = the cell's seed (pre-training repeated per seed).
+    pretrain_seed: int | None = 0
     batch_size: int = 128
     max_epochs: int = 100
     optimizer: str = "adam"
@@ -416,6 +420,9 @@ class NovEmoFakeModel(DetectorModel):
         if path is not None and context.log_artifact is not None:
             context.log_artifact(path)
 
+    def _pretrain_seed(self, context: PrepareContext) -> int:
+        return context.seed if self.config.pretrain_seed is None else int(self.config.pretrain_seed)
+
     def _prepare_novelty(self, train: FeatureTable, context: PrepareContext) -> None:
         cfg = self.config
         assert self.novelty_head is not None
@@ -425,12 +432,13 @@ class NovEmoFakeModel(DetectorModel):
             log.warning("NovEmoFake: no training item has background knowledge (source); the novelty "
                         "module is pre-trained on target views only")
         settings = self._settings(NOVELTY_PRETRAIN_FIELDS)
+        seed = self._pretrain_seed(context)
         key = novemofake_pretrain.artifact_key("novelty", novemofake_pretrain.table_digest(train, present),
-                                               settings, context.seed)
+                                               settings, seed)
 
         def create() -> dict[str, Any]:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(context.seed)
+                torch.manual_seed(seed)
                 net = NoveltyPretrainNet(build_encoder(cfg, self.dims),
                                          NoveltyHead(self.encoder.out_dim, cfg.novelty_dim, cfg.projection_dim,
                                                      cfg.novelty_head_activation))
@@ -439,7 +447,7 @@ class NovEmoFakeModel(DetectorModel):
                 optimizer=cfg.pretrain_optimizer, lr=cfg.pretrain_lr, weight_decay=cfg.pretrain_weight_decay,
                 lars_eta=cfg.lars_eta, lars_momentum=cfg.lars_momentum,
                 warmup_fraction=cfg.pretrain_warmup_fraction, temperature=cfg.supcon_temperature,
-                seed=context.seed, device=context.device, log_metrics=context.log_metrics)
+                seed=seed, device=context.device, log_metrics=context.log_metrics)
             return {"encoder": {k: v.cpu() for k, v in net.encoder.state_dict().items()},
                     "head": {k: v.cpu() for k, v in net.head.state_dict().items()},
                     "history": torch.tensor(history, dtype=torch.float64), "key": key}
@@ -469,16 +477,17 @@ class NovEmoFakeModel(DetectorModel):
         images, labels = self._emotion_pretraining_set(train)
         train_images = train.get("image_pooled").float()  # the PCA is fitted on every training item
         settings = self._settings(EMOTION_PRETRAIN_FIELDS)
+        seed = self._pretrain_seed(context)
         key = novemofake_pretrain.artifact_key(
-            "emotion", novemofake_pretrain.tensor_digest(images, labels, train_images), settings, context.seed)
+            "emotion", novemofake_pretrain.tensor_digest(images, labels, train_images), settings, seed)
 
         def create() -> dict[str, Any]:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(context.seed)
+                torch.manual_seed(seed)
                 net = EmotionModule(self.dims.image_dim)
             history = novemofake_pretrain.pretrain_emotion(
                 net, images, labels, epochs=cfg.emotion_pretrain_epochs, batch_size=cfg.emotion_batch_size,
-                lr=cfg.emotion_lr, seed=context.seed, device=context.device, log_metrics=context.log_metrics)
+                lr=cfg.emotion_lr, seed=seed, device=context.device, log_metrics=context.log_metrics)
             net.to("cpu").eval()
             with torch.no_grad():
                 fe1 = torch.cat([emotion_representation(*net(chunk), cfg.scaffold_dim)
