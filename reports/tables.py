@@ -352,7 +352,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                 elif paper is not None:
                     cells.append(Cell(f"paper {_f(paper)}\nnot reproduced", {**base, "status": "not reproduced"}))
                 else:
-                    cells.append(Cell("—", {}))
+                    cells.append(Cell("not run", {**base, "status": "not run"}))
         if reference_row is not None:
             for d in datasets:
                 cells.append(_mcnemar_cell(row, d, reference_row, mc.get((d, row)), adjusted.get((d, row))))
