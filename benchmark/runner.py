@@ -100,6 +100,12 @@ def resolve_slots(slots: tuple[DatasetSlot, ...] | list[DatasetSlot], data_root:
     return out
 
 
+def suite_config_fingerprint(row: SuiteRow) -> str:
+    """Fingerprint of the row's config as the suite defines it (no CLI overrides): reports use it to
+    leave out cells stored under an older default configuration."""
+    return fingerprint(dataclasses.asdict(resolve_config(row.model, row.variant, row.overrides)))
+
+
 def suite_rows(suite: Suite) -> list[SuiteRow]:
     if suite.all_models:
         return [SuiteRow(label=name, model=name) for name in MODELS.names()]
@@ -281,6 +287,7 @@ class SuiteRunner:
                 "dataset": res.slot.id, "dataset_label": res.slot.label, "dataset_name": res.dataset,
                 "data_source": res.source, "seed": seed, "protocol": self.options.protocol,
                 "cell_key": cell_key, "config_fingerprint": config_fp, "git_commit": git_commit(),
+                "suite_config_fingerprint": suite_config_fingerprint(row),
                 "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
                 "encoder.image": features.encoders.get("image", ""),
                 "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,

@@ -16,7 +16,7 @@ from benchmark.suites import Suite
 from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
-from reports.store import latest_parent_tags, load_records
+from reports.store import load_records
 from reports.tables import TableData, difference_table, mcnemar_table, metric_table, protocol_gap_table
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,17 @@ def _slug(text: str) -> str:
 
 
 def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
-    tags = latest_parent_tags(workdir, suite.name)
+    """Slots the newest invocation that resolved them found unavailable (slots never run are left out)."""
+    from benchmark.tracking import Tracker
+    tracker = Tracker(Path(workdir))
+    exp = tracker.experiment_id(suite.name, create=False)
+    parents = [] if exp is None else tracker.client.search_runs(
+        [exp], filter_string="tags.kind = 'suite'", order_by=["attributes.start_time DESC"], max_results=1000)
     out = {}
     for slot in suite.datasets:
-        status = tags.get(f"slot.{slot.id}", "")
+        status = next((p.data.tags[f"slot.{slot.id}"] for p in parents if f"slot.{slot.id}" in p.data.tags), "")
         if status.startswith("not available"):
             out[(slot.id, "*")] = status.split(": ", 1)[-1]
-        elif not status:
-            out[(slot.id, "*")] = "not run yet"
     return out
 
 
@@ -60,9 +63,28 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
     return table
 
 
+def current_records(suite: Suite, workdir: Path, protocol: str | None,
+                    with_representation: bool = False) -> tuple[list[CellRecord], list[str]]:
+    """Stored cells of ``suite`` whose row config still matches the suite's definition.
+
+    Cells trained under an older default configuration of their row (a model's defaults or the
+    suite's overrides changed since) are left out and named, so a table never mixes configurations.
+    """
+    from benchmark.runner import suite_config_fingerprint
+    current = {row.label: suite_config_fingerprint(row) for row in suite_rows(suite)}
+    kept, stale = [], []
+    for rec in load_records(workdir, suite.name, protocol=protocol, with_representation=with_representation):
+        stored = rec.tags.get("suite_config_fingerprint")
+        if stored and rec.row in current and stored != current[rec.row]:
+            stale.append(f"{rec.row} on {rec.dataset} seed {rec.seed} (run {rec.run_id[:8]})")
+        else:
+            kept.append(rec)
+    return kept, stale
+
+
 def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[tuple[str, TableData]]:
     """(sub-folder, table) pairs for a suite: the main table plus claims / protocol-gap tables."""
-    records = load_records(workdir, suite.name, protocol=protocol)
+    records, stale = current_records(suite, workdir, protocol)
     datasets = [slot.id for slot in suite.datasets]
     missing = _missing(suite, workdir)
     out: list[tuple[str, TableData]] = []
@@ -77,6 +99,10 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",
                               title=_title(suite, records, protocol), name=suite.name)
         out.append(("", _decorate(table, records)))
+    if stale and out:
+        out[0][1].footnotes.append(
+            f"Left out {len(stale)} cell(s) stored under an older configuration of their row (re-run the suite "
+            f"to replace them): {', '.join(stale[:10])}{' ...' if len(stale) > 10 else ''}.")
     if suite.claims:
         claims = [c for c in NOVEMOFAKE_CLAIMS if c.dataset in datasets
                   and {c.row_a, c.row_b} <= {r.label for r in suite_rows(suite)}]
@@ -84,7 +110,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
             out.append(("claims", _decorate(difference_table(records, claims, name=f"{suite.name}-claims"),
                                             records)))
     other = "as-released" if protocol == "clean" else "clean"
-    other_records = load_records(workdir, suite.name, protocol=other)
+    other_records, _ = current_records(suite, workdir, other)
     if other_records and records and suite.kind == "metrics":
         clean, released = (records, other_records) if protocol == "clean" else (other_records, records)
         gap = protocol_gap_table(clean, released, list(suite.metrics), name=f"{suite.name}-protocol-gap")
@@ -99,7 +125,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
-    records = load_records(workdir, suite.name, protocol=protocol, with_representation=suite.kind == "tsne")
+    records, _ = current_records(suite, workdir, protocol, with_representation=suite.kind == "tsne")
     finished = [r for r in records if r.status == "FINISHED"]
     if suite.kind == "tsne":
         for slot in suite.datasets:

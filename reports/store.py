@@ -61,14 +61,3 @@ def load_records(workdir: Path, suite: str, protocol: str | None = None,
             run_id=run.info.run_id, status=run.info.status, error=t.get("error", "")))
     records.sort(key=lambda r: (r.dataset, r.row, r.seed))
     return records
-
-
-def latest_parent_tags(workdir: Path, suite: str) -> dict[str, str]:
-    """Tags of the most recent suite invocation (slot availability, data source, commit)."""
-    tracker = Tracker(Path(workdir))
-    exp = tracker.experiment_id(suite, create=False)
-    if exp is None:
-        return {}
-    runs = tracker.client.search_runs([exp], filter_string="tags.kind = 'suite'",
-                                      order_by=["attributes.start_time DESC"], max_results=1)
-    return dict(runs[0].data.tags) if runs else {}

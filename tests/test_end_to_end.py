@@ -122,3 +122,17 @@ def test_report_all_writes_an_index_with_provenance(smoke_workdir, capsys):
     for key in ("Data: synthetic-novemofake-tiny (synthetic)", "Protocol: clean", "Seeds: 0", "Git commit:",
                 "Encoders: text"):
         assert key in index
+
+
+def test_cells_of_an_older_row_config_are_left_out_of_reports(smoke_workdir, monkeypatch):
+    import benchmark.runner as runner_mod
+    from reports.build import build_suite_report
+
+    real = runner_mod.suite_config_fingerprint
+    monkeypatch.setattr(runner_mod, "suite_config_fingerprint",
+                        lambda row: "changed-defaults" if row.model == "coolant" else real(row))
+    build_suite_report("smoke", smoke_workdir, figures=False)
+    table = (smoke_workdir / "reports" / "smoke" / "table.md").read_text()
+    assert "Left out 1 cell(s) stored under an older configuration" in table and "coolant on synthetic" in table
+    coolant_row = next(line for line in table.splitlines() if line.startswith("| coolant |"))
+    assert "not run" in coolant_row
