@@ -65,7 +65,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.features import FeatureSplits, FeatureTable
-from benchmark.tracking import Tracker, git_commit, package_versions
+from benchmark.tracking import Tracker, git_commit, package_versions, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -261,16 +261,6 @@ class Heartbeat:
         self._thread.join()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _last_beat(trial: FrozenTrial) -> float | None:
     beat = trial.system_attrs.get(HEARTBEAT_ATTR)
     if beat is not None:
@@ -300,7 +290,7 @@ def recover_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStora
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, pid = trial.user_attrs.get(HOST_ATTR), trial.user_attrs.get(PID_ATTR)
         reason = None
-        if host == me and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid):
+        if host == me and isinstance(pid, int) and pid != os.getpid() and not pid_alive(pid):
             reason = f"worker process {host}:{pid} is gone"
         elif not heartbeat_enabled(storage):
             beat = _last_beat(trial)

@@ -123,7 +123,7 @@ class Tracker:
         for run in self.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
                                            max_results=10000):
             pid, host = run.data.tags.get("pid"), run.data.tags.get("host")
-            if host == socket.gethostname() and pid and pid.isdigit() and not _pid_alive(int(pid)):
+            if host == socket.gethostname() and pid and pid.isdigit() and not pid_alive(int(pid)):
                 self.client.set_tag(run.info.run_id, "error", "process ended while the run was RUNNING")
                 self.client.set_terminated(run.info.run_id, status="KILLED")
                 closed += 1
@@ -214,7 +214,8 @@ class Tracker:
         return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 probes without sending)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
