@@ -53,6 +53,47 @@ def weights_file_in(model_dir: Path) -> Path:
                             "point the encoder at a folder written by save_pretrained")
 
 
+def load_text_model(directory: Path, device_arg: str | torch.device | None):
+    """Tokenizer, eval-mode model and device of a transformers folder, offline (``local_files_only``)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    model = AutoModel.from_pretrained(str(directory), local_files_only=True)
+    model.eval()
+    device = resolve_device(device_arg)
+    return tokenizer, model.to(device), device
+
+
+@torch.no_grad()
+def encode_texts(tokenizer, model, device: torch.device, texts: list[str], max_length: int, dim: int,
+                 pool) -> TextFeatures:
+    """Run the transformer on the batch's own longest length, then zero-pad token states to ``max_length``.
+
+    ``pool(output, states, weights)`` gives the pooled vector (``weights`` = the float attention mask).
+    """
+    n = len(texts)
+    tokens = torch.zeros(n, max_length, dim, dtype=torch.float16)
+    mask = torch.zeros(n, max_length, dtype=torch.bool)
+    if n == 0:
+        return TextFeatures(tokens=tokens, mask=mask, pooled=torch.zeros(0, dim))
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    batch = {k: v.to(device) for k, v in batch.items()}
+    out = model(**batch)
+    states = out.last_hidden_state.float()  # (N, l, D)
+    attn = batch["attention_mask"]
+    weights = attn.unsqueeze(-1).to(states.dtype)
+    pooled = pool(out, states, weights)
+    length = states.shape[1]
+    tokens[:, :length] = (states * weights).to(torch.float16).cpu()
+    mask[:, :length] = attn.bool().cpu()
+    return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.cpu())
+
+
+def masked_mean(states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens (sentence-transformers' mean pooling)."""
+    return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
 class MiniLMTextEncoder(TextEncoder):
     """all-MiniLM-L6-v2: token states (N, L, 384) float16 + mask, pooled = masked mean, L2-normalised.
 
@@ -93,38 +134,12 @@ class MiniLMTextEncoder(TextEncoder):
         with self._lock:
             if self._model is not None:
                 return
-            from transformers import AutoModel, AutoTokenizer
-
             directory = self._dir()
             log.info("loading MiniLM from %s", directory)
-            self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-            model = AutoModel.from_pretrained(str(directory), local_files_only=True)
-            model.eval()
-            self._device = resolve_device(self._device_arg)
-            self._model = model.to(self._device)
+            self._tokenizer, self._model, self._device = load_text_model(directory, self._device_arg)
 
-    @torch.no_grad()
     def encode(self, texts: list[str]) -> TextFeatures:
         if self._model is None:
             self._load()
-        n = len(texts)
-        if n == 0:
-            return TextFeatures(tokens=torch.zeros(0, self.max_length, self.dim, dtype=torch.float16),
-                                mask=torch.zeros(0, self.max_length, dtype=torch.bool),
-                                pooled=torch.zeros(0, self.dim))
-        # run the transformer on the batch's own longest length, then zero-pad to max_length
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                                return_tensors="pt")
-        batch = {k: v.to(self._device) for k, v in batch.items()}
-        states = self._model(**batch).last_hidden_state.float()  # (N, l, D)
-        attn = batch["attention_mask"]
-        weights = attn.unsqueeze(-1).to(states.dtype)
-        summed = (states * weights).sum(dim=1)
-        counts = weights.sum(dim=1).clamp(min=1e-9)
-        pooled = F.normalize(summed / counts, p=2, dim=1)
-        length = states.shape[1]
-        tokens = torch.zeros(n, self.max_length, self.dim, dtype=torch.float16)
-        mask = torch.zeros(n, self.max_length, dtype=torch.bool)
-        tokens[:, :length] = (states * weights).to(torch.float16).cpu()
-        mask[:, :length] = attn.bool().cpu()
-        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.cpu())
+        return encode_texts(self._tokenizer, self._model, self._device, texts, self.max_length, self.dim,
+                            lambda out, states, weights: F.normalize(masked_mean(states, weights), p=2, dim=1))

@@ -19,7 +19,7 @@ from PIL import Image
 
 from benchmark.encoders.base import ImageEncoder, ImageFeatures, TextEncoder, TextFeatures
 from benchmark.encoders.cache import sha1_file
-from benchmark.encoders.minilm import resolve_device, weights_file_in
+from benchmark.encoders.minilm import encode_texts, load_text_model, masked_mean, resolve_device, weights_file_in
 
 log = logging.getLogger(__name__)
 
@@ -102,45 +102,26 @@ class HFTextEncoder(TextEncoder):
         with self._lock:
             if self._model is not None:
                 return
-            from transformers import AutoModel, AutoTokenizer
-
             directory = self.local_dir()
             log.info("loading text encoder %s from %s", self.name, directory)
-            self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-            model = AutoModel.from_pretrained(str(directory), local_files_only=True)
-            model.eval()
+            tokenizer, model, device = load_text_model(directory, self._device_arg)
             if self.pooling == "pooler" and getattr(model, "pooler", None) is None:
                 raise ValueError(f"{directory}: model has no pooler; use pooling='cls' or 'mean'")
             self._dim = int(model.config.hidden_size)
-            self._device = resolve_device(self._device_arg)
-            self._model = model.to(self._device)
+            self._tokenizer, self._model, self._device = tokenizer, model, device
 
-    @torch.no_grad()
+    def _pool(self, out, states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            return states[:, 0]
+        if self.pooling == "pooler":
+            return out.pooler_output.float()
+        return masked_mean(states, weights)
+
     def encode(self, texts: list[str]) -> TextFeatures:
         if self._model is None:
             self._load()
-        n, dim = len(texts), self.dim
-        tokens = torch.zeros(n, self.max_length, dim, dtype=torch.float16)
-        mask = torch.zeros(n, self.max_length, dtype=torch.bool)
-        if n == 0:
-            return TextFeatures(tokens=tokens, mask=mask, pooled=torch.zeros(0, dim))
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                                return_tensors="pt")
-        batch = {k: v.to(self._device) for k, v in batch.items()}
-        out = self._model(**batch)
-        states = out.last_hidden_state.float()
-        attn = batch["attention_mask"]
-        weights = attn.unsqueeze(-1).to(states.dtype)
-        if self.pooling == "cls":
-            pooled = states[:, 0]
-        elif self.pooling == "pooler":
-            pooled = out.pooler_output.float()
-        else:
-            pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-        length = states.shape[1]
-        tokens[:, :length] = (states * weights).to(torch.float16).cpu()
-        mask[:, :length] = attn.bool().cpu()
-        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.cpu())
+        return encode_texts(self._tokenizer, self._model, self._device, texts, self.max_length, self.dim,
+                            self._pool)
 
 
 # arch -> channels of its last conv grid (= region and pooled feature dim)
