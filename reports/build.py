@@ -91,9 +91,11 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
     if suite.kind in ("metrics", "tsne"):
         reference = reference_lookup(suite.reference) if suite.reference else None
         ref_row = suite.reference_row if suite.reference_row in _rows(suite) else None
+        implemented = {r.label for r in suite_rows(suite)}
         table = metric_table(records, _rows(suite), datasets, list(suite.metrics), reference=reference,
-                             reference_row=ref_row, missing=missing, title=_title(suite, records, protocol),
-                             name=suite.name)
+                             reference_row=ref_row, missing=missing,
+                             paper_only=[r for r in _rows(suite) if r not in implemented],
+                             title=_title(suite, records, protocol), name=suite.name)
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
         table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",

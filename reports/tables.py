@@ -250,8 +250,8 @@ def _single_protocol(records: Sequence[CellRecord], what: str) -> str | None:
 def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: Sequence[str],
                  metrics: Sequence[str], reference: ReferenceFn | None = None,
                  reference_row: str | None = None, missing: dict[tuple[str, str], str] | None = None, *,
-                 title: str = "", name: str = "table", n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-                 combine: str = "majority") -> TableData:
+                 paper_only: Iterable[str] = (), title: str = "", name: str = "table", n_boot: int = 1000,
+                 seed: int = 0, alpha: float = 0.05, combine: str = "majority") -> TableData:
     """Rows × (dataset, metric) cells with mean ± std, CI, paper value, difference, verdict and significance.
 
     ``reference(dataset, row, metric)`` gives the paper's value or None (e.g.
@@ -260,12 +260,15 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     ``combine``), Holm-corrected across all of this table's comparisons; cells are marked ``*``
     (Holm p < 0.05) or ``**`` (< 0.01), and a column per dataset shows the test. ``missing`` maps
     (dataset, row) — or (dataset, "*") for a whole dataset — to the reason it was not run.
+    ``paper_only`` rows have no implementation (they come from the paper's table): a cell of theirs
+    without a paper value says so instead of "not run".
     """
     if not rows or not datasets or not metrics:
         raise ValueError("metric_table needs at least one row, dataset and metric")
     if reference_row is not None and reference_row not in rows:
         raise ValueError(f"reference_row {reference_row!r} is not among the rows {list(rows)}")
     missing = dict(missing or {})
+    paper_only = set(paper_only)
     relevant = [r for r in records if r.row in rows and r.dataset in datasets]
     protocol = _single_protocol(relevant, title or name)
 
@@ -351,6 +354,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     cells.append(Cell(text, {**base, "status": "not available", "reason": reason}))
                 elif paper is not None:
                     cells.append(Cell(f"paper {_f(paper)}\nnot reproduced", {**base, "status": "not reproduced"}))
+                elif row in paper_only:
+                    cells.append(Cell("no paper value\nnot reproduced", {**base, "status": "not reproduced"}))
                 else:
                     cells.append(Cell("not run", {**base, "status": "not run"}))
         if reference_row is not None:

@@ -97,6 +97,17 @@ def test_metric_table_holm_across_comparisons_and_one_seed(table2):
     assert math.isnan(acc.values["std"])
 
 
+def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
+    # FND-CLIP is in COOLANT's Table 1 for Weibo only; it has no implementation here
+    records = [rec("COOLANT", "twitter", 0, 40)]
+    ref = {("weibo", "FND-CLIP"): 0.907}
+    t = metric_table(records, ["COOLANT", "FND-CLIP", "EANN"], ["twitter", "weibo"], ["accuracy"],
+                     reference=lambda d, r, m: ref.get((d, r)), paper_only=["FND-CLIP"], n_boot=50)
+    assert cell(t, "FND-CLIP", "twitter: accuracy").text == "no paper value\nnot reproduced"
+    assert cell(t, "FND-CLIP", "weibo: accuracy").text == "paper 0.907\nnot reproduced"
+    assert cell(t, "EANN", "twitter: accuracy").text == "not run"  # implemented but not run
+
+
 def test_metric_table_not_reproduced_not_available_failed(table2):
     itc = cell(table2, "w/o ITC", "twitter: fake_f1")
     assert itc.text == "paper 0.864\nnot reproduced"
