@@ -43,13 +43,12 @@ def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
     return out
 
 
-def _rows(suite: Suite) -> list[str]:
-    rows = [r.label for r in suite_rows(suite)]
-    if suite.reference:  # paper rows without an implementation appear with the paper's value only
-        for row in load_reference(suite.reference)["row"]:
-            if row not in rows:
-                rows.append(row)
-    return rows
+def _paper_only_rows(suite: Suite) -> list[str]:
+    """Rows of the suite's reference table without an implementation: shown with the paper's value only."""
+    if not suite.reference:
+        return []
+    implemented = {r.label for r in suite_rows(suite)}
+    return list(dict.fromkeys(row for row in load_reference(suite.reference)["row"] if row not in implemented))
 
 
 def _title(suite: Suite, records: list[CellRecord], protocol: str) -> str:
@@ -90,11 +89,11 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
     out: list[tuple[str, TableData]] = []
     if suite.kind in ("metrics", "tsne"):
         reference = reference_lookup(suite.reference) if suite.reference else None
-        ref_row = suite.reference_row if suite.reference_row in _rows(suite) else None
-        implemented = {r.label for r in suite_rows(suite)}
-        table = metric_table(records, _rows(suite), datasets, list(suite.metrics), reference=reference,
-                             reference_row=ref_row, missing=missing,
-                             paper_only=[r for r in _rows(suite) if r not in implemented],
+        paper_only = _paper_only_rows(suite)
+        rows = [r.label for r in suite_rows(suite)] + paper_only
+        ref_row = suite.reference_row if suite.reference_row in rows else None
+        table = metric_table(records, rows, datasets, list(suite.metrics), reference=reference,
+                             reference_row=ref_row, missing=missing, paper_only=paper_only,
                              title=_title(suite, records, protocol), name=suite.name)
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
