@@ -16,7 +16,7 @@ from benchmark.suites import Suite
 from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
-from reports.store import load_records
+from reports.store import load_records, suite_invocation_tags
 from reports.tables import TableData, difference_table, mcnemar_table, metric_table, protocol_gap_table
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,10 @@ def _slug(text: str) -> str:
 
 def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
     """Slots the newest invocation that resolved them found unavailable (slots never run are left out)."""
-    from benchmark.tracking import Tracker
-    tracker = Tracker(Path(workdir))
-    exp = tracker.experiment_id(suite.name, create=False)
-    parents = [] if exp is None else tracker.client.search_runs(
-        [exp], filter_string="tags.kind = 'suite'", order_by=["attributes.start_time DESC"], max_results=1000)
+    invocations = suite_invocation_tags(workdir, suite.name)
     out = {}
     for slot in suite.datasets:
-        status = next((p.data.tags[f"slot.{slot.id}"] for p in parents if f"slot.{slot.id}" in p.data.tags), "")
+        status = next((tags[f"slot.{slot.id}"] for tags in invocations if f"slot.{slot.id}" in tags), "")
         if status.startswith("not available"):
             out[(slot.id, "*")] = status.split(": ", 1)[-1]
     return out

@@ -61,3 +61,14 @@ def load_records(workdir: Path, suite: str, protocol: str | None = None,
             run_id=run.info.run_id, status=run.info.status, error=t.get("error", "")))
     records.sort(key=lambda r: (r.dataset, r.row, r.seed))
     return records
+
+
+def suite_invocation_tags(workdir: Path, suite: str) -> list[dict[str, str]]:
+    """Tags of every invocation (parent run) of ``suite``, newest first: slot availability, data source, commit."""
+    tracker = Tracker(Path(workdir))
+    exp = tracker.experiment_id(suite, create=False)
+    if exp is None:
+        return []
+    runs = tracker.client.search_runs([exp], filter_string="tags.kind = 'suite'",
+                                      order_by=["attributes.start_time DESC"], max_results=1000)
+    return [dict(run.data.tags) for run in runs]
