@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
-from benchmark.data.images import image_content_key, inspect_image
+from benchmark.data.images import inspect_image
+from benchmark.data.clusters import ContentKeys
 from benchmark.data.schema import SPLITS, DataError, DatasetSplits, NewsItem, Problem
 from benchmark.data.spec import LoadOptions
 
@@ -105,28 +106,13 @@ def _id_list(items: Sequence[NewsItem] | Sequence[str]) -> str:
     return shown + (f" (+{len(ids) - _SHOW_IDS} more)" if len(ids) > _SHOW_IDS else "")
 
 
-class _ContentKeys:
-    """Image content hashes, each file read once per check."""
-
-    def __init__(self) -> None:
-        self._keys: dict[Path, str | None] = {}
-
-    def get(self, path: Path) -> str | None:
-        if path not in self._keys:
-            try:
-                self._keys[path] = image_content_key(path) if path.is_file() else None
-            except (DataError, OSError):
-                self._keys[path] = None
-        return self._keys[path]
-
-
-def find_leaks(splits: DatasetSplits, _keys: _ContentKeys | None = None) -> list[Problem]:
+def find_leaks(splits: DatasetSplits, _keys: ContentKeys | None = None) -> list[Problem]:
     """Items shared between train and test, or validation and test: same id, text or image bytes.
 
     One error Problem per shared id, per shared (normalised) text and per shared image content,
     naming the items on both sides. Empty texts are not compared.
     """
-    keys = _keys or _ContentKeys()
+    keys = _keys or ContentKeys()
     where = _where(splits)
     leaks: list[Problem] = []
     for first, second in LEAK_PAIRS:

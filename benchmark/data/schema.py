@@ -29,6 +29,7 @@ class NewsItem:
     source_image_paths: tuple[Path, ...] = ()
     origin: str | None = None  # origin dataset for merged corpora (NovEmoFake parts)
     emotion: int | None = None  # 0 = joy/love/sadness group, 1 = fear/surprise/anger group (images)
+    publisher: str | None = None  # outlet, where a dataset has one (ReCOVery); a grouping/cluster key
 
     @property
     def image_path(self) -> Path | None:
