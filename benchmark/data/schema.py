@@ -76,6 +76,7 @@ class DatasetSplits:
     problems: list[Problem] = field(default_factory=list)
     language: str = "en"
     notes: list[str] = field(default_factory=list)  # how splits were made, policies applied
+    cluster_unit: str = "image"  # how test items cluster for statistics (benchmark.data.clusters)
 
     def split(self, name: str) -> list[NewsItem]:
         if name not in SPLITS:
