@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 __all__ = ["adapted_perplexity", "tsne_embed", "tsne_panels", "training_curves", "paper_vs_reproduced",
-           "param_importance", "LABEL_NAMES", "LABEL_COLOURS"]
+           "param_importance", "loss_scale", "LABEL_NAMES", "LABEL_COLOURS", "SYNTHETIC_MARK"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def tsne_embed(representation: np.ndarray, seed: int = 0, max_iter: int = 1000) 
 
 
 def tsne_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_path_stem: str | Path,
-                seed: int = 0, ncols: int = 3, max_iter: int = 1000) -> list[Path]:
+                seed: int = 0, ncols: int = 3, max_iter: int = 1000, synthetic: bool = False) -> list[Path]:
     """One t-SNE panel per (title, representation (n, D), labels (n,)), points coloured fake/real.
 
     For COOLANT Figure 3: COOLANT and its five variants, in the order given.
@@ -90,15 +90,83 @@ def tsne_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_path_s
         ax.axis("off")
     axes.flat[0].legend(loc="best", markerscale=2, frameon=False)
     fig.tight_layout()
+    if synthetic:
+        _mark_synthetic(fig)
     return _save(fig, out_path_stem)
 
 
-def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str = "") -> list[Path]:
-    """Every loss term (left) and every validation metric (right) per epoch.
+SYNTHETIC_MARK = "SYNTHETIC DATA: not a measurement of any published dataset"
+# Validation columns that are always equal to another for binary labels (micro-F1 = accuracy).
+_REDUNDANT_VAL = {"val_micro_f1": "val_accuracy", "test_micro_f1": "test_accuracy"}
+
+
+def _mark_synthetic(fig) -> None:
+    """A red banner across the top, so a synthetic figure pasted anywhere still says what it is."""
+    fig.text(0.5, 1.0, SYNTHETIC_MARK, ha="center", va="bottom", color="#d62728", fontsize=10,
+             fontweight="bold")
+
+
+def _legend_outside(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
+
+
+def _integer_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+
+
+def _drawn_losses(history: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Loss terms worth a line: not all-NaN and not identically zero (a disabled term is left out)."""
+    keep = []
+    for c in columns:
+        values = history[c].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        if finite.size and np.any(finite != 0):
+            keep.append(c)
+    return keep
+
+
+def _drawn_metrics(history: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Metric columns minus exact duplicates of one already drawn (e.g. micro-F1 = accuracy)."""
+    keep: list[str] = []
+    for c in columns:
+        twin = _REDUNDANT_VAL.get(c)
+        if twin in columns:
+            continue
+        values = history[c].to_numpy(dtype=float)
+        if any(np.array_equal(values, history[k].to_numpy(dtype=float), equal_nan=True) for k in keep):
+            continue
+        keep.append(c)
+    return keep
+
+
+def loss_scale(history: pd.DataFrame, columns: Sequence[str]) -> str:
+    """'log' when the loss terms differ in size by more than 10x and are all positive, else 'linear'."""
+    sizes = []
+    for c in columns:
+        values = history[c].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue
+        if np.any(values <= 0):
+            return "linear"
+        sizes.append(float(np.median(values)))
+    if len(sizes) >= 2 and max(sizes) / min(sizes) > 10:
+        return "log"
+    return "linear"
+
+
+def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str = "",
+                    selected_epoch: int | None = None, synthetic: bool = False) -> list[Path]:
+    """Every active loss term (left) and every distinct validation metric (right) per epoch.
 
     ``history`` has an ``epoch`` column; columns starting with ``val_`` are validation metrics
     (``test_*`` columns, present only as-released, are drawn dashed beside them); every other numeric
-    column is a loss term.
+    column is a loss term. Terms that are zero throughout (switched off by a variant) are left out,
+    losses of very different sizes share a log axis, micro-F1 (= accuracy) is not drawn twice, the
+    selected epoch is marked, and legends sit outside the data.
     """
     if "epoch" not in history.columns:
         raise ValueError(f"history needs an 'epoch' column; has {list(history.columns)}")
@@ -110,62 +178,91 @@ def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str
     loss_cols = [c for c in numeric if c not in val_cols and c not in test_cols]
     if not loss_cols and not val_cols:
         raise ValueError("history has no loss terms and no val_* columns to draw")
+    loss_cols = _drawn_losses(history, loss_cols)
+    val_cols, test_cols = _drawn_metrics(history, val_cols), _drawn_metrics(history, test_cols)
     ep = history["epoch"].to_numpy()
-    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(13, 4.2))
     for c in loss_cols:
-        ax_l.plot(ep, history[c].to_numpy(dtype=float), marker=".", label=c)
-    ax_l.set_xlabel("epoch")
-    ax_l.set_ylabel("loss")
+        ax_l.plot(ep, history[c].to_numpy(dtype=float), marker=".", label=c.removeprefix("train_loss_"))
+    scale = loss_scale(history, loss_cols)
+    ax_l.set_yscale(scale)
+    ax_l.set_ylabel("training loss" + (" (log scale)" if scale == "log" else ""))
     ax_l.set_title("loss terms")
-    if loss_cols:
-        ax_l.legend(fontsize=8, frameon=False)
     for c in val_cols:
-        ax_v.plot(ep, history[c].to_numpy(dtype=float), marker=".", label=c)
+        ax_v.plot(ep, history[c].to_numpy(dtype=float), marker=".", label=c.removeprefix("val_"))
     for c in test_cols:
-        ax_v.plot(ep, history[c].to_numpy(dtype=float), linestyle="--", label=f"{c} (as-released only)")
-    ax_v.set_xlabel("epoch")
+        ax_v.plot(ep, history[c].to_numpy(dtype=float), linestyle="--",
+                  label=f"{c.removeprefix('test_')} on test (as-released only)")
+    ax_v.set_ylabel("validation metric")
     ax_v.set_title("validation metrics")
-    if val_cols or test_cols:
-        ax_v.legend(fontsize=8, frameon=False)
+    for ax in (ax_l, ax_v):
+        _integer_epochs(ax)
+        if selected_epoch is not None and selected_epoch >= 1:
+            ax.axvline(selected_epoch, color="grey", linestyle=":", linewidth=1.2,
+                       label=f"selected epoch {selected_epoch}")
+        _legend_outside(ax)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=0.98)
     fig.tight_layout()
+    if synthetic:
+        _mark_synthetic(fig)
     return _save(fig, out_path_stem)
 
 
-def paper_vs_reproduced(rows: Sequence[tuple[str, float | None, float, float, float]], out_path_stem: str | Path,
-                        title: str = "", xlabel: str = "value") -> list[Path]:
+PaperRow = tuple[str, "float | None", float, float, float]
+
+
+def paper_vs_reproduced(panels: Mapping[str, Sequence[PaperRow]] | Sequence[PaperRow], out_path_stem: str | Path,
+                        title: str = "", xlabel: str = "accuracy", synthetic: bool = False) -> list[Path]:
     """Reproduced mean with its 95% interval (bar) beside the paper's value (cross) for each labelled row.
 
-    ``rows`` are (label, paper or None, mean, ci_low, ci_high).
+    ``panels`` maps a metric label (the x-axis name) to rows (label, paper or None, mean, ci_low, ci_high);
+    one panel per headline metric, side by side. A plain list of rows is one panel named ``xlabel``.
     """
-    if not rows:
+    if not isinstance(panels, Mapping):
+        panels = {xlabel: panels}
+    panels = {k: v for k, v in panels.items() if v}
+    if not panels:
         raise ValueError("paper_vs_reproduced needs at least one row")
-    labels = [r[0] for r in rows]
-    y = np.arange(len(rows))[::-1]
-    mean = np.array([r[2] for r in rows], dtype=float)
-    low = np.array([r[3] for r in rows], dtype=float)
-    high = np.array([r[4] for r in rows], dtype=float)
-    if np.any(low > high):
-        raise ValueError("each row needs ci_low <= ci_high")
-    outside = (low > mean) | (high < mean)
-    if outside.any():  # a percentile interval can miss the mean on tiny or degenerate test sets
-        log.warning("paper_vs_reproduced: mean outside its interval for %s; drawing the interval as given",
-                    [lab for lab, o in zip(labels, outside) if o])
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
-    ax.hlines(y, low, high, color="#1f77b4", linewidth=2, label="reproduced 95% CI")
-    ax.plot(mean, y, "o", color="#1f77b4", label="reproduced mean")
-    paper = [(yy, r[1]) for yy, r in zip(y, rows) if r[1] is not None]
-    if paper:
-        ax.scatter([p for _, p in paper], [yy for yy, _ in paper], marker="x", color="#d62728", zorder=3,
-                   label="paper")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    ax.set_xlabel(xlabel)
+    n_rows = max(len(rows) for rows in panels.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 2.5, 0.45 * n_rows + 1.6),
+                             squeeze=False, sharey=False)
+    for ax, (metric, rows) in zip(axes.flat, panels.items()):
+        labels = [r[0] for r in rows]
+        y = np.arange(len(rows))[::-1]
+        mean = np.array([r[2] for r in rows], dtype=float)
+        low = np.array([r[3] for r in rows], dtype=float)
+        high = np.array([r[4] for r in rows], dtype=float)
+        if np.any(low > high):
+            raise ValueError("each row needs ci_low <= ci_high")
+        outside = (low > mean) | (high < mean)
+        if outside.any():  # a percentile interval can miss the mean on tiny or degenerate test sets
+            log.warning("paper_vs_reproduced: mean outside its interval for %s; drawing the interval as given",
+                        [lab for lab, o in zip(labels, outside) if o])
+        ax.hlines(y, low, high, color="#1f77b4", linewidth=2, label="reproduced, 95% CI")
+        ax.plot(mean, y, "o", color="#1f77b4", label="reproduced mean")
+        paper = [(yy, r[1]) for yy, r in zip(y, rows) if r[1] is not None]
+        if paper:
+            ax.scatter([p for _, p in paper], [yy for yy, _ in paper], marker="x", color="#d62728", zorder=3,
+                       label="paper")
+        ax.set_yticks(y)
+        first_labels = [r[0] for r in next(iter(panels.values()))]
+        same_rows = ax is not axes.flat[0] and labels == first_labels
+        ax.set_yticklabels([""] * len(labels) if same_rows else labels)
+        ax.set_xlabel(metric)
+        ax.grid(axis="x", alpha=0.3)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    for ax in axes.flat[1:]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h), names.append(n)
+    axes.flat[-1].legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                         frameon=False, borderaxespad=0)
     if title:
-        ax.set_title(title)
-    ax.legend(loc="best", fontsize=8, frameon=False)
+        fig.suptitle(title, y=0.99)
     fig.tight_layout()
+    if synthetic:
+        _mark_synthetic(fig)
     return _save(fig, out_path_stem)
 
 

@@ -54,3 +54,53 @@ def test_paper_vs_reproduced(tmp_path):
 
 def test_param_importance(tmp_path):
     _assert_written(param_importance({"lr": 0.6, "batch_size": 0.3, "dropout": 0.1}, tmp_path / "imp"))
+
+
+def test_training_curves_leave_out_disabled_and_duplicate_lines(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from reports import figures
+
+    hist = pd.DataFrame({"epoch": [1, 2, 3], "train_loss_total": [6.0, 5.0, 4.5],
+                         "train_loss_itm": [0.05, 0.04, 0.03], "train_loss_agu": [0.0, 0.0, 0.0],
+                         "val_accuracy": [0.6, 0.7, 0.75], "val_micro_f1": [0.6, 0.7, 0.75],
+                         "val_fake_f1": [0.5, 0.6, 0.7]})
+    drawn = {}
+    original = figures._save
+
+    def capture(fig, stem):
+        drawn["axes"] = fig.axes
+        drawn["texts"] = [t.get_text() for t in fig.texts]
+        drawn["loss_lines"] = [line.get_label() for line in fig.axes[0].get_lines()]
+        drawn["val_lines"] = [line.get_label() for line in fig.axes[1].get_lines()]
+        drawn["yscale"] = fig.axes[0].get_yscale()
+        return original(fig, stem)
+
+    figures._save = capture
+    try:
+        _assert_written(training_curves(hist, tmp_path / "c", selected_epoch=2, synthetic=True))
+    finally:
+        figures._save = original
+    assert "agu" not in drawn["loss_lines"] and {"total", "itm"} <= set(drawn["loss_lines"])
+    assert "micro_f1" not in drawn["val_lines"] and "accuracy" in drawn["val_lines"]
+    assert "selected epoch 2" in drawn["val_lines"]
+    assert drawn["yscale"] == "log"  # 6 vs 0.05: one linear axis would flatten the small term
+    assert any("SYNTHETIC" in t for t in drawn["texts"])
+    plt.close("all")
+
+
+def test_loss_scale_rule():
+    from reports.figures import loss_scale
+    same = pd.DataFrame({"a": [1.0, 0.9], "b": [0.5, 0.4]})
+    far = pd.DataFrame({"a": [6.0, 5.0], "b": [0.05, 0.04]})
+    negative = pd.DataFrame({"a": [6.0, 5.0], "b": [-0.05, 0.04]})
+    assert loss_scale(same, ["a", "b"]) == "linear"
+    assert loss_scale(far, ["a", "b"]) == "log"
+    assert loss_scale(negative, ["a", "b"]) == "linear"
+
+
+def test_paper_vs_reproduced_one_panel_per_metric(tmp_path):
+    rows_acc = [("COOLANT", 0.900, 0.88, 0.86, 0.90), ("EANN", None, 0.70, 0.67, 0.73)]
+    rows_f1 = [("COOLANT", 0.900, 0.80, 0.76, 0.84), ("EANN", 0.617, 0.70, 0.65, 0.74)]
+    paths = paper_vs_reproduced({"accuracy": rows_acc, "F1 (fake)": rows_f1}, tmp_path / "pvr", synthetic=True)
+    _assert_written(paths)
