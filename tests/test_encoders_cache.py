@@ -281,3 +281,27 @@ def test_featurize_missing_image_names_item_and_split(tiny_dataset: DatasetSplit
     tiny_dataset.validation.append(NewsItem("ghost", "where is it", (tmp_path / "gone.jpg",), 1))
     with pytest.raises(DataError, match=r"validation item 'ghost'.*gone\.jpg"):
         build_feature_splits(tiny_dataset, CountingText(), CountingImage(), FeatureCache(tmp_path / "cache"))
+
+
+class WordCountText(CountingText):
+    """Counts words as tokens, so token order differs from character order."""
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        return [1 + len(t.split()) for t in texts]
+
+
+def test_text_cache_batches_by_the_encoders_token_count_not_characters(tmp_path: Path) -> None:
+    enc = WordCountText()
+    texts = ["a b c d e", "supercalifragilistic", "x y"]  # chars: 9, 20, 3; tokens: 6, 2, 3
+    out = FeatureCache(tmp_path / "c").get_text(enc, texts, batch_size=1)
+    assert enc.seen == ["supercalifragilistic", "x y", "a b c d e"]
+    torch.testing.assert_close(out.pooled, enc.encode(texts).pooled)  # rows still follow the input
+
+
+def test_minilm_token_counts_match_its_attention_mask() -> None:
+    from benchmark.encoders.minilm import MiniLMTextEncoder
+    enc = MiniLMTextEncoder(max_length=16)
+    texts = ["short", "a much longer sentence with quite a few more words in it than the other", ""]
+    counts = enc.token_counts(texts)
+    assert counts == enc.encode(texts).mask.sum(dim=1).tolist()
+    assert counts[1] == 16  # truncated at max_length, like encode

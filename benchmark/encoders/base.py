@@ -40,6 +40,14 @@ class TextEncoder(ABC):
     def encode(self, texts: list[str]) -> TextFeatures:
         """Encode a batch of texts (no gradient)."""
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """How long each text is for this encoder, to batch similar lengths together (less padding).
+
+        The default counts characters; tokenizing encoders count their real tokens, which is what
+        the padding cost depends on.
+        """
+        return [len(t) for t in texts]
+
 
 class ImageEncoder(ABC):
     name: str

@@ -203,8 +203,10 @@ class FeatureCache:
             if key not in store.index and key not in missing:
                 missing[key] = text
         if missing:
-            # shortest first: batches of similar length waste less compute on padding
-            todo = sorted(missing.items(), key=lambda kv: len(kv[1]))
+            # shortest first by the encoder's own token count: batches of similar length pad least
+            pending = list(missing.items())
+            lengths = encoder.token_counts([text for _, text in pending])
+            todo = [kv for _, kv in sorted(zip(lengths, pending), key=lambda pair: pair[0])]
             log.info("encoding %d new texts with %s (%d cached)", len(todo), encoder.name, len(texts) - len(todo))
             bar = tqdm(total=len(todo), desc=desc or f"encode texts [{encoder.name}]", unit="text")
             try:
@@ -253,7 +255,7 @@ class FeatureCache:
         """Content key of an image file (sha1 of its bytes, memoised)."""
         return sha1_file(path)
 
-    def get_images(self, encoder: ImageEncoder, paths: Sequence[Path | str], batch_size: int = 32,
+    def get_images(self, encoder: ImageEncoder, paths: Sequence[Path | str], batch_size: int = 4,
                    keys: Sequence[str] | None = None, desc: str | None = None) -> ImageFeatures:
         """Features of the images at ``paths`` (rows aligned with the input).
 

@@ -109,7 +109,8 @@ class EfficientNetLite0ImageEncoder(ImageEncoder):
             model.eval()
             self._device = resolve_device(self._device_arg)
             self._transform = preprocess_transform()
-            self._model = model.to(self._device)
+            # channels_last: the depthwise convolutions run several times faster on CPU in this layout
+            self._model = model.to(self._device).to(memory_format=torch.channels_last)
 
     def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
         """(N, 3, 224, 224) float input for the network."""
@@ -123,7 +124,7 @@ class EfficientNetLite0ImageEncoder(ImageEncoder):
         if not images:
             return ImageFeatures(regions=torch.zeros(0, self.regions, self.dim, dtype=torch.float16),
                                  pooled=torch.zeros(0, self.dim))
-        x = self.preprocess(images).to(self._device)
+        x = self.preprocess(images).to(self._device).contiguous(memory_format=torch.channels_last)
         grid = model.extract_features(x).float()  # (N, 1280, 7, 7)
         regions = grid.flatten(2).transpose(1, 2)  # (N, 49, 1280)
         pooled = regions.mean(dim=1)

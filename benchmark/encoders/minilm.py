@@ -89,6 +89,14 @@ def encode_texts(tokenizer, model, device: torch.device, texts: list[str], max_l
     return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.cpu())
 
 
+def count_tokens(tokenizer, texts: list[str], max_length: int) -> list[int]:
+    """Real tokens per text (special tokens included, truncated at ``max_length``): the padding cost."""
+    if not texts:
+        return []
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    return [len(row) for row in ids]
+
+
 def masked_mean(states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens (sentence-transformers' mean pooling)."""
     return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
@@ -137,6 +145,11 @@ class MiniLMTextEncoder(TextEncoder):
             directory = self._dir()
             log.info("loading MiniLM from %s", directory)
             self._tokenizer, self._model, self._device = load_text_model(directory, self._device_arg)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        if self._model is None:
+            self._load()
+        return count_tokens(self._tokenizer, texts, self.max_length)
 
     def encode(self, texts: list[str]) -> TextFeatures:
         if self._model is None:

@@ -19,7 +19,8 @@ from PIL import Image
 
 from benchmark.encoders.base import ImageEncoder, ImageFeatures, TextEncoder, TextFeatures
 from benchmark.encoders.cache import sha1_file
-from benchmark.encoders.minilm import encode_texts, load_text_model, masked_mean, resolve_device, weights_file_in
+from benchmark.encoders.minilm import (count_tokens, encode_texts, load_text_model, masked_mean, resolve_device,
+                                      weights_file_in)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,11 @@ class HFTextEncoder(TextEncoder):
         if self.pooling == "pooler":
             return out.pooler_output.float()
         return masked_mean(states, weights)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        if self._model is None:
+            self._load()
+        return count_tokens(self._tokenizer, texts, self.max_length)
 
     def encode(self, texts: list[str]) -> TextFeatures:
         if self._model is None:
