@@ -10,6 +10,9 @@ Batch keys (the contract between the harness and every model):
   source_image_pooled / has_source   -- background knowledge (zeros and False where absent)
   label (B,) long (1 = fake), event (B,) long (-1 = unknown), emotion (B,) long (-1 = unknown),
   index (B,) long: row of the item in its split (for per-item predictions)
+  image_row (B,) long, with image_regions: the row of the item's image in the table of unique images
+    (equal rows = identical image bytes; items without an image share the null row). Models use it to
+    run image layers once per distinct image in a batch.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class FeatureTable:
         for key, (rows, index) in self.shared.items():
             if key in wanted:
                 out[key] = rows[index[idx]]
+        if "image_regions" in wanted and "image_regions" in self.shared:
+            out["image_row"] = self.shared["image_regions"][1][idx]  # same row = same image bytes
         return {k: (v.float() if v.is_floating_point() else v).to(device) for k, v in out.items()}
 
     def subset(self, idx: torch.Tensor) -> "FeatureTable":

@@ -102,14 +102,32 @@ class UnimodalEncoder(nn.Module):
         self.fc = nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU())
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.fc(x)
-        if mask is None:
-            pooled = h.mean(dim=1)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, S, Din) -> (B, out_dim), computed once per distinct ``rows`` id and on real tokens only.
+
+        Exact rewrites of mean(ReLU(W x + b)): with ``rows`` (equal ids = identical inputs, e.g. tweets
+        sharing an image) the layer runs once per distinct input and is gathered back; with ``mask``
+        it runs on the real tokens only, summed per item by index. Padding and duplicates cost
+        nothing; the result equals the dense computation up to float summation order.
+        """
+        if rows is not None:
+            unique, inverse = torch.unique(rows, return_inverse=True)
+            first = torch.full((unique.shape[0],), x.shape[0], dtype=torch.long, device=x.device)
+            first = first.scatter_reduce(0, inverse, torch.arange(x.shape[0], device=x.device), reduce="amin")
+            pooled = self._pool(x[first], None if mask is None else mask[first])[inverse]
         else:
-            w = mask.to(h.dtype).unsqueeze(-1)
-            pooled = (h * w).sum(dim=1) / w.sum(dim=1).clamp_min(1.0)
+            pooled = self._pool(x, mask)
         return self.dropout(pooled)
+
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if mask is None:
+            return self.fc(x).mean(dim=1)
+        mask = mask.bool()
+        real = self.fc(x[mask])  # (n_real_tokens, out_dim)
+        owner = torch.arange(x.shape[0], device=x.device).unsqueeze(1).expand_as(mask)[mask]
+        sums = real.new_zeros(x.shape[0], real.shape[-1]).index_add_(0, owner, real)
+        return sums / mask.sum(dim=1, keepdim=True).clamp_min(1).to(real.dtype)
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -198,7 +216,10 @@ class Coolant(DetectorModel):
                           ) -> torch.Tensor:
         """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
         c = self.config
-        image_ids = torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+        if "image_row" in batch:  # the feature table's unique-image row: no pass over the regions
+            image_ids = torch.unique(batch["image_row"], return_inverse=True)[1]
+        else:
+            image_ids = torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
         text_idx, image_idx, y = eq.build_consistency_pairs(
             batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
         s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
@@ -207,7 +228,7 @@ class Coolant(DetectorModel):
     # ---------------------------------------------------------------- forward
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         c = self.config
-        e_v = self.image_encoder(batch["image_regions"])
+        e_v = self.image_encoder(batch["image_regions"], rows=batch.get("image_row"))
         e_t = self.text_encoder(batch["text_tokens"], batch["text_mask"])
         zero = e_v.new_zeros(())
         losses = {k: zero for k in LOSS_KEYS}
