@@ -57,11 +57,20 @@ class CoAttentionBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, query: torch.Tensor, context: torch.Tensor, context_pad: torch.Tensor
-                ) -> torch.Tensor:
+    def forward(self, query: torch.Tensor, context: torch.Tensor, context_pad: torch.Tensor,
+                query_pad: torch.Tensor | None = None) -> torch.Tensor:
+        """``query_pad`` (B, Lq) marks query slots nobody reads (padding): the feed-forward, the costly
+        part at width 2048, runs on the other slots only; padded slots keep their post-attention value
+        (they are masked wherever they are read), so every read value equals the dense computation."""
         attended, _ = self.attn(query, context, context, key_padding_mask=context_pad)
         x = self.norm1(query + self.dropout(attended))
-        return self.norm2(x + self.dropout(self.ffn(x)))
+        if query_pad is None or not bool(query_pad.any()):
+            return self.norm2(x + self.dropout(self.ffn(x)))
+        keep = ~query_pad
+        rows = x[keep]
+        out = x.clone()
+        out[keep] = self.norm2(rows + self.dropout(self.ffn(rows)))
+        return out
 
 
 class CoAttentionLayer(nn.Module):
@@ -72,8 +81,8 @@ class CoAttentionLayer(nn.Module):
 
     def forward(self, image: torch.Tensor, image_pad: torch.Tensor, text: torch.Tensor,
                 text_pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        new_image = self.image_to_text(image, text, text_pad)
-        new_text = self.text_to_image(text, image, image_pad)
+        new_image = self.image_to_text(image, text, text_pad, query_pad=image_pad)
+        new_text = self.text_to_image(text, image, image_pad, query_pad=text_pad)
         return new_image, new_text
 
 
@@ -98,7 +107,10 @@ class MCAN(DetectorModel):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         text_mask = batch["text_mask"].bool()
-        text = F.relu(self.text_proj(batch["text_tokens"]))
+        # slots after the batch's longest real text are padding for every item: drop them (exact)
+        length = max(int(text_mask.sum(dim=1).max()), 1)
+        text_mask = text_mask[:, :length]
+        text = F.relu(self.text_proj(batch["text_tokens"][:, :length]))
         pooled = batch["image_pooled"].unsqueeze(1)
         image = F.relu(self.image_proj(torch.cat([pooled, batch["image_regions"]], dim=1)))
         region_mask = image_valid_mask(batch)

@@ -1,0 +1,43 @@
+"""MCAN's feed-forward on real slots only and text trimmed to the batch's longest real text: exact."""
+
+from __future__ import annotations
+
+import torch
+
+from baselines import mcan as mcan_module
+from benchmark.features import FeatureDims
+from benchmark.variants import build_model, resolve_config
+
+DIMS = FeatureDims(text_dim=12, image_dim=10, text_len=9, image_regions=5)
+
+
+def _batch(seed: int = 0, b: int = 6) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([1, 6, 3, 0, 2, 5])[:b]  # one item without any text token
+    mask = torch.arange(DIMS.text_len).unsqueeze(0) < lengths.unsqueeze(1)
+    has_image = torch.tensor([True, True, False, True, True, False])[:b]
+    return {"text_tokens": torch.randn(b, DIMS.text_len, DIMS.text_dim, generator=g) * mask.unsqueeze(-1),
+            "text_mask": mask,
+            "image_regions": torch.randn(b, DIMS.image_regions, DIMS.image_dim, generator=g)
+            * has_image.view(-1, 1, 1),
+            "image_pooled": torch.randn(b, DIMS.image_dim, generator=g) * has_image.view(-1, 1),
+            "has_image": has_image, "label": torch.tensor([0, 1] * (b // 2))}
+
+
+def test_mcan_sparse_feed_forward_and_trimming_equal_the_dense_model(monkeypatch):
+    torch.manual_seed(0)
+    config = resolve_config("mcan", "default", {"model_dim": 16, "num_heads": 2, "ffn_dim": 32})
+    model = build_model("mcan", config, DIMS).eval()
+    batch = _batch()
+    fast = model(batch)
+    # the same batch with six more padding slots: trimming must make it identical
+    wider = dict(batch, text_tokens=torch.cat([batch["text_tokens"], torch.zeros(6, 6, DIMS.text_dim)], 1),
+                 text_mask=torch.cat([batch["text_mask"], torch.zeros(6, 6, dtype=torch.bool)], 1))
+    torch.testing.assert_close(model(wider).logits, fast.logits, rtol=1e-6, atol=1e-6)
+    # the dense computation: every slot through the feed-forward
+    original = mcan_module.CoAttentionBlock.forward
+    monkeypatch.setattr(mcan_module.CoAttentionBlock, "forward",
+                        lambda self, q, c, cp, query_pad=None: original(self, q, c, cp, None))
+    dense = model(batch)
+    torch.testing.assert_close(fast.logits, dense.logits, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.losses["total"], dense.losses["total"], rtol=1e-5, atol=1e-6)
