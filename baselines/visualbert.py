@@ -105,6 +105,10 @@ class VisualBERT(DetectorModel):
         text = torch.cat([self.cls.expand(bsz, -1, -1), text], dim=1)
         ones = torch.ones(bsz, 1, dtype=torch.bool, device=text.device)
         text_mask = torch.cat([ones, *text_masks], dim=1)
+        # trailing slots that are padding for every item are masked keys whose outputs nobody reads
+        # (the pooler reads [CLS]); dropping them is exact and keeps every other position id
+        used = int(torch.nonzero(text_mask.any(dim=0)).max()) + 1
+        text, text_mask = text[:, :used], text_mask[:, :used]
         return text, text_mask, torch.cat(visuals, dim=1), torch.cat(visual_masks, dim=1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

@@ -136,6 +136,7 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state = -float("inf"), -1, None
     best_test: Evaluation | None = None
+    best_validation: Evaluation | None = None
     epochs_without_gain, stopped_early = 0, False
     select_split = "test" if protocol == "as-released" else "validation"
     bar = tqdm(range(1, int(cfg.max_epochs) + 1), desc=f"train {type(model).__name__}", leave=False,
@@ -178,7 +179,7 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
         if score > best_score:
             best_score, best_epoch, epochs_without_gain = score, epoch, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            best_test = test_eval
+            best_test, best_validation = test_eval, val
         else:
             epochs_without_gain += 1
         bar.set_postfix(loss=f"{record.get('train_loss_total', float('nan')):.3f}", score=f"{score:.3f}")
@@ -191,7 +192,8 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    validation = evaluate(model, features.validation, device)
+    # the restored weights were scored on validation at their epoch already (eval mode is deterministic)
+    validation = best_validation if best_validation is not None else evaluate(model, features.validation, device)
     if protocol == "as-released":
         assert best_test is not None
         test = best_test

@@ -41,3 +41,15 @@ def test_mcan_sparse_feed_forward_and_trimming_equal_the_dense_model(monkeypatch
     dense = model(batch)
     torch.testing.assert_close(fast.logits, dense.logits, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(fast.losses["total"], dense.losses["total"], rtol=1e-5, atol=1e-6)
+
+
+def test_visualbert_trailing_padding_trim_is_exact():
+    torch.manual_seed(0)
+    model = build_model("visualbert", resolve_config("visualbert", "default", {}), DIMS).eval()
+    batch = _batch()
+    fast = model(batch)
+    wider = dict(batch, text_tokens=torch.cat([batch["text_tokens"], torch.zeros(6, 6, DIMS.text_dim)], 1),
+                 text_mask=torch.cat([batch["text_mask"], torch.zeros(6, 6, dtype=torch.bool)], 1))
+    torch.testing.assert_close(model(wider).logits, fast.logits, rtol=1e-6, atol=1e-6)
+    text, mask, _, _ = model._inputs(wider)
+    assert text.shape[1] == 1 + 6 and mask[:, -1].any()  # [CLS] + the longest real text (6 tokens)

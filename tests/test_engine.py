@@ -82,3 +82,19 @@ def test_unknown_protocol_is_rejected():
     splits = toy_splits()
     with pytest.raises(ValueError, match="protocol"):
         train_model(ToyModel(ToyConfig(), splits.dims), splits, protocol="best-of-test")
+
+
+def test_validation_is_not_evaluated_again_after_training(monkeypatch):
+    import benchmark.engine as engine
+    calls = []
+    original = engine.evaluate
+
+    def counting(model, table, device, *args, **kwargs):
+        calls.append(table)
+        return original(model, table, device, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate", counting)
+    result, seen, model, splits = _train("clean", max_epochs=4, patience=4)
+    assert sum(t is splits.validation for t in calls) == len(seen)  # once per epoch, never again
+    again = original(model, splits.validation, torch.device("cpu"))
+    np.testing.assert_array_equal(again.probabilities, result.validation.probabilities)
