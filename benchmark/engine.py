@@ -48,11 +48,15 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def _autocast(device: torch.device):
-    """Mixed precision (bfloat16) on CUDA; plain float32 on CPU."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
+def default_precision(device: torch.device) -> str:
+    """bf16 autocast on CUDA; fp32 on CPU, so CPU results repeat exactly unless bf16 is asked for."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def _autocast(device: torch.device, precision: str | None = None):
+    """bf16 autocast or plain fp32 (``None``: the device's default, see ``default_precision``)."""
+    from benchmark.encoders.precision import autocast
+    return autocast(device, precision or default_precision(device))
 
 
 @dataclass
@@ -70,7 +74,7 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, batch_size: int = 256,
-             keep_representation: bool = False) -> Evaluation:
+             keep_representation: bool = False, precision: str | None = None) -> Evaluation:
     """Predict every item of ``table`` in eval mode (the mode is restored afterwards)."""
     was_training = model.training
     model.eval()
@@ -80,7 +84,7 @@ def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, ba
         idx = torch.arange(start, min(start + batch_size, len(table)))
         batch = table.batch(idx, keys, device)
         batch.pop("label"), batch.pop("event")  # a model must not peek at labels when predicting
-        with _autocast(device):
+        with _autocast(device, precision):
             out = model(batch)
         probs.append(torch.softmax(out.logits.float(), dim=-1)[:, 1].cpu())
         if keep_representation:
@@ -108,8 +112,10 @@ class TrainResult:
 def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str = "clean", seed: int = 0,
                 device: torch.device | str = "cpu", selection_metric: str = "accuracy",
                 on_epoch: EpochCallback | None = None, prepare_context: PrepareContext | None = None,
-                keep_representation: bool = False) -> TrainResult:
+                keep_representation: bool = False, precision: str | None = None) -> TrainResult:
     """Train ``model`` with its config's batch size / epochs / patience and return the selected result.
+
+    ``precision``: "fp32" or "bf16" (autocast); ``None`` = the device's default (bf16 on CUDA only).
 
     ``on_epoch(epoch, record)`` receives the epoch's mean loss terms and validation metrics (and test
     metrics under as-released); it may raise (e.g. optuna.TrialPruned) to stop the run.
@@ -153,7 +159,7 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             batch = features.train.batch(idx, keys, device)
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            with _autocast(device):
+            with _autocast(device, precision):
                 out = model(batch)
             total = out.losses["total"]
             if not torch.isfinite(total):
@@ -168,11 +174,12 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             batches += 1
         record: dict[str, float] = {"epoch": epoch}
         record.update({f"train_loss_{k}": v / max(batches, 1) for k, v in sums.items()})
-        val = evaluate(model, features.validation, device)
+        val = evaluate(model, features.validation, device, precision=precision)
         record.update({f"val_{k}": v for k, v in val.metrics.items()})
         test_eval = None
         if protocol == "as-released":
-            test_eval = evaluate(model, features.test, device, keep_representation=keep_representation)
+            test_eval = evaluate(model, features.test, device, keep_representation=keep_representation,
+                                 precision=precision)
             record.update({f"test_{k}": v for k, v in test_eval.metrics.items()})
         history.append(record)
         score = record[f"{'test' if protocol == 'as-released' else 'val'}_{selection_metric}"]
@@ -193,13 +200,15 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
     if best_state is not None:
         model.load_state_dict(best_state)
     # the restored weights were scored on validation at their epoch already (eval mode is deterministic)
-    validation = best_validation if best_validation is not None else evaluate(model, features.validation, device)
+    validation = (best_validation if best_validation is not None
+                  else evaluate(model, features.validation, device, precision=precision))
     if protocol == "as-released":
         assert best_test is not None
         test = best_test
         if keep_representation and test.representation is None:
-            test = evaluate(model, features.test, device, keep_representation=True)
+            test = evaluate(model, features.test, device, keep_representation=True, precision=precision)
     else:
-        test = evaluate(model, features.test, device, keep_representation=keep_representation)
+        test = evaluate(model, features.test, device, keep_representation=keep_representation,
+                        precision=precision)
     return TrainResult(history=pd.DataFrame(history), best_epoch=best_epoch, selected_on=select_split,
                        validation=validation, test=test, stopped_early=stopped_early, epochs_run=len(history))
