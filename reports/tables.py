@@ -173,10 +173,17 @@ def _same_items(a: PredictionMatrix, b: PredictionMatrix, what: str) -> None:
 
 
 def _pair_clusters(a: PredictionMatrix, b: PredictionMatrix) -> np.ndarray | None:
-    """The clusters two rows are compared over: the stored ones when both sides stored the same keys."""
-    if a.clusters is not None and b.clusters is not None and np.array_equal(a.clusters, b.clusters):
-        return a.clusters
-    return a.clusters if b.clusters is None and a.clusters is not None else b.clusters if a.clusters is None else None
+    """The clusters two rows are compared over: the stored keys (either side's if only one stored them).
+
+    Two sides that stored different keys for the same items (e.g. different cluster units) are not
+    comparable: a ValueError says so.
+    """
+    if a.clusters is None or b.clusters is None:
+        return a.clusters if b.clusters is None else b.clusters
+    if not np.array_equal(a.clusters, b.clusters):
+        raise ValueError(f"the two sides stored different cluster keys for the same items (units "
+                         f"{a.cluster_unit!r} and {b.cluster_unit!r}); re-run one of them")
+    return a.clusters
 
 
 def _split(records: Iterable[CellRecord], dataset: str, row: str) -> tuple[list[CellRecord], list[CellRecord]]:
@@ -738,8 +745,9 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     vals.update({f"{key}_mean": mean, f"{key}_std": std, f"{key}_n_seeds": len(fin)})
                 else:
                     parts.append(f"{tag}: {_failed_text(fail) if fail else 'not run'}")
-            if mats[0] is not None and mats[1] is not None:
-                scores = m == "roc_auc" and mats[0].p_fake is not None and mats[1].p_fake is not None
+            if mats[0] is not None and mats[1] is not None and (m != "roc_auc" or (
+                    mats[0].p_fake is not None and mats[1].p_fake is not None)):
+                scores = mats[0].p_fake is not None and mats[1].p_fake is not None
                 ci = hierarchical_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
                                                     _pair_clusters(mats[0], mats[1]),
                                                     p_fake_a=mats[1].p_fake if scores else None,
