@@ -93,7 +93,7 @@ def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, ba
     p = torch.cat(probs).numpy() if probs else np.zeros(0)
     y = table.labels.numpy()
     pred = (p >= 0.5).astype(int)
-    return Evaluation(metrics=classification_metrics(y, pred), probabilities=p, predictions=pred, labels=y,
+    return Evaluation(metrics=classification_metrics(y, pred, p), probabilities=p, predictions=pred, labels=y,
                       representation=torch.cat(reps).numpy() if reps else None)
 
 

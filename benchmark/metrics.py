@@ -2,18 +2,23 @@
 
 (The public COOLANT code passed them swapped to ``classification_report``, exchanging precision and
 recall; keeping the call in one place prevents that.)
+
+Balanced accuracy, macro-F1 and ROC-AUC (from the predicted probability of "fake") do not reward
+predicting the majority class; ROC-AUC is NaN when only one class is present or no scores are given
+(a NaN metric is not logged).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
 METRIC_NAMES = ("accuracy", "fake_precision", "fake_recall", "fake_f1", "real_precision", "real_recall",
-                "real_f1", "macro_f1", "micro_f1", "weighted_f1")
+                "real_f1", "macro_f1", "micro_f1", "weighted_f1", "balanced_accuracy", "roc_auc")
 
 
-def classification_metrics(y_true, y_pred) -> dict[str, float]:
+def classification_metrics(y_true, y_pred, p_fake=None) -> dict[str, float]:
+    """Every metric of :data:`METRIC_NAMES`; ``p_fake`` (probability of fake per item) gives roc_auc."""
     y_true = np.asarray(y_true, dtype=int)
     y_pred = np.asarray(y_pred, dtype=int)
     if y_true.shape != y_pred.shape:
@@ -29,4 +34,18 @@ def classification_metrics(y_true, y_pred) -> dict[str, float]:
         "macro_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="macro", zero_division=0)),
         "micro_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="micro", zero_division=0)),
         "weighted_f1": float(f1_score(y_true, y_pred, labels=[0, 1], average="weighted", zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(set(y_true.tolist())) > 1
+        else float(accuracy_score(y_true, y_pred)),
+        "roc_auc": roc_auc(y_true, p_fake),
     }
+
+
+def roc_auc(y_true, p_fake) -> float:
+    """ROC-AUC of the fake-class probability; NaN without scores or with a single class in y_true."""
+    y_true = np.asarray(y_true, dtype=int)
+    if p_fake is None or len(set(y_true.tolist())) < 2:
+        return float("nan")
+    p = np.asarray(p_fake, dtype=float)
+    if p.shape != y_true.shape:
+        raise ValueError(f"p_fake has shape {p.shape} but y_true has {y_true.shape}")
+    return float(roc_auc_score(y_true, p))

@@ -195,6 +195,7 @@ class SuiteRunner:
         self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
         self.limit = options.limit if options.limit is not None else suite.limit
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
+        self._clusters: dict[str, dict[str, str]] = {}
 
     def say(self, message: str) -> None:
         print(message, file=self.out or sys.stdout, flush=True)
@@ -204,6 +205,15 @@ class SuiteRunner:
         if dataset not in self._features:
             self._features[dataset] = load_features(dataset, self.options, self.limit, say=self.say)
         return self._features[dataset]
+
+    def test_clusters(self, dataset: str) -> dict[str, str]:
+        """item_id -> cluster key of every test item, under the dataset's cluster unit (stored per prediction)."""
+        if dataset not in self._clusters:
+            from benchmark.data.clusters import cluster_keys
+            splits, _ = self.features_for(dataset)
+            self._clusters[dataset] = dict(zip((i.item_id for i in splits.test),
+                                               cluster_keys(splits.test, splits.cluster_unit)))
+        return self._clusters[dataset]
 
     # cells ---------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -292,7 +302,8 @@ class SuiteRunner:
                 "encoder.image": features.encoders.get("image", ""),
                 "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
-                "device": str(self.device), **{f"version.{k}": v for k, v in package_versions().items()}}
+                "device": str(self.device), "cluster_unit": splits.cluster_unit,
+                **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
         run_id = self.tracker.start_cell(self.suite.name, parent, name, {k: str(v) for k, v in tags.items()})
@@ -322,8 +333,8 @@ class SuiteRunner:
                                 "config": dataclasses.asdict(config), "dataset": res.dataset,
                                 "protocol": self.options.protocol, "seed": seed, "selected_on": result.selected_on,
                                 "encoders": features.encoders, "limit": self.limit, "dims": dataclasses.asdict(features.dims),
-                                "split_notes": splits.notes},
-                "predictions.csv": result.test.frame(features.test.item_ids),
+                                "split_notes": splits.notes, "cluster_unit": splits.cluster_unit},
+                "predictions.csv": self._with_clusters(result.test.frame(features.test.item_ids), res.dataset),
                 "history.csv": result.history,
             }
             if result.test.representation is not None:
@@ -345,6 +356,12 @@ class SuiteRunner:
             self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
             log.debug("cell failed", exc_info=True)
             return False
+
+    def _with_clusters(self, frame, dataset: str):
+        """predictions with a ``cluster`` column (the statistics resample and compare clusters, not items)."""
+        clusters = self.test_clusters(dataset)
+        frame["cluster"] = [clusters.get(str(i), f"item:{i}") for i in frame["item_id"]]
+        return frame
 
     def _record_setup_failure(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int,
                               exc: Exception) -> bool:

@@ -118,7 +118,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
 def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "clean") -> list[Path]:
     """t-SNE panels (tsne suites), training curves per cell, paper-vs-reproduced chart."""
     from reports.figures import paper_vs_reproduced, training_curves, tsne_panels
-    from reports.stats import paired_bootstrap_ci
+    from reports.stats import hierarchical_bootstrap_ci
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
@@ -150,7 +150,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
                 if not recs:
                     continue
                 matrix = prediction_matrix(recs)
-                ci = paired_bootstrap_ci(matrix.y_true, matrix.y_pred, "accuracy")
+                ci = hierarchical_bootstrap_ci(matrix.y_true, matrix.y_pred, "accuracy", matrix.clusters)
                 mean = sum(r.metrics["accuracy"] for r in recs) / len(recs)
                 bars.append((row.label, paper, mean, ci.low, ci.high))
             if bars:

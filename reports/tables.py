@@ -35,8 +35,10 @@ import numpy as np
 from benchmark.metrics import classification_metrics
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
-from reports.stats import (aggregate_over_seeds, holm, mcnemar_test, paired_bootstrap_cis,
-                           paired_bootstrap_diff_ci, reference_verdict, significance_mark)
+from reports.stats import (MAX_HALF_WIDTH, MIN_SEEDS, ClusterSummary, aggregate_over_seeds, cluster_paired_test,
+                           cluster_summary, hierarchical_bootstrap_cis, hierarchical_bootstrap_diff_ci, holm,
+                           mcnemar_test, mean_correctness, min_detectable_difference, paired_difference_se,
+                           reference_verdict, significance_mark)
 
 __all__ = ["Cell", "TableRow", "TableData", "PredictionMatrix", "prediction_matrix", "provenance_lines",
            "metric_table", "difference_table", "mcnemar_table", "protocol_gap_table"]
@@ -92,25 +94,44 @@ class TableData:
 
 @dataclass(frozen=True)
 class PredictionMatrix:
-    """The predictions of one cell's seeds aligned on sorted item ids."""
+    """The predictions of one cell's seeds aligned on sorted item ids, with each item's cluster."""
 
     item_ids: np.ndarray  # (n,)
     y_true: np.ndarray  # (n,)
     y_pred: np.ndarray  # (n_seeds, n)
     seeds: tuple[int, ...]
+    clusters: np.ndarray | None = None  # (n,) cluster keys; None: every item its own cluster
+    cluster_unit: str = "item"
+    clusters_stored: bool = False  # False: old runs without a cluster column (fell back to unit "item")
+    p_fake: np.ndarray | None = None  # (n_seeds, n) where every seed stored it
+
+    @property
+    def n_clusters(self) -> int:
+        return len(set(self.clusters.tolist())) if self.clusters is not None else len(self.item_ids)
 
 
 def _label(rec: CellRecord) -> str:
     return f"{rec.row!r} on {rec.dataset!r} seed {rec.seed} (run {rec.run_id or '?'})"
 
 
+def _cluster_unit(rec: CellRecord) -> str | None:
+    unit = rec.tags.get("cluster_unit") or rec.params.get("cluster_unit")
+    return str(unit) if unit else None
+
+
 def prediction_matrix(records: Sequence[CellRecord]) -> PredictionMatrix:
-    """Stack the seeds' predictions of one cell; every seed must cover the same items with the same labels."""
+    """Stack the seeds' predictions of one cell; every seed must cover the same items with the same labels.
+
+    Clusters come from the predictions' ``cluster`` column and the unit from the ``cluster_unit`` tag
+    (or config.json). Runs stored before clusters were recorded fall back to unit "item" (every item
+    its own cluster) with ``clusters_stored`` False, which the tables state in a note.
+    """
     if not records:
         raise ValueError("no records to stack")
     recs = sorted(records, key=lambda r: r.seed)
-    ids0 = y0 = None
-    preds = []
+    ids0 = y0 = c0 = None
+    preds, probs = [], []
+    with_clusters = all("cluster" in r.predictions.columns for r in recs)
     for rec in recs:
         df = rec.predictions
         missing = {"item_id", "y_true", "y_pred"} - set(df.columns)
@@ -122,16 +143,26 @@ def prediction_matrix(records: Sequence[CellRecord]) -> PredictionMatrix:
         df = df.sort_values("item_id", kind="mergesort")
         ids = df["item_id"].astype(str).to_numpy()
         y = df["y_true"].to_numpy(dtype=int)
+        c = df["cluster"].astype(str).to_numpy() if with_clusters else None
         if ids0 is None:
-            ids0, y0 = ids, y
+            ids0, y0, c0 = ids, y, c
         else:
             if ids.shape != ids0.shape or not np.array_equal(ids, ids0):
                 raise ValueError(f"{_label(rec)} was scored on other test items than seed {recs[0].seed}; "
                                  "all seeds of a cell must share one test split")
             if not np.array_equal(y, y0):
                 raise ValueError(f"{_label(rec)}: y_true differs from seed {recs[0].seed} on the same items")
+            if c is not None and not np.array_equal(c, c0):
+                raise ValueError(f"{_label(rec)}: cluster keys differ from seed {recs[0].seed} on the same items")
         preds.append(df["y_pred"].to_numpy(dtype=int))
-    return PredictionMatrix(ids0, y0, np.vstack(preds), tuple(r.seed for r in recs))
+        probs.append(df["p_fake"].to_numpy(dtype=float) if "p_fake" in df.columns else None)
+    p_fake = np.vstack(probs) if all(p is not None for p in probs) else None
+    if p_fake is not None and not np.isfinite(p_fake).all():
+        p_fake = None
+    units = sorted({u for r in recs if (u := _cluster_unit(r))})
+    unit = ", ".join(units) if with_clusters and units else ("not recorded" if with_clusters else "item")
+    return PredictionMatrix(ids0, y0, np.vstack(preds), tuple(r.seed for r in recs),
+                            clusters=c0, cluster_unit=unit, clusters_stored=with_clusters, p_fake=p_fake)
 
 
 def _same_items(a: PredictionMatrix, b: PredictionMatrix, what: str) -> None:
@@ -139,6 +170,20 @@ def _same_items(a: PredictionMatrix, b: PredictionMatrix, what: str) -> None:
         raise ValueError(f"{what}: the two sides were scored on different test items")
     if not np.array_equal(a.y_true, b.y_true):
         raise ValueError(f"{what}: the two sides disagree on y_true for the same items")
+
+
+def _pair_clusters(a: PredictionMatrix, b: PredictionMatrix) -> np.ndarray | None:
+    """The clusters two rows are compared over: the stored keys (either side's if only one stored them).
+
+    Two sides that stored different keys for the same items (e.g. different cluster units) are not
+    comparable: a ValueError says so.
+    """
+    if a.clusters is None or b.clusters is None:
+        return a.clusters if b.clusters is None else b.clusters
+    if not np.array_equal(a.clusters, b.clusters):
+        raise ValueError(f"the two sides stored different cluster keys for the same items (units "
+                         f"{a.cluster_unit!r} and {b.cluster_unit!r}); re-run one of them")
+    return a.clusters
 
 
 def _split(records: Iterable[CellRecord], dataset: str, row: str) -> tuple[list[CellRecord], list[CellRecord]]:
@@ -159,12 +204,16 @@ def _split(records: Iterable[CellRecord], dataset: str, row: str) -> tuple[list[
 
 
 def _metric_values(recs: Sequence[CellRecord], metric: str) -> list[float]:
+    """The stored test metric of each seed, re-scored from predictions.csv where a run did not log it
+    (e.g. balanced accuracy and ROC-AUC of runs stored before they were logged)."""
     out = []
     for r in recs:
-        if metric in r.metrics and r.metrics[metric] is not None:
+        if metric in r.metrics and r.metrics[metric] is not None and not math.isnan(float(r.metrics[metric])):
             out.append(float(r.metrics[metric]))
-        else:  # re-score from the stored predictions
-            out.append(classification_metrics(r.predictions["y_true"], r.predictions["y_pred"])[metric])
+        else:
+            df = r.predictions
+            p = df["p_fake"] if "p_fake" in df.columns and df["p_fake"].notna().all() else None
+            out.append(classification_metrics(df["y_true"], df["y_pred"], p)[metric])
     return out
 
 
@@ -187,7 +236,7 @@ def _p(p: float) -> str:
 def _mean_std(mean: float, std: float, n: int, digits: int = 3) -> str:
     if n == 1:
         return f"{_f(mean, digits)} (one seed, no std)"
-    return f"{_f(mean, digits)} ± {_f(std, digits)}"
+    return f"{_f(mean, digits)} ± {_f(std, digits)} ({n} seeds)"
 
 
 def _failed_text(fail: Sequence[CellRecord]) -> str:
@@ -222,7 +271,8 @@ def provenance_lines(records: Sequence[CellRecord], protocol: str | None = None,
         "Data: " + ("; ".join(data) if data else "no stored runs"),
         "Encoders: " + ("; ".join(sorted(enc)) if enc else "not recorded"),
         "Protocol: " + (protocol or (", ".join(protocols) if protocols else "n/a")),
-        "Seeds: " + (", ".join(map(str, seeds)) + f" (n = {len(seeds)})" if seeds else "none"),
+        "Seeds: " + (", ".join(map(str, seeds)) + f" (n = {len(seeds)}; each cell states its own count)"
+                     if seeds else "none"),
         "Git commit: " + (", ".join(commits) if commits else "not recorded"),
     ]
     if intervals:
@@ -231,8 +281,15 @@ def provenance_lines(records: Sequence[CellRecord], protocol: str | None = None,
 
 
 def _interval_line(n_boot: int, seed: int, alpha: float) -> str:
-    return (f"Intervals: {100 * (1 - alpha):.0f}% percentile bootstrap over test items ({n_boot} resamples, "
-            f"seed {seed}); the same items are resampled for every seed and the metric averaged over seeds")
+    return (f"Intervals: {100 * (1 - alpha):.0f}% two-stage percentile bootstrap ({n_boot} resamples, seed {seed}): "
+            f"test clusters drawn with replacement (all items of a drawn cluster), then training seeds drawn "
+            f"with replacement; the metric is averaged over the drawn seeds")
+
+
+def _verdict_rule(units: str = "", max_half_width: float = MAX_HALF_WIDTH) -> str:
+    return (f"Verdict: 'reproduced' when the paper's value lies inside the 95% interval, 'below'/'above' when "
+            f"the whole interval lies below/above it — only when the interval's half-width is at most "
+            f"{max_half_width:g}{units}; a wider interval gives 'inconclusive (±half-width)'.")
 
 
 def _single_protocol(records: Sequence[CellRecord], what: str) -> str | None:
@@ -243,6 +300,61 @@ def _single_protocol(records: Sequence[CellRecord], what: str) -> str | None:
     return protocols[0] if protocols else None
 
 
+@dataclass(frozen=True)
+class DatasetClusters:
+    """What one dataset's test set can tell: its clusters, design effect and detectable difference."""
+
+    dataset: str
+    unit: str
+    stored: bool
+    summary: ClusterSummary
+    mdd_single: float  # minimum detectable accuracy difference of one row vs a fixed value (80% power)
+    mdd_paired: float | None = None  # ... between two rows (median clustered SE of this table's pairs)
+
+    def line(self) -> str:
+        s = self.summary
+        txt = (f"Clusters ({self.dataset}): unit {self.unit}, {s.n_clusters} clusters over {s.n_items} test items "
+               f"(largest {100 * s.largest_share:.1f}%); design effect {_f(s.design_effect, 2)}, effective n "
+               f"{_f(s.effective_n, 0)}. Minimum accuracy difference detectable at 80% power (α = 0.05, two-sided): "
+               f"±{_f(self.mdd_single)} vs a fixed value")
+        if self.mdd_paired is not None and not math.isnan(self.mdd_paired):
+            txt += f", ±{_f(self.mdd_paired)} between two rows"
+        return txt + "."
+
+    def fallback_note(self) -> str | None:
+        if self.stored:
+            return None
+        return (f"{self.dataset}: the stored runs have no cluster column (stored before clusters were recorded), "
+                f"so the statistics fall back to unit 'item' — every item its own cluster, i.e. independent items; "
+                f"intervals and tests may be too optimistic. Re-run the suite to store the clusters.")
+
+
+def dataset_clusters(dataset: str, mats: Sequence[PredictionMatrix], pair_ses: Sequence[float] = (),
+                     alpha: float = 0.05, power: float = 0.8) -> DatasetClusters:
+    """Cluster summary of one dataset from its rows' matrices (design effect of per-item correctness
+    averaged over every row and seed; the MDD vs a fixed value uses p = that mean accuracy and n_eff)."""
+    ref = mats[0]
+    correct = np.mean([mean_correctness(m.y_true, m.y_pred) for m in mats], axis=0)
+    summary = cluster_summary(correct, ref.clusters)
+    p = float(correct.mean())
+    n_eff = summary.effective_n if np.isfinite(summary.effective_n) else summary.n_items
+    mdd_single = min_detectable_difference(math.sqrt(p * (1 - p) / n_eff), alpha, power) if n_eff else math.nan
+    ses = [s for s in pair_ses if np.isfinite(s)]
+    mdd_paired = min_detectable_difference(float(np.median(ses)), alpha, power) if ses else None
+    units = sorted({m.cluster_unit for m in mats})
+    return DatasetClusters(dataset, ", ".join(units), all(m.clusters_stored for m in mats), summary,
+                           mdd_single, mdd_paired)
+
+
+def _seed_warning(pairs: Sequence[tuple[str, int, int]]) -> str | None:
+    """A footnote naming comparisons whose rows have fewer than MIN_SEEDS seeds."""
+    few = [f"{what} ({a} / {b} seeds)" for what, a, b in pairs if min(a, b) < MIN_SEEDS]
+    if not few:
+        return None
+    return (f"Warning: {len(few)} comparison(s) rest on fewer than {MIN_SEEDS} seeds per row, so the seed "
+            f"lottery is poorly sampled: {'; '.join(few[:8])}{' ...' if len(few) > 8 else ''}.")
+
+
 # ---------------------------------------------------------------------------------------------
 # metric table (COOLANT Tables 1 and 2; NovEmoFake Tables 4-6)
 
@@ -251,17 +363,18 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                  metrics: Sequence[str], reference: ReferenceFn | None = None,
                  reference_row: str | None = None, missing: dict[tuple[str, str], str] | None = None, *,
                  paper_only: Iterable[str] = (), title: str = "", name: str = "table", n_boot: int = 1000,
-                 seed: int = 0, alpha: float = 0.05, combine: str = "majority") -> TableData:
+                 seed: int = 0, alpha: float = 0.05, n_perm: int = 10000) -> TableData:
     """Rows × (dataset, metric) cells with mean ± std, CI, paper value, difference, verdict and significance.
 
     ``reference(dataset, row, metric)`` gives the paper's value or None (e.g.
-    ``reports.reference.reference_lookup("coolant_table1")``). ``reference_row`` (e.g. "COOLANT") is
-    compared with every other row by McNemar on the per-item predictions (seeds combined per item by
-    ``combine``), Holm-corrected across all of this table's comparisons; cells are marked ``*``
-    (Holm p < 0.05) or ``**`` (< 0.01), and a column per dataset shows the test. ``missing`` maps
-    (dataset, row) — or (dataset, "*") for a whole dataset — to the reason it was not run.
-    ``paper_only`` rows have no implementation (they come from the paper's table): a cell of theirs
-    without a paper value says so instead of "not run".
+    ``reports.reference.reference_lookup("coolant_table1")``). Intervals are the two-stage (cluster x
+    seed) bootstrap of :func:`reports.stats.hierarchical_bootstrap_cis`. ``reference_row`` (e.g.
+    "COOLANT") is compared with every other row by the cluster sign-flip test
+    (:func:`reports.stats.cluster_paired_test`), Holm-corrected across all of this table's
+    comparisons; cells are marked ``*`` (Holm p < 0.05) or ``**`` (< 0.01), and a column per dataset
+    shows the test. ``missing`` maps (dataset, row) — or (dataset, "*") for a whole dataset — to the
+    reason it was not run. ``paper_only`` rows have no implementation (they come from the paper's
+    table): a cell of theirs without a paper value says so instead of "not run".
     """
     if not rows or not datasets or not metrics:
         raise ValueError("metric_table needs at least one row, dataset and metric")
@@ -274,11 +387,13 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
 
     columns = [f"{d}: {m}" for d in datasets for m in metrics]
     if reference_row is not None:
-        columns += [f"{d}: McNemar vs {reference_row}" for d in datasets]
+        columns += [f"{d}: vs {reference_row} (clustered paired test)" for d in datasets]
 
     # -- significance vs the reference row, Holm across the whole table --------------------------
-    mc: dict[tuple[str, str], Any] = {}  # (dataset, row) -> McNemarResult | str (why not)
+    tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> PairedTestResult | str (why not)
     matrices: dict[tuple[str, str], PredictionMatrix | str] = {}
+    pair_ses: dict[str, list[float]] = {d: [] for d in datasets}
+    seed_pairs: list[tuple[str, int, int]] = []
     for d in datasets:
         for row in rows:
             fin, _ = _split(relevant, d, row)
@@ -295,17 +410,29 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     continue
                 cur = matrices[(d, row)]
                 if ref is None:
-                    mc[(d, row)] = f"{reference_row} has no finished run on {d}"
+                    tests[(d, row)] = f"{reference_row} has no finished run on {d}"
                 elif isinstance(ref, str) or isinstance(cur, str):
-                    mc[(d, row)] = ref if isinstance(ref, str) else cur
+                    tests[(d, row)] = ref if isinstance(ref, str) else cur
                 else:
                     try:
                         _same_items(cur, ref, f"{row!r} vs {reference_row!r} on {d!r}")
-                        mc[(d, row)] = mcnemar_test(cur.y_true, ref.y_pred, cur.y_pred, combine=combine)
+                        clusters = _pair_clusters(ref, cur)
+                        tests[(d, row)] = cluster_paired_test(cur.y_true, cur.y_pred, ref.y_pred, clusters,
+                                                              n_perm=n_perm, seed=seed)
+                        pair_ses[d].append(paired_difference_se(cur.y_true, cur.y_pred, ref.y_pred, clusters))
+                        seed_pairs.append((f"{row} vs {reference_row} on {d}", ref.y_pred.shape[0],
+                                           cur.y_pred.shape[0]))
                     except ValueError as exc:
-                        mc[(d, row)] = str(exc)
-    tested = [k for k, v in mc.items() if not isinstance(v, str)]
-    adjusted = dict(zip(tested, holm([mc[k].p_value for k in tested]))) if tested else {}
+                        tests[(d, row)] = str(exc)
+    tested = [k for k, v in tests.items() if not isinstance(v, str)]
+    adjusted = dict(zip(tested, holm([tests[k].p_value for k in tested]))) if tested else {}
+
+    # -- what each dataset's test set can tell ----------------------------------------------------
+    clusters_by_d: dict[str, DatasetClusters] = {}
+    for d in datasets:
+        mats = [m for (dd, _), m in matrices.items() if dd == d and not isinstance(m, str)]
+        if mats:
+            clusters_by_d[d] = dataset_clusters(d, mats, pair_ses[d], alpha)
 
     footnotes: list[str] = []
     out_rows: list[TableRow] = []
@@ -324,26 +451,34 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                 if isinstance(mat, str):
                     footnotes.append(f"{row} on {d}: no interval — {mat}")
                 else:
-                    res = paired_bootstrap_cis(mat.y_true, mat.y_pred, list(metrics), n_boot=n_boot,
-                                               seed=seed, alpha=alpha)
-                    cis = dict(zip(metrics, res))
+                    boot = [m for m in metrics if m != "roc_auc" or mat.p_fake is not None]
+                    res = hierarchical_bootstrap_cis(mat.y_true, mat.y_pred, boot, mat.clusters,
+                                                     p_fake_by_seed=mat.p_fake if "roc_auc" in boot else None,
+                                                     n_boot=n_boot, seed=seed, alpha=alpha)
+                    cis = dict(zip(boot, res))
             for m in metrics:
                 paper = reference(d, row, m) if reference is not None else None
                 base = {"dataset": d, "metric": m, "paper": paper}
                 if fin:
                     mean, std = aggregate_over_seeds(_metric_values(fin, m))
                     ci = cis.get(m)
+                    ok_ci = ci is not None and not math.isnan(ci.low)
                     lines = [f"{_mean_std(mean, std, len(fin))}{(' ' + mark) if mark else ''}"]
-                    vals = {**base, "status": "ok", "n_seeds": len(fin), "n_failed": len(fail), "mean": mean,
-                            "std": std, "ci_low": ci.low if ci else math.nan,
-                            "ci_high": ci.high if ci else math.nan, "mark": mark}
-                    if ci is not None:
-                        lines.append(f"95% CI [{_f(ci.low)}, {_f(ci.high)}]")
+                    vals = {**base, "status": "ok",
+                            "cluster_unit": mat.cluster_unit if isinstance(mat, PredictionMatrix) else "",
+                            "n_clusters": ci.n_clusters if ci else math.nan, "n_seeds": len(fin),
+                            "n_failed": len(fail), "mean": mean, "std": std,
+                            "ci_low": ci.low if ok_ci else math.nan, "ci_high": ci.high if ok_ci else math.nan,
+                            "mark": mark}
+                    if ok_ci:
+                        lines.append(f"95% CI [{_f(ci.low)}, {_f(ci.high)}] (±{_f(ci.half_width)})")
                     if paper is not None:
                         diff = mean - paper
-                        verdict = reference_verdict(paper, ci.low, ci.high) if ci else "no interval"
+                        verdict = reference_verdict(paper, ci.low, ci.high) if ok_ci else "no interval"
                         lines.append(f"paper {_f(paper)} (Δ {_f(diff, signed=True)}): {verdict}")
                         vals.update(difference=diff, verdict=verdict)
+                    else:
+                        vals["verdict"] = "no paper value"
                     cells.append(Cell("\n".join(lines), vals))
                 elif fail:
                     text = _failed_text(fail) + (f"\npaper {_f(paper)}" if paper is not None else "")
@@ -360,35 +495,41 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     cells.append(Cell("not run", {**base, "status": "not run"}))
         if reference_row is not None:
             for d in datasets:
-                cells.append(_mcnemar_cell(row, d, reference_row, mc.get((d, row)), adjusted.get((d, row))))
+                cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adjusted.get((d, row))))
         out_rows.append(TableRow(row, cells))
 
     if reference_row is not None:
         footnotes.append(
-            f"Significance vs {reference_row}: McNemar on per-item correctness (seeds combined per item by "
-            f"{'majority vote' if combine == 'majority' else 'the first seed'}); exact binomial when the "
-            f"discordant count b + c < 25, else chi-square with continuity correction; p-values "
-            f"Holm-adjusted across the {len(tested)} comparison(s) of this table; * p < 0.05, ** p < 0.01 "
-            f"(adjusted). b = {reference_row} right and the row wrong; c = the reverse.")
+            f"Significance vs {reference_row}: cluster sign-flip permutation test on the per-cluster sums of "
+            f"per-item differences in correctness (each item's correctness averaged over its row's seeds, no "
+            f"tie-break); its statistic is the clustered McNemar statistic of Durkalski et al. (2003), "
+            f"Stat Med 22:2417. p-values Holm-adjusted across the {len(tested)} comparison(s) of this table; "
+            f"* p < 0.05, ** p < 0.01 (adjusted). Δacc = row − {reference_row}.")
+        warn = _seed_warning(seed_pairs)
+        if warn:
+            footnotes.append(warn)
     if reference is not None:
-        footnotes.append("Verdict: 'reproduced' when the paper's value lies inside the 95% interval; "
-                         "'below'/'above' when the whole interval lies below/above it. Δ = reproduced mean − paper.")
+        footnotes.append(_verdict_rule() + " Δ = reproduced mean − paper.")
+    footnotes += [n for c in clusters_by_d.values() if (n := c.fallback_note())]
     header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
+    header += [c.line() for c in clusters_by_d.values()]
     return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name)
 
 
-def _mcnemar_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None) -> Cell:
+def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None) -> Cell:
     if row == reference_row:
         return Cell("reference", {})
     if res is None:
         return Cell("—", {})
     if isinstance(res, str):
-        return Cell(f"not tested: {res}", {"dataset": d, "metric": "mcnemar", "status": "not tested", "reason": res})
+        return Cell(f"not tested: {res}", {"dataset": d, "metric": "paired_test", "status": "not tested",
+                                           "reason": res})
     mark = significance_mark(p_adj)
-    text = (f"p = {_p(res.p_value)}, Holm {_p(p_adj)}{(' ' + mark) if mark else ''}\n"
-            f"b = {res.b}, c = {res.c}; {res.method.split(' (')[0]}")
-    return Cell(text, {"dataset": d, "metric": "mcnemar", "status": "ok", "vs": reference_row, "b": res.b,
-                       "c": res.c, "statistic": res.statistic, "p_value": res.p_value, "p_holm": p_adj,
+    text = (f"Δacc {_f(res.difference, signed=True)}; p = {_p(res.p_value)}, Holm {_p(p_adj)}"
+            f"{(' ' + mark) if mark else ''}\n{res.n_discordant_clusters} of {res.n_clusters} clusters differ")
+    return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row,
+                       "difference": res.difference, "statistic": res.statistic, "p_value": res.p_value,
+                       "p_chi2": res.p_chi2, "p_holm": p_adj, "n_clusters": res.n_clusters,
                        "method": res.method, "mark": mark})
 
 
@@ -408,6 +549,8 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
     relevant = [r for r in records if any(r.dataset == c.dataset and r.row in (c.row_a, c.row_b) for c in claims)]
     protocol = _single_protocol(relevant, title)
     rows: list[TableRow] = []
+    seed_pairs: list[tuple[str, int, int]] = []
+    fallback: set[str] = set()
     for c in claims:
         fa, xa = _split(relevant, c.dataset, c.row_a)
         fb, xb = _split(relevant, c.dataset, c.row_b)
@@ -430,20 +573,31 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
                 mean_a, _ = aggregate_over_seeds(_metric_values(fa, c.metric))
                 mean_b, _ = aggregate_over_seeds(_metric_values(fb, c.metric))
                 diff = 100.0 * (mean_a - mean_b)
-                ci = paired_bootstrap_diff_ci(ma.y_true, ma.y_pred, mb.y_pred, c.metric, n_boot=n_boot,
-                                              seed=seed, alpha=alpha)
+                scores = ma.p_fake is not None and mb.p_fake is not None
+                ci = hierarchical_bootstrap_diff_ci(ma.y_true, ma.y_pred, mb.y_pred, c.metric, _pair_clusters(ma, mb),
+                                                    p_fake_a=ma.p_fake if scores else None,
+                                                    p_fake_b=mb.p_fake if scores else None,
+                                                    n_boot=n_boot, seed=seed, alpha=alpha)
                 low, high = 100.0 * ci.low, 100.0 * ci.high
-                verdict = reference_verdict(c.points, low, high)
+                verdict = reference_verdict(c.points, low, high, 100.0 * MAX_HALF_WIDTH)
                 measured = f"{diff:+.2f} (seeds {len(fa)} / {len(fb)})"
                 ci_txt = f"[{low:+.2f}, {high:+.2f}]"
                 vals.update(status="ok", measured=diff, ci_low=low, ci_high=high, verdict=verdict,
+                            cluster_unit=ma.cluster_unit, n_clusters=ci.n_clusters, n_seeds=min(len(fa), len(fb)),
                             n_seeds_a=len(fa), n_seeds_b=len(fb))
+                seed_pairs.append((f"{c.label} on {c.dataset}", len(fa), len(fb)))
+                if not (ma.clusters_stored and mb.clusters_stored):
+                    fallback.add(c.dataset)
         cells = [Cell(c.dataset), Cell(c.metric), Cell(f"{c.points:+.2f}"), Cell(measured, vals), Cell(ci_txt),
                  Cell(verdict), Cell(c.claim)]
         rows.append(TableRow(c.label, cells))
     foot = ["Measured = mean over seeds of row A − mean over seeds of row B, in percentage points. The interval "
-            "resamples test items with replacement, the same items for both rows and all seeds. 'reproduced' when "
-            "the stated difference lies inside the interval; 'below'/'above' when the interval lies below/above it."]
+            "resamples test clusters with replacement (the same clusters for both rows), and each row's seeds "
+            "independently. " + _verdict_rule(" points", 100.0 * MAX_HALF_WIDTH)]
+    foot += [f"{d}: the stored runs have no cluster column (stored before clusters were recorded); unit 'item' "
+             f"(independent items) is used, so the intervals may be too narrow." for d in sorted(fallback)]
+    if (warn := _seed_warning(seed_pairs)):
+        foot.append(warn)
     return TableData(title=title, header=provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha)),
                      columns=columns, rows=rows, footnotes=foot, row_header="comparison (A − B)", name=name)
 
@@ -454,18 +608,26 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
 
 def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]], datasets: Sequence[str],
                   threshold: float = 0.01, *, title: str = "McNemar tests between paired configurations",
-                  name: str = "table7", combine: str = "majority", paper_claim: str | None = None) -> TableData:
-    """One row per (pair, dataset): b, c, statistic, p, method, Holm-adjusted p, and "significant at threshold".
+                  name: str = "table7", paper_claim: str | None = None, n_perm: int = 10000,
+                  seed: int = 0) -> TableData:
+    """One row per (pair, dataset): the paper's item-level McNemar beside the clustered paired test.
 
-    Significance is judged on the Holm-adjusted p (across every test in this table). ``paper_claim``
-    (e.g. "p < 0.01") adds a column quoting what the paper states for every pair.
+    The item-level McNemar (b, c, statistic, p, Holm p) is what the NovEmoFake paper reported; it
+    treats items as independent and is labelled so. Beside it, the cluster sign-flip permutation test
+    (:func:`reports.stats.cluster_paired_test`) with its own Holm adjustment; "significant at
+    threshold" is judged on the clustered test's Holm-adjusted p. ``paper_claim`` (e.g. "p < 0.01")
+    adds a column quoting what the paper states for every pair.
     """
-    columns = ["dataset", "b", "c", "statistic", "p", "method", "Holm p", f"significant at {threshold:g}"]
+    columns = ["dataset", "b", "c", "statistic", "item-level McNemar p (as in the paper)", "method",
+               "item-level Holm p", "clustered paired test: Δacc, p, Holm p", f"significant at {threshold:g} (clustered)"]
     if paper_claim is not None:
         columns.append("paper")
     relevant = [r for r in records if r.dataset in datasets and any(r.row in p for p in pairs)]
     protocol = _single_protocol(relevant, title)
     results: list[tuple[str, str, str, Any]] = []
+    mats_by_d: dict[str, dict[str, PredictionMatrix]] = {d: {} for d in datasets}
+    pair_ses: dict[str, list[float]] = {d: [] for d in datasets}
+    seed_pairs: list[tuple[str, int, int]] = []
     for a, b in pairs:
         for d in datasets:
             fa, xa = _split(relevant, d, a)
@@ -478,32 +640,64 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
             try:
                 ma, mb = prediction_matrix(fa), prediction_matrix(fb)
                 _same_items(ma, mb, f"{a!r} vs {b!r} on {d!r}")
-                results.append((a, b, d, mcnemar_test(ma.y_true, ma.y_pred, mb.y_pred, combine=combine)))
+                clusters = _pair_clusters(ma, mb)
+                item = mcnemar_test(ma.y_true, ma.y_pred, mb.y_pred)
+                clustered = cluster_paired_test(ma.y_true, ma.y_pred, mb.y_pred, clusters, n_perm=n_perm, seed=seed)
+                pair_ses[d].append(paired_difference_se(ma.y_true, ma.y_pred, mb.y_pred, clusters))
+                mats_by_d[d].update({a: ma, b: mb})
+                seed_pairs.append((f"{a} vs {b} on {d}", len(fa), len(fb)))
+                results.append((a, b, d, (item, clustered)))
             except ValueError as exc:
                 results.append((a, b, d, f"not comparable: {exc}"))
     tested = [i for i, r in enumerate(results) if not isinstance(r[3], str)]
-    adj = dict(zip(tested, holm([results[i][3].p_value for i in tested]))) if tested else {}
+    adj_item = dict(zip(tested, holm([results[i][3][0].p_value for i in tested]))) if tested else {}
+    adj_cl = dict(zip(tested, holm([results[i][3][1].p_value for i in tested]))) if tested else {}
     rows = []
     for i, (a, b, d, res) in enumerate(results):
         if isinstance(res, str):
             cells = [Cell(d, {"row_a": a, "row_b": b, "dataset": d, "status": "not tested", "reason": res})]
-            cells += [Cell("—") for _ in range(4)] + [Cell(res), Cell("—"), Cell("—")]
+            cells += [Cell("—") for _ in range(4)] + [Cell(res), Cell("—"), Cell("—"), Cell("—")]
         else:
-            sig = bool(adj[i] < threshold)
-            vals = {"row_a": a, "row_b": b, "dataset": d, "status": "ok", "b": res.b, "c": res.c,
-                    "statistic": res.statistic, "p_value": res.p_value, "method": res.method,
-                    "p_holm": adj[i], "threshold": threshold, "significant": sig}
-            cells = [Cell(d, vals), Cell(str(res.b)), Cell(str(res.c)), Cell(f"{res.statistic:.3f}"),
-                     Cell(_p(res.p_value)), Cell(res.method), Cell(_p(adj[i])), Cell("yes" if sig else "no")]
+            item, cl = res
+            sig = bool(adj_cl[i] < threshold)
+            ma = mats_by_d[d][a]
+            vals = {"row_a": a, "row_b": b, "dataset": d, "status": "ok", "b": item.b, "c": item.c,
+                    "statistic": item.statistic, "p_value": item.p_value, "method": item.method,
+                    "p_holm": adj_item[i], "n_excluded": item.n_excluded,
+                    "significant_item_level": bool(adj_item[i] < threshold),
+                    "cluster_unit": ma.cluster_unit, "n_clusters": cl.n_clusters,
+                    "n_seeds": min(len(ma.seeds), len(mats_by_d[d][b].seeds)), "difference": cl.difference,
+                    "p_clustered": cl.p_value, "p_clustered_holm": adj_cl[i], "clustered_statistic": cl.statistic,
+                    "clustered_method": cl.method, "threshold": threshold, "significant": sig,
+                    "verdict": "significant" if sig else "not significant"}
+            cells = [Cell(d, vals), Cell(str(item.b)), Cell(str(item.c)), Cell(f"{item.statistic:.3f}"),
+                     Cell(_p(item.p_value)), Cell(item.method), Cell(_p(adj_item[i])),
+                     Cell(f"Δacc {_f(cl.difference, signed=True)}; p = {_p(cl.p_value)}, Holm {_p(adj_cl[i])}\n"
+                          f"{cl.n_discordant_clusters} of {cl.n_clusters} clusters differ"),
+                     Cell("yes" if sig else "no")]
         if paper_claim is not None:
             cells.append(Cell(paper_claim))
         rows.append(TableRow(f"{a} vs {b}", cells))
-    foot = [f"b = items the first configuration classifies correctly and the second wrongly; c = the reverse. "
-            f"Seeds combined per item by {'majority vote' if combine == 'majority' else 'the first seed'}. "
-            f"Exact binomial test when b + c < 25, else chi-square with continuity correction (as in the "
-            f"NovEmoFake code). Holm adjustment across the {len(tested)} test(s) of this table; "
-            f"'significant' uses the adjusted p."]
-    return TableData(title=title, header=provenance_lines(relevant, protocol), columns=columns, rows=rows,
+    foot = ["Item-level McNemar (what the paper used; it assumes independent items): b = items the first "
+            "configuration classifies correctly and the second wrongly, c = the reverse; seeds combined per item "
+            "by majority vote, items whose seeds tie left out (no tie-break toward any seed); exact binomial test "
+            "when b + c < 25, else chi-square with continuity correction (as in the NovEmoFake code); Holm "
+            f"across the {len(tested)} test(s).",
+            "Clustered paired test (drives 'significant'): cluster sign-flip permutation test on per-cluster "
+            "sums of per-item differences in correctness averaged over seeds; its statistic is the clustered "
+            "McNemar statistic of Durkalski et al. (2003), Stat Med 22:2417; Holm across the "
+            f"{len(tested)} test(s); 'significant' uses its adjusted p. Δacc = first − second."]
+    if (warn := _seed_warning(seed_pairs)):
+        foot.append(warn)
+    header = provenance_lines(relevant, protocol)
+    for d in datasets:
+        mats = list(mats_by_d[d].values())
+        if mats:
+            info = dataset_clusters(d, mats, pair_ses[d])
+            header.append(info.line())
+            if (note := info.fallback_note()):
+                foot.append(note)
+    return TableData(title=title, header=header, columns=columns, rows=rows,
                      footnotes=foot, row_header="pair", name=name)
 
 
@@ -551,12 +745,18 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     vals.update({f"{key}_mean": mean, f"{key}_std": std, f"{key}_n_seeds": len(fin)})
                 else:
                     parts.append(f"{tag}: {_failed_text(fail) if fail else 'not run'}")
-            if mats[0] is not None and mats[1] is not None:
-                ci = paired_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m, n_boot=n_boot,
-                                              seed=seed, alpha=alpha)
+            if mats[0] is not None and mats[1] is not None and (m != "roc_auc" or (
+                    mats[0].p_fake is not None and mats[1].p_fake is not None)):
+                scores = mats[0].p_fake is not None and mats[1].p_fake is not None
+                ci = hierarchical_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
+                                                    _pair_clusters(mats[0], mats[1]),
+                                                    p_fake_a=mats[1].p_fake if scores else None,
+                                                    p_fake_b=mats[0].p_fake if scores else None,
+                                                    n_boot=n_boot, seed=seed, alpha=alpha)
                 gap = vals["released_mean"] - vals["clean_mean"]
                 parts.append(f"gap {_f(gap, signed=True)} [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]")
-                vals.update(gap=gap, gap_ci_low=ci.low, gap_ci_high=ci.high, status="ok")
+                vals.update(gap=gap, gap_ci_low=ci.low, gap_ci_high=ci.high, status="ok",
+                            cluster_unit=mats[0].cluster_unit, n_clusters=ci.n_clusters)
             else:
                 vals["status"] = "incomplete"
                 if problem:
@@ -565,7 +765,8 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
             cells.append(Cell("\n".join(parts), vals))
         rows.append(TableRow(f"{row} [{d}]", cells))
     foot = ["gap = as-released mean − clean mean (positive: selecting the best test epoch inflates the number); "
-            "its interval is a paired bootstrap over test items of the seed-averaged difference."]
+            "its interval is a two-stage bootstrap (test clusters, then each protocol's seeds) of the seed-averaged "
+            "difference."]
     everything = [*clean_records, *released_records]
     return TableData(title=title, header=provenance_lines(everything, "clean vs as-released",
                                                          _interval_line(n_boot, seed, alpha)),

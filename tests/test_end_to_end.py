@@ -35,7 +35,7 @@ def test_smoke_trains_every_registered_model_once(smoke_workdir):
         assert "train_loss_total" in run.data.metrics and "test_accuracy" in run.data.metrics
         folder = Tracker(smoke_workdir).artifact_path(run)
         preds = pd.read_csv(folder / "predictions.csv")
-        assert list(preds.columns) == ["item_id", "y_true", "y_pred", "p_fake"]
+        assert list(preds.columns) == ["item_id", "y_true", "y_pred", "p_fake", "cluster"]
         assert preds["p_fake"].between(0, 1).all()
         assert (folder / "config.json").is_file()
 

@@ -91,9 +91,18 @@ def test_write_table_on_a_built_metric_table(tmp_path):
     acc = df[(df["row"] == "COOLANT") & (df["metric"] == "accuracy")].iloc[0]
     assert acc["mean"] == pytest.approx(0.905) and acc["verdict"] == "reproduced"
     assert set(df.loc[df["row"] == "MVAE", "status"]) == {"not reproduced"}
-    mc = df[df["metric"] == "mcnemar"].iloc[0]
-    # COOLANT seeds are wrong on the first 40 and 36 items; the tie on items 36-39 goes to seed 0 (wrong)
-    assert mc["row"] == "EANN" and int(mc["b"]) == 100 - 40 and int(mc["c"]) == 0
+    # the CSV carries the cluster unit, cluster count, seeds, interval and verdict of every reproduced cell
+    for col in ("cluster_unit", "n_clusters", "n_seeds", "ci_low", "ci_high", "verdict"):
+        assert col in df.columns, col
+    assert acc["cluster_unit"] == "image" and int(acc["n_clusters"]) == 400 and int(acc["n_seeds"]) == 2
+    assert acc["ci_low"] <= 0.905 <= acc["ci_high"]
+    test = df[df["metric"] == "paired_test"].iloc[0]
+    # COOLANT seeds are wrong on the first 40 and 36 items: mean correctness 1/2 on items 36-39 (no
+    # tie-break toward a seed); EANN is wrong on the first 100
+    assert test["row"] == "EANN" and test["difference"] == pytest.approx(0.75 - 0.905)
+    md = paths["md"].read_text()
+    assert "Clusters (twitter): unit image, 400 clusters" in md and "95% CI [" in md
+    assert "Clusters (twitter): unit image, 400 clusters" in paths["tex"].read_text()
     assert "not reproduced" in paths["md"].read_text()
     assert r"\toprule" in paths["tex"].read_text()
 

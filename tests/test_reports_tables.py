@@ -11,6 +11,7 @@ import pytest
 from benchmark.metrics import classification_metrics
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim, reference_lookup
+from reports.stats import mcnemar_test
 from reports.tables import (TableData, difference_table, mcnemar_table, metric_table, prediction_matrix,
                             protocol_gap_table)
 
@@ -18,19 +19,33 @@ N = 400
 Y = np.tile([1, 0], N // 2)
 
 
+#: one image per item unless a test says otherwise
+ITEM_IMAGES = np.array([f"image:{k:04d}" for k in range(N)])
+#: 8 images of 50 items each (items 0-49 share image 0, ...)
+BIG_IMAGES = np.array([f"image:{k // 50}" for k in range(N)])
+
+
 def rec(row: str, dataset: str, seed: int, wrong: int | slice | np.ndarray, *, protocol: str = "clean",
-        status: str = "FINISHED", error: str = "", items: np.ndarray | None = None, y: np.ndarray = Y) -> CellRecord:
-    """A record whose predictions are y with the items in ``wrong`` flipped (int k = the first k items)."""
+        status: str = "FINISHED", error: str = "", items: np.ndarray | None = None, y: np.ndarray = Y,
+        clusters: np.ndarray | None = ITEM_IMAGES) -> CellRecord:
+    """A record whose predictions are y with the items in ``wrong`` flipped (int k = the first k items).
+
+    ``clusters`` fills the predictions' cluster column (unit "image"); None stores no column, as runs
+    stored before clusters were recorded.
+    """
     pred = y.copy()
     sel = slice(0, wrong) if isinstance(wrong, int) else wrong
     pred[sel] = 1 - pred[sel]
     ids = items if items is not None else np.array([f"i{k:04d}" for k in range(len(y))])
     df = pd.DataFrame({"item_id": ids, "y_true": y, "y_pred": pred, "p_fake": pred.astype(float)})
+    tags = {"git_commit": "abc1234", "encoders": "minilm+effnet-lite0"}
+    if clusters is not None:
+        df["cluster"] = clusters
+        tags["cluster_unit"] = "image"
     return CellRecord(suite="t", model=row.split()[0], variant=row, row=row, dataset=dataset,
                       dataset_name="synthetic-demo", data_source="synthetic", seed=seed, protocol=protocol,
                       metrics=classification_metrics(y, pred) if status == "FINISHED" else {},
-                      predictions=df, status=status, error=error,
-                      tags={"git_commit": "abc1234", "encoders": "minilm+effnet-lite0"}, run_id=f"{row}-{seed}")
+                      predictions=df, status=status, error=error, tags=tags, run_id=f"{row}-{seed}")
 
 
 def cell(table: TableData, row: str, column: str):
@@ -62,7 +77,9 @@ def test_metric_table_mean_std_ci_and_verdict(table2):
     assert c.values["paper"] == pytest.approx(0.900)
     assert c.values["difference"] == pytest.approx(0.0, abs=1e-12)
     assert c.values["verdict"] == "reproduced"
-    assert c.text.splitlines()[0] == "0.900 ± 0.010"
+    assert c.values["cluster_unit"] == "image" and c.values["n_clusters"] == N
+    assert c.values["ci_high"] - c.values["ci_low"] <= 2 * 0.05
+    assert c.text.splitlines()[0] == "0.900 ± 0.010 (3 seeds)"
     assert "paper 0.900 (Δ +0.000): reproduced" in c.text
 
 
@@ -73,28 +90,71 @@ def test_metric_table_below_verdict_and_significance_mark(table2):
     assert c.values["difference"] == pytest.approx(0.70 - 0.883)
     assert c.values["mark"] == "**"
     assert c.text.splitlines()[0].endswith("**")
-    m = cell(table2, "w/o ITM", "twitter: McNemar vs COOLANT")
-    # COOLANT's majority vote is wrong on the first 40 items, w/o ITM on the first 120
-    assert (m.values["b"], m.values["c"]) == (80, 0)
-    assert m.values["method"].startswith("chi-square")
+    m = cell(table2, "w/o ITM", "twitter: vs COOLANT (clustered paired test)")
+    # every item its own image: COOLANT's seeds are wrong on the first 40 / 36 / 44 items, w/o ITM on the
+    # first 120; 120 clusters differ (all against w/o ITM), too many to enumerate: 10000 random sign patterns
+    # and not one reaches |T| -> p = 1 / 10001
+    assert m.values["difference"] == pytest.approx(0.70 - 0.90)
+    assert m.values["p_value"] == pytest.approx(1 / 10001)
+    assert m.values["n_clusters"] == N and m.values["method"].startswith("cluster sign-flip")
 
 
 def test_metric_table_holm_across_comparisons_and_one_seed(table2):
-    att = cell(table2, "w/o ATT", "twitter: McNemar vs COOLANT")
-    agu = cell(table2, "w/o AGU", "twitter: McNemar vs COOLANT")
-    itm = cell(table2, "w/o ITM", "twitter: McNemar vs COOLANT")
-    assert (att.values["b"], att.values["c"]) == (8, 0)
-    raw = 2 * 0.5 ** 8  # exact binomial: 2 * C(8,0) / 2^8 = 0.0078
-    assert att.values["p_value"] == pytest.approx(raw) and att.values["method"].startswith("exact")
+    att = cell(table2, "w/o ATT", "twitter: vs COOLANT (clustered paired test)")
+    agu = cell(table2, "w/o AGU", "twitter: vs COOLANT (clustered paired test)")
+    itm = cell(table2, "w/o ITM", "twitter: vs COOLANT (clustered paired test)")
+    # w/o ATT (one seed) is wrong on the first 48 items; COOLANT's mean correctness over seeds is 0 on
+    # items 0-35, 1/3 on 36-39, 2/3 on 40-43, 1 from 44 on: 12 clusters differ, all the same sign, so
+    # the exact sign-flip p is 2 / 2^12 (no seed's vote is preferred: items 36-43 count fractionally)
+    raw = 2 / 2 ** 12
+    assert att.values["p_value"] == pytest.approx(raw) and "exact over 2^12" in att.values["method"]
+    assert att.values["difference"] == pytest.approx(0.88 - 0.90)
+    # Durkalski's statistic: T^2 / sum D_g^2 with T = -(4/3 + 8/3 + 4) = -8
+    assert att.values["statistic"] == pytest.approx(64 / (4 / 9 + 4 * 4 / 9 + 4))
     # Holm over three tests: ITM (smallest) x3; then ATT/AGU (tied) x2 and x1, made monotone -> 2 * raw
     assert itm.values["p_holm"] == pytest.approx(3 * itm.values["p_value"])
     assert att.values["p_holm"] == pytest.approx(2 * raw) and agu.values["p_holm"] == pytest.approx(2 * raw)
-    # raw p < 0.01 would earn **, the Holm-adjusted 0.0156 earns *
-    assert att.values["mark"] == "*" and cell(table2, "w/o ATT", "twitter: accuracy").values["mark"] == "*"
-    assert "Holm 0.016 *" in att.text
+    assert att.values["mark"] == "**" and cell(table2, "w/o ATT", "twitter: accuracy").values["mark"] == "**"
+    assert "Holm 9.77e-04 **" in att.text
     acc = cell(table2, "w/o ATT", "twitter: accuracy")
-    assert acc.text.splitlines()[0] == "0.880 (one seed, no std) *"
+    assert acc.text.splitlines()[0] == "0.880 (one seed, no std) **"
     assert math.isnan(acc.values["std"])
+    assert any("fewer than 5 seeds" in f and "w/o ATT vs COOLANT on twitter (3 / 1 seeds)" in f
+               for f in table2.footnotes)
+
+
+def test_large_clusters_make_an_item_level_difference_insignificant():
+    """Two models that differ only on one 50-item image: McNemar sees 50 discordant items, the
+    clustered test one cluster (two sign patterns, p = 1), and the wide interval makes the verdict
+    inconclusive."""
+    a = [rec("A", "d", s, 50, clusters=BIG_IMAGES) for s in range(5)]  # wrong on image 0
+    b = [rec("B", "d", s, 100, clusters=BIG_IMAGES) for s in range(5)]  # wrong on images 0 and 1
+    t = metric_table(a + b, ["A", "B"], ["d"], ["accuracy"], reference=lambda d, r, m: 0.875,
+                     reference_row="A", n_boot=300)
+    test = cell(t, "B", "d: vs A (clustered paired test)").values
+    assert test["p_value"] == 1.0 and test["mark"] == ""
+    assert mcnemar_test(Y, b[0].predictions["y_pred"], a[0].predictions["y_pred"]).p_value < 1e-10
+    acc = cell(t, "A", "d: accuracy").values
+    assert acc["n_clusters"] == 8 and acc["cluster_unit"] == "image"
+    assert acc["verdict"].startswith("inconclusive (±")
+    header = "\n".join(t.header)
+    assert "Clusters (d): unit image, 8 clusters over 400 test items (largest 12.5%)" in header
+    assert "Minimum accuracy difference detectable at 80% power" in header
+    assert not any("fewer than 5 seeds" in f for f in t.footnotes)
+
+
+def test_old_runs_without_clusters_fall_back_to_items_and_say_so():
+    records = [rec("A", "d", s, 40, clusters=None) for s in range(2)]
+    t = metric_table(records, ["A"], ["d"], ["accuracy", "balanced_accuracy", "roc_auc"], n_boot=50)
+    c = t.rows[0].cells[0].values
+    assert c["cluster_unit"] == "item" and c["n_clusters"] == N
+    assert any("no cluster column" in f and "unit 'item'" in f for f in t.footnotes)
+    assert any("Clusters (d): unit item, 400 clusters" in h for h in t.header)
+    # balanced accuracy and ROC-AUC are re-scored from predictions.csv when a run did not log them
+    bal = t.rows[0].cells[1].values
+    assert bal["mean"] == pytest.approx(0.90)  # the 40 wrong items are half fake, half real
+    auc = t.rows[0].cells[2].values
+    assert auc["mean"] == pytest.approx(0.90) and auc["ci_low"] <= 0.90 <= auc["ci_high"]
 
 
 def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
@@ -118,15 +178,18 @@ def test_metric_table_not_reproduced_not_available_failed(table2):
     failed = cell(table2, "w/o CMF", "twitter: accuracy")
     assert failed.text.startswith("failed: CUDA out of memory")
     assert "traceback" not in failed.text
-    assert cell(table2, "COOLANT", "twitter: McNemar vs COOLANT").text == "reference"
+    assert cell(table2, "COOLANT", "twitter: vs COOLANT (clustered paired test)").text == "reference"
 
 
 def test_metric_table_header_and_footnotes(table2):
     header = "\n".join(table2.header)
     assert "twitter = synthetic-demo (synthetic)" in header
     assert "Protocol: clean" in header and "Git commit: abc1234" in header
-    assert "Encoders: minilm+effnet-lite0" in header and "Seeds: 0, 1, 2 (n = 3)" in header
-    assert any("Holm" in f and "majority vote" in f for f in table2.footnotes)
+    assert "Encoders: minilm+effnet-lite0" in header and "Seeds: 0, 1, 2 (n = 3" in header
+    assert "two-stage percentile bootstrap" in header
+    assert "Clusters (twitter): unit image, 400 clusters over 400 test items" in header
+    assert any("Holm" in f and "sign-flip" in f and "Durkalski" in f for f in table2.footnotes)
+    assert any("inconclusive" in f for f in table2.footnotes)
 
 
 def test_metric_table_partial_failure_uses_finished_seeds():
@@ -193,10 +256,26 @@ def test_mcnemar_table():
     assert (second["b"], second["c"]) == (3, 0) and second["p_value"] == pytest.approx(0.25)
     assert first["p_holm"] == pytest.approx(2 * first["p_value"])
     assert second["p_holm"] == pytest.approx(0.25)
-    sig_col = t.columns.index("significant at 0.01")
+    # the clustered test beside it (one image per item): 3 differing clusters -> exact 2 / 2^3
+    assert second["p_clustered"] == pytest.approx(0.25) and second["difference"] == pytest.approx(3 / N)
+    assert first["p_clustered"] == pytest.approx(1 / 10001)  # 30 clusters: 10000 random sign patterns
+    assert first["cluster_unit"] == "image" and first["n_clusters"] == N and first["n_seeds"] == 1
+    sig_col = t.columns.index("significant at 0.01 (clustered)")
     assert t.rows[0].cells[sig_col].text == "yes" and t.rows[1].cells[sig_col].text == "no"
+    assert "item-level McNemar p (as in the paper)" in t.columns
     assert t.rows[2].cells[t.columns.index("method")].text == "not reproduced (KMGCN not run)"
     assert t.rows[0].cells[t.columns.index("paper")].text == "p < 0.01"
+    assert any("Durkalski" in f for f in t.footnotes) and any("item-level" in f.lower() for f in t.footnotes)
+
+
+def test_mcnemar_table_clustered_test_disagrees_with_item_level_on_big_images():
+    records = [rec("PMNE", "nef", s, 50, clusters=BIG_IMAGES) for s in range(2)]
+    records += [rec("PM", "nef", s, 100, clusters=BIG_IMAGES) for s in range(2)]
+    t = mcnemar_table(records, [("PMNE", "PM")], ["nef"], threshold=0.01)
+    v = t.rows[0].cells[0].values
+    assert (v["b"], v["c"]) == (50, 0) and v["p_value"] < 1e-10 and v["significant_item_level"]
+    assert v["p_clustered"] == 1.0 and not v["significant"] and v["verdict"] == "not significant"
+    assert any("fewer than 5 seeds" in f for f in t.footnotes)
 
 
 def test_protocol_gap_table():
