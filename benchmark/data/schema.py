@@ -77,6 +77,7 @@ class DatasetSplits:
     language: str = "en"
     notes: list[str] = field(default_factory=list)  # how splits were made, policies applied
     cluster_unit: str = "image"  # how test items cluster for statistics (benchmark.data.clusters)
+    split_policy: str = "published"  # how the splits were made: "published" or a benchmark.data.splits policy
 
     def split(self, name: str) -> list[NewsItem]:
         if name not in SPLITS:
