@@ -170,8 +170,10 @@ def assert_no_leaks(splits: DatasetSplits, allow: bool) -> list[Problem]:
     shown = "\n  ".join(p.reason for p in leaks[:20])
     more = f"\n  ... and {len(leaks) - 20} more" if len(leaks) > 20 else ""
     raise DataError(f"{splits.name}: {len(leaks)} item(s) overlap between training/validation and test, so "
-                    f"test scores would be inflated:\n  {shown}{more}\nFix: remove the duplicates from the "
-                    f"data (see `bench data check {splits.name}`), or pass --allow-leaks to run anyway")
+                    f"test scores would be inflated:\n  {shown}{more}\nFix: pass --split grouped (items sharing an "
+                    f"image or a text stay on one side; for datasets without a published split), remove the "
+                    f"duplicates from the data (see `bench data check {splits.name}`), or pass --allow-leaks "
+                    f"to run anyway")
 
 
 def _image_state(path: Path, cache: dict[Path, str | None], inspect: bool) -> str:
@@ -354,11 +356,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--split", choices=("random", "grouped", "publisher", "event"), default="random")
     parser.add_argument("--workdir", type=Path, default=Path("bench-runs"))
     parser.add_argument("--max-problems", type=int, default=None)
     args = parser.parse_args(argv)
     options = LoadOptions(seed=args.seed, on_missing_image=args.on_missing_image,
-                          validation_fraction=args.validation_fraction, workdir=args.workdir)
+                          validation_fraction=args.validation_fraction, workdir=args.workdir, split=args.split)
     return run_data_check(args.dataset, args.data_root, options, max_problems=args.max_problems)
 
 

@@ -602,7 +602,7 @@ def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
                                  label_expected="1 (reliable = real) or 0 (unreliable = fake)",
                                  publisher=get("publisher") or None))
     notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)",
-                                                        "statistics cluster test items by publisher"]
+                                                        "cluster unit: publisher (labels are per outlet)"]
     splits = build_splits("recovery", root, records, options, problems, path, "recovery", notes)
     return dataclasses.replace(splits, cluster_unit="publisher")
 

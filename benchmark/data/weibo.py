@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
-from benchmark.data.sampling import stratified_split
+from benchmark.data.splits import balance_line, carve, check_policy
 from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines
@@ -215,16 +215,23 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
         raise DataError(f"{root}: {len(missing_posts)} Weibo post(s) have no image file "
                         f"(on_missing_image=error):\n  {shown}{more}\nFix: add the images, or load with "
                         f"--on-missing-image drop (skip those posts) or blank (keep them text-only)")
-    train, validation = stratified_split(split_items["train"], options.validation_fraction, options.seed)
+    check_policy(options.split, split_items["train"], "weibo")
+    train, validation = carve(split_items["train"], options.split, options.validation_fraction, options.seed)
+    how = ("stratified by label" if options.split == "random" else
+           f"split={options.split}: no group of shared image/text{'/' + options.split if options.split in ('publisher', 'event') else ''} "
+           "straddles train and validation, stratified as far as groups allow")
     notes = [
         "published train/test files; validation carved from train "
-        f"(stratified by label, fraction {options.validation_fraction}, seed {options.seed})",
+        f"({how}, fraction {options.validation_fraction}, seed {options.seed})",
+        "label balance: " + "; ".join(balance_line(n, s) for n, s in (("train", train), ("validation", validation),
+                                                                     ("test", split_items["test"]))),
         f"posts with no image file: on_missing_image={options.on_missing_image}",
     ]
     log.info("weibo: %d train, %d validation, %d test, %d problem(s)",
              len(train), len(validation), len(split_items["test"]), len(problems))
     return DatasetSplits(name="weibo", train=train, validation=validation, test=split_items["test"],
-                         source="real", root=root, problems=problems, language="zh", notes=notes)
+                         source="real", root=root, problems=problems, language="zh", notes=notes,
+                         split_policy="published" if options.split == "random" else f"published/{options.split}-validation")
 
 
 SPEC = DatasetSpec(
