@@ -55,7 +55,7 @@ from benchmark.data.images import IMAGE_SUFFIXES, index_images
 from benchmark.data.relevance import relevance_labels, select_source
 from benchmark.data.sampling import stratified_split
 from benchmark.data.splits import make_splits
-from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, NewsItem, Problem
+from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines, read_table
 
@@ -388,7 +388,9 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
     resolver = _ImageResolver(root)
     kept: list[tuple[NewsItem, str | None]] = []
     seen: dict[str, RawRecord] = {}
+    intake = FileIntake(str(data_file))
     for record in records:
+        intake.posts += 1
         where = f"{record.file}:{record.line}" if record.line is not None else record.file
         if not record.item_id:
             problems.append(Problem(record.file, record.line, "record has no id; skipped (give every "
@@ -434,9 +436,11 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
                 state.missing_images.append(f"{where}: {reason}")
                 continue
             if options.on_missing_image == "drop":
+                intake.dropped += 1
                 problems.append(Problem(record.file, record.line, f"{reason}; record dropped "
                                         "(on_missing_image=drop)", severity="warning", item_id=record.item_id))
                 continue
+            intake.blanked += 1
             problems.append(Problem(record.file, record.line, f"{reason}; kept without an image "
                                     "(on_missing_image=blank)", severity="warning", item_id=record.item_id))
         source_text, source_images = _choose_source(record, resolver, state)
@@ -487,7 +491,8 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
     log.info("%s: %d train, %d validation, %d test, %d problem(s)", name, len(train), len(validation),
              len(test), len(problems))
     return DatasetSplits(name=name, train=train, validation=validation, test=test, source="real",
-                         root=root, problems=problems, language="en", notes=notes, split_policy=split_policy)
+                         root=root, problems=problems, language="en", notes=notes, split_policy=split_policy,
+                         intake=[intake])
 
 
 # --------------------------------------------------------------------------------------- loaders
