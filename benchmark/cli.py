@@ -83,8 +83,8 @@ def cmd_run(args) -> int:
         seeds=args.seeds, max_epochs=args.max_epochs, limit=args.limit, device=args.device,
         protocol=args.protocol, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
         text_encoder_path=args.text_encoder_path, image_encoder_path=args.image_encoder_path,
-        on_missing_image=args.on_missing_image, allow_leaks=args.allow_leaks, keep_humor=args.keep_humor,
-        params=_params_from(args, suite), rows=tuple(args.row or ()), datasets=tuple(args.dataset or ()))
+        on_missing_image=args.on_missing_image, split=args.split, allow_leaks=args.allow_leaks,
+        keep_humor=args.keep_humor, params=_params_from(args, suite), rows=tuple(args.row or ()), datasets=tuple(args.dataset or ()))
     started = time.time()
     failed = SuiteRunner(suite, options).run()
     print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
@@ -139,7 +139,7 @@ def cmd_data(args) -> int:
     DATASETS.get(args.dataset)
     data_root, _ = _data_root(args)
     options = LoadOptions(seed=args.seed, on_missing_image=args.on_missing_image, keep_humor=args.keep_humor,
-                          validation_fraction=args.validation_fraction, workdir=_workdir(args))
+                          validation_fraction=args.validation_fraction, workdir=_workdir(args), split=args.split)
     return run_data_check(args.dataset, data_root, options, max_problems=args.max_problems or None)
 
 
@@ -159,6 +159,10 @@ def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
                    help="posts whose images are missing: drop them (default), keep them without image, or stop")
     p.add_argument("--keep-humor", action="store_true", help="MediaEval 2015: keep 'humor' tweets as fake")
+    from benchmark.data.splits import SPLIT_POLICIES
+    p.add_argument("--split", choices=SPLIT_POLICIES, default="random",
+                   help="datasets without a published split: random (the papers', default), grouped (no shared "
+                        "image or text across splits), publisher or event (that field's groups, also leak-free)")
 
 
 def build_parser() -> argparse.ArgumentParser:

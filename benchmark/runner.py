@@ -8,6 +8,7 @@ on (one broken model must not lose a whole table).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -51,6 +52,7 @@ class RunOptions:
     text_encoder_path: str | None = None
     image_encoder_path: str | None = None
     on_missing_image: str = "drop"
+    split: str = "random"  # datasets without a published split: random | grouped | publisher | event
     allow_leaks: bool = False
     keep_humor: bool = False
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> config overrides (--params best)
@@ -124,10 +126,11 @@ def short_encoder_names(identities: dict[str, str]) -> str:
     return ", ".join(parts)
 
 
-def get_encoders(options: RunOptions):
-    """The text and image encoders a run uses (offline MiniLM + EfficientNet-Lite0 by default)."""
-    from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, get_encoder
-    text = get_encoder(options.text_encoder or DEFAULT_TEXT_ENCODER, options.text_encoder_path)
+def get_encoders(options: RunOptions, language: str | None = None):
+    """The text and image encoders a run uses: ``--text-encoder``, else the offline default for the
+    dataset's language (MiniLM for English, USE multilingual for Chinese), and EfficientNet-Lite0."""
+    from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, default_text_encoder, get_encoder
+    text = get_encoder(options.text_encoder or default_text_encoder(language), options.text_encoder_path)
     image = get_encoder(options.image_encoder or DEFAULT_IMAGE_ENCODER, options.image_encoder_path)
     return text, image
 
@@ -143,7 +146,8 @@ def load_features(dataset: str, options: RunOptions, limit: int | None = None,
     spec: DatasetSpec = DATASETS.get(dataset)
     say(f"[data] loading {dataset} ({spec.description})")
     load_options = LoadOptions(seed=0, on_missing_image=options.on_missing_image,  # type: ignore[arg-type]
-                               keep_humor=options.keep_humor, workdir=Path(options.workdir))
+                               keep_humor=options.keep_humor, workdir=Path(options.workdir),
+                               split=options.split)  # type: ignore[arg-type]
     splits = spec.load(options.data_root, load_options)
     for problem in splits.problems[:10]:
         say(f"[data]   {problem}")
@@ -154,7 +158,8 @@ def load_features(dataset: str, options: RunOptions, limit: int | None = None,
     assert_no_leaks(splits, allow=options.allow_leaks)
     say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
                                 for k, v in splits.counts().items()))
-    text_encoder, image_encoder = get_encoders(options)
+    say(f"[data]   split {splits.split_policy}; cluster unit {splits.cluster_unit}")
+    text_encoder, image_encoder = get_encoders(options, splits.language)
     features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
     if features.dims.num_events == 0:
         features = with_kmeans_events(features)
@@ -242,6 +247,7 @@ class SuiteRunner:
             "rows": [r.label for r in rows]})
         failed = 0
         status = "FINISHED"
+        unavailable: dict[str, dict[str, str]] = {}  # slot id -> row label -> why the row cannot run there
         try:
             for res in resolutions:
                 if res.dataset is None:
@@ -249,6 +255,11 @@ class SuiteRunner:
                     continue
                 self.features_for(res.dataset)  # bad data (e.g. leaking splits) stops the run here, before training
                 for row in rows:
+                    reason = self.row_unavailable(res, row)
+                    if reason is not None:
+                        unavailable.setdefault(res.slot.id, {})[row.label] = reason
+                        self.say(f"[{row.label} | {res.slot.label}] not available: {reason}")
+                        continue
                     for seed in self.seeds:
                         failed += not self.run_cell(parent, res, row, seed)
         except KeyboardInterrupt:
@@ -258,15 +269,30 @@ class SuiteRunner:
             status = "FAILED"
             raise
         finally:
-            self.tracker.set_tags(parent, {"failed_cells": failed})
+            self.tracker.set_tags(parent, {"failed_cells": failed,
+                                           **({"rows_not_available": json.dumps(unavailable)} if unavailable else {})})
             self.tracker.end(parent, status)
         return failed
+
+    def row_unavailable(self, res: SlotResolution, row: SuiteRow) -> str | None:
+        """Why ``row`` cannot run on this slot's data, or None: a background-knowledge row (WBG) on a
+        dataset without sources is 'not available', not a failed cell."""
+        splits, features = self.features_for(res.dataset)
+        try:
+            config = resolve_config(row.model, row.variant, row.overrides)
+        except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by run_cell
+            return None
+        if getattr(config, "use_background", False) and not features.dims.has_source:
+            return next((note.split(":", 1)[0] for note in splits.notes if note.startswith("no sources.jsonl")),
+                        "the dataset has no background-knowledge sources")
+        return None
 
     def cell_identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
                       features: FeatureSplits) -> tuple[str, str]:
         identity = {"model": row.model, "variant": row.variant, "overrides": row.overrides,
                     "dataset": res.dataset, "data": splits.fingerprint(), "seed": seed,
-                    "protocol": self.options.protocol, "encoders": features.encoders, "limit": self.limit}
+                    "protocol": self.options.protocol, "encoders": features.encoders, "limit": self.limit,
+                    "split": splits.split_policy}
         return fingerprint(identity), fingerprint(dataclasses.asdict(config))
 
     def run_cell(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int) -> bool:
@@ -302,7 +328,7 @@ class SuiteRunner:
                 "encoder.image": features.encoders.get("image", ""),
                 "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
-                "device": str(self.device), "cluster_unit": splits.cluster_unit,
+                "device": str(self.device), "split": splits.split_policy, "cluster_unit": splits.cluster_unit,
                 **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"

@@ -829,6 +829,7 @@ def _run_options(args, data_root: Path | None, explicit: bool, suite: str):
     return RunOptions(suite=suite, data_root=data_root, data_root_explicit=explicit,
                       workdir=Path(args.workdir or os.environ.get("BENCH_WORKDIR", "bench-runs")),
                       device=getattr(args, "device", "auto"), on_missing_image=getattr(args, "on_missing_image", "drop"),
+                      split=getattr(args, "split", "random"),
                       keep_humor=getattr(args, "keep_humor", False), allow_leaks=getattr(args, "allow_leaks", False),
                       text_encoder=getattr(args, "text_encoder", None), image_encoder=getattr(args, "image_encoder", None),
                       text_encoder_path=getattr(args, "text_encoder_path", None),
@@ -842,7 +843,7 @@ def _worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], lis
                "--storage", storage_url, "--workers", "1", "--metric", args.metric, "--seed", str(args.seed),
                "--device", args.device, "--parent-run", parent_run, "--worker-index", str(index),
                "--heartbeat-interval", str(args.heartbeat_interval), "--grace-period", str(args.grace_period),
-               "--on-missing-image", args.on_missing_image]
+               "--on-missing-image", args.on_missing_image, "--split", getattr(args, "split", "random")]
         for flag, value in (("--max-epochs", args.max_epochs), ("--limit", args.limit),
                             ("--workdir", args.workdir), ("--data-root", args.data_root),
                             ("--tracking-uri", args.tracking_uri)):

@@ -6,6 +6,7 @@ predictions), so `bench report` can rebuild, re-score or re-test any table at an
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -29,13 +30,17 @@ def _slug(text: str) -> str:
 
 
 def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
-    """Slots the newest invocation that resolved them found unavailable (slots never run are left out)."""
+    """Slots, and rows of a slot (e.g. background-knowledge rows on data without sources), that the
+    newest invocation resolving them found unavailable (slots never run are left out)."""
     invocations = suite_invocation_tags(workdir, suite.name)
     out = {}
     for slot in suite.datasets:
-        status = next((tags[f"slot.{slot.id}"] for tags in invocations if f"slot.{slot.id}" in tags), "")
+        tags = next((tags for tags in invocations if f"slot.{slot.id}" in tags), {})
+        status = tags.get(f"slot.{slot.id}", "")
         if status.startswith("not available"):
             out[(slot.id, "*")] = status.split(": ", 1)[-1]
+        rows = json.loads(tags.get("rows_not_available") or "{}").get(slot.id, {})
+        out.update({(slot.id, row): reason for row, reason in rows.items()})
     return out
 
 
@@ -52,9 +57,23 @@ def _title(suite: Suite, records: list[CellRecord], protocol: str) -> str:
     return f"{suite.title} [protocol: {protocol}]" + (" [SYNTHETIC DATA]" if synthetic else "")
 
 
+def _per_dataset(records: list[CellRecord], value) -> str:
+    found: dict[str, set[str]] = {}
+    for rec in records:
+        found.setdefault(rec.dataset, set()).add(value(rec))
+    return "; ".join(f"{d}: {' | '.join(sorted(v))}" for d, v in sorted(found.items()))
+
+
 def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
+    """Synthetic warning; the split and the encoders named per dataset slot (they differ by language)."""
     if any(r.data_source == "synthetic" for r in records):
         table.header.insert(0, SYNTHETIC_NOTE)
+    if records:
+        encoders = _per_dataset(records, lambda r: r.tags.get("encoders") or "not recorded")
+        table.header = [f"Encoders: {encoders}" if line.startswith("Encoders: ") else line for line in table.header]
+        table.header.append("Split: " + _per_dataset(records, lambda r: (
+            f"{r.tags['split']} (cluster unit {r.tags.get('cluster_unit', 'image')})"
+            if r.tags.get("split") else "not recorded")))
     return table
 
 

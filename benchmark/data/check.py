@@ -30,7 +30,7 @@ from typing import Iterable, Sequence, TextIO
 
 from benchmark.data.images import inspect_image
 from benchmark.data.clusters import ContentKeys
-from benchmark.data.schema import SPLITS, DataError, DatasetSplits, NewsItem, Problem
+from benchmark.data.schema import SPLITS, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import LoadOptions
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)  # the adapter's bad rows and the check's findings
     leaks: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    intake: list[FileIntake] = field(default_factory=list)  # posts per data file before any policy
+    on_missing_image: str = ""
     has_source: bool = False
     fingerprint: str = ""
 
@@ -170,8 +172,10 @@ def assert_no_leaks(splits: DatasetSplits, allow: bool) -> list[Problem]:
     shown = "\n  ".join(p.reason for p in leaks[:20])
     more = f"\n  ... and {len(leaks) - 20} more" if len(leaks) > 20 else ""
     raise DataError(f"{splits.name}: {len(leaks)} item(s) overlap between training/validation and test, so "
-                    f"test scores would be inflated:\n  {shown}{more}\nFix: remove the duplicates from the "
-                    f"data (see `bench data check {splits.name}`), or pass --allow-leaks to run anyway")
+                    f"test scores would be inflated:\n  {shown}{more}\nFix: pass --split grouped (items sharing an "
+                    f"image or a text stay on one side; for datasets without a published split), remove the "
+                    f"duplicates from the data (see `bench data check {splits.name}`), or pass --allow-leaks "
+                    f"to run anyway")
 
 
 def _image_state(path: Path, cache: dict[Path, str | None], inspect: bool) -> str:
@@ -191,7 +195,8 @@ def check_dataset(splits: DatasetSplits, inspect_images: bool = True) -> CheckRe
     report = CheckReport(
         name=splits.name, source=splits.source, root=splits.root, language=splits.language,
         counts=splits.counts(), events={}, origins={}, emotions={}, images={},
-        problems=list(splits.problems), notes=list(splits.notes), has_source=splits.has_source,
+        problems=list(splits.problems), notes=list(splits.notes), intake=list(splits.intake),
+        has_source=splits.has_source,
         fingerprint=splits.fingerprint())
     reasons: dict[Path, str | None] = {}
     users: dict[Path, list[str]] = defaultdict(list)
@@ -255,6 +260,14 @@ def format_check_report(report: CheckReport, max_problems: int | None = None) ->
     out.append(f"Dataset {report.name} ({report.source}, language {report.language}){root}")
     out.append(f"fingerprint {report.fingerprint}; background sources: {'yes' if report.has_source else 'no'}")
     out.append("")
+    if report.intake:
+        policy = f" (--on-missing-image {report.on_missing_image})" if report.on_missing_image else ""
+        out.append(f"posts per file, before any policy, and what the missing-image policy did{policy}:")
+        rows = [[f.file, f.posts, f.dropped, f.blanked] for f in report.intake]
+        if len(rows) > 1:
+            rows.append(["all", *(sum(f[k] for f in rows) for k in (1, 2, 3))])
+        out += _table(["file", "posts", "dropped (no image)", "blanked (no image)"], rows)
+        out.append("")
     rows = []
     for split in SPLITS:
         c, ev = report.counts[split], report.events[split]
@@ -342,6 +355,7 @@ def run_data_check(dataset_name: str, data_root: Path | None, options: LoadOptio
         print(f"error: {spec.name} could not be loaded:\n{exc}", file=out)
         return 1
     report = check_dataset(splits)
+    report.on_missing_image = options.on_missing_image
     print(format_check_report(report, max_problems=max_problems), file=out)
     return 1 if report.errors else 0
 
@@ -354,11 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--split", choices=("random", "grouped", "publisher", "event"), default="random")
     parser.add_argument("--workdir", type=Path, default=Path("bench-runs"))
     parser.add_argument("--max-problems", type=int, default=None)
     args = parser.parse_args(argv)
     options = LoadOptions(seed=args.seed, on_missing_image=args.on_missing_image,
-                          validation_fraction=args.validation_fraction, workdir=args.workdir)
+                          validation_fraction=args.validation_fraction, workdir=args.workdir, split=args.split)
     return run_data_check(args.dataset, args.data_root, options, max_problems=args.max_problems)
 
 

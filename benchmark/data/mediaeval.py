@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmark.data.images import index_images
 from benchmark.data.sampling import event_split
-from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, NewsItem, Problem
+from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_table
 
@@ -64,11 +64,12 @@ def event_of(image_id: str) -> str:
 
 
 def read_posts(posts_file: Path, images_dir: Path, options: LoadOptions, problems: list[Problem],
-               seen_ids: set[str] | None = None) -> list[NewsItem]:
+               seen_ids: set[str] | None = None, intake: list[FileIntake] | None = None) -> list[NewsItem]:
     """Read one MediaEval posts TSV into NewsItems, applying the label and missing-image policies.
 
     ``seen_ids`` collects post ids across files: a post id already seen (in this file or an earlier
-    one) is reported as a duplicate and its row skipped.
+    one) is reported as a duplicate and its row skipped. ``intake`` (when given) gets this file's
+    post count and how many posts the missing-image policy dropped or blanked.
     """
     table = read_table(posts_file, problems)
     columns = table.columns(COLUMN_ALIASES, REQUIRED_COLUMNS)
@@ -79,6 +80,9 @@ def read_posts(posts_file: Path, images_dir: Path, options: LoadOptions, problem
     file_name = str(posts_file)
     items: list[NewsItem] = []
     partial = 0
+    counts = FileIntake(file_name, posts=len(table.rows))
+    if intake is not None:
+        intake.append(counts)
     for row in table.rows:
         post_id = row.values[columns["post_id"]].strip()
         raw_label = row.values[columns["label"]].strip().lower()
@@ -112,11 +116,13 @@ def read_posts(posts_file: Path, images_dir: Path, options: LoadOptions, problem
                 raise DataError(f"{file_name}:{row.line}: {what}. Load with --on-missing-image drop "
                                 f"(or blank) to skip or keep such tweets")
             if options.on_missing_image == "drop":
+                counts.dropped += 1
                 problems.append(Problem(file_name, row.line, f"{what}; tweet dropped", "warning", post_id))
                 continue
             if options.on_missing_image != "blank":
                 raise DataError(f"unknown on_missing_image policy {options.on_missing_image!r}; "
                                 f"use drop, blank or error")
+            counts.blanked += 1
         elif missing:
             partial += 1
         items.append(NewsItem(item_id=post_id, text=row.values[columns["text"]], image_paths=found,
@@ -135,8 +141,9 @@ def load_mediaeval(root: Path | None, options: LoadOptions, layout: MediaEvalLay
     root = Path(root)
     problems: list[Problem] = []
     seen: set[str] = set()
-    test = read_posts(root / layout.test_posts, root / layout.test_images, options, problems, seen)
-    dev = read_posts(root / layout.dev_posts, root / layout.dev_images, options, problems, seen)
+    intake: list[FileIntake] = []
+    test = read_posts(root / layout.test_posts, root / layout.test_images, options, problems, seen, intake)
+    dev = read_posts(root / layout.dev_posts, root / layout.dev_images, options, problems, seen, intake)
     test_events = {item.event for item in test if item.event is not None}
     shared = sorted({item.event for item in dev if item.event in test_events})
     if shared:
@@ -160,7 +167,7 @@ def load_mediaeval(root: Path | None, options: LoadOptions, layout: MediaEvalLay
         "items carry language None and the dataset language is en",
     ]
     return DatasetSplits(name=layout.name, train=train, validation=validation, test=test, source="real",
-                         root=root, problems=problems, language="en", notes=notes)
+                         root=root, problems=problems, language="en", notes=notes, intake=intake)
 
 
 def load_mediaeval2016(root: Path | None, options: LoadOptions) -> DatasetSplits:

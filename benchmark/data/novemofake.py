@@ -43,6 +43,7 @@ is not the reference code's).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -53,7 +54,8 @@ from typing import Any, Iterable
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
 from benchmark.data.relevance import relevance_labels, select_source
 from benchmark.data.sampling import stratified_split
-from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, NewsItem, Problem
+from benchmark.data.splits import make_splits
+from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines, read_table
 
@@ -104,6 +106,7 @@ class RawRecord:
     sources: list[SourceNews] | None = None
     label_field: str = "label"  # how the label is named in the file, for messages
     label_expected: str = "fake/real or 1/0"
+    publisher: str | None = None  # outlet (ReCOVery), a split group and cluster key
 
 
 def parse_label(value: Any) -> int | None:
@@ -385,7 +388,9 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
     resolver = _ImageResolver(root)
     kept: list[tuple[NewsItem, str | None]] = []
     seen: dict[str, RawRecord] = {}
+    intake = FileIntake(str(data_file))
     for record in records:
+        intake.posts += 1
         where = f"{record.file}:{record.line}" if record.line is not None else record.file
         if not record.item_id:
             problems.append(Problem(record.file, record.line, "record has no id; skipped (give every "
@@ -431,15 +436,17 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
                 state.missing_images.append(f"{where}: {reason}")
                 continue
             if options.on_missing_image == "drop":
+                intake.dropped += 1
                 problems.append(Problem(record.file, record.line, f"{reason}; record dropped "
                                         "(on_missing_image=drop)", severity="warning", item_id=record.item_id))
                 continue
+            intake.blanked += 1
             problems.append(Problem(record.file, record.line, f"{reason}; kept without an image "
                                     "(on_missing_image=blank)", severity="warning", item_id=record.item_id))
         source_text, source_images = _choose_source(record, resolver, state)
         item = NewsItem(item_id=record.item_id, text=record.text, image_paths=images[:1] if images else (),
                         label=label, language="en", source_text=source_text,
-                        source_image_paths=source_images, origin=origin)
+                        source_image_paths=source_images, origin=origin, publisher=record.publisher)
         kept.append((item, split))
     if state.missing_images:
         shown = "\n  ".join(state.missing_images[:20])
@@ -456,6 +463,7 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
                                 f"low-credibility sources and are kept without background: "
                                 f"{_summarise(state.no_sources)}", severity="warning"))
     notes = list(extra_notes)
+    split_policy = "published"
     with_split = [item for item, split in kept if split is not None]
     if with_split and len(with_split) != len(kept):
         raise DataError(f"{data_file}: the 'split' field is given on {len(with_split)} of {len(kept)} records; "
@@ -469,18 +477,22 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
             notes.append(f"no validation records: validation carved from train (stratified, fraction "
                          f"{options.validation_fraction}, seed {options.seed})")
         train, validation, test = parts["train"], parts["validation"], parts["test"]
+        if options.split != "random":
+            notes.append(f"--split {options.split} not applied: the file gives every record's split")
     else:
-        items = [item for item, _ in kept]
-        train_all, test = stratified_split(items, TEST_FRACTION, options.seed)
-        train, validation = stratified_split(train_all, options.validation_fraction, options.seed)
-        notes.append(f"80:20 train/test then train {round((1 - options.validation_fraction) * 100)}:"
-                     f"{round(options.validation_fraction * 100)} train/validation, stratified by label, "
-                     f"seed {options.seed} (the paper's reference code used random_state=43)")
+        result = make_splits([item for item, _ in kept], options.split, TEST_FRACTION,
+                             options.validation_fraction, options.seed, dataset=name)
+        train, validation, test = result.train, result.validation, result.test
+        split_policy = options.split
+        notes += result.notes
+        if options.split == "random":
+            notes.append("the paper's reference code used random_state=43 (--seed 43)")
     notes.append(f"records without an image file: on_missing_image={options.on_missing_image}")
     log.info("%s: %d train, %d validation, %d test, %d problem(s)", name, len(train), len(validation),
              len(test), len(problems))
     return DatasetSplits(name=name, train=train, validation=validation, test=test, source="real",
-                         root=root, problems=problems, language="en", notes=notes)
+                         root=root, problems=problems, language="en", notes=notes, split_policy=split_policy,
+                         intake=[intake])
 
 
 # --------------------------------------------------------------------------------------- loaders
@@ -567,7 +579,13 @@ _RECOVERY_COLUMNS = {"news_id": ("id",), "url": (), "publisher": (), "publish_da
 
 
 def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
-    """ReCOVery ``recovery-news-data.csv`` (reliability 1 = real, 0 = fake); text = title + body."""
+    """ReCOVery ``recovery-news-data.csv`` (reliability 1 = real, 0 = fake); text = title + body.
+
+    Labels are per publisher (source reliability of 44 outlets), so the test items of one outlet
+    are not independent evidence: a model that recognises the outlet gets all of them right or
+    wrong together. The statistics therefore cluster by publisher (``cluster_unit="publisher"``),
+    not by image; ``--split publisher`` keeps outlets apart across train/validation/test.
+    """
     root = _require_root(root, "recovery", "recovery-news-data.csv and images/")
     path = _first_existing(root, ("recovery-news-data.csv", "dataset/recovery-news-data.csv"), "ReCOVery")
     problems: list[Problem] = []
@@ -586,9 +604,12 @@ def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
         records.append(RawRecord(item_id=get("news_id"), text=text, image_refs=_image_list(get("image")),
                                  label=label, origin="recovery", file=str(path), line=row.line,
                                  split=get("split") or None, label_field="reliability",
-                                 label_expected="1 (reliable = real) or 0 (unreliable = fake)"))
-    notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)"]
-    return build_splits("recovery", root, records, options, problems, path, "recovery", notes)
+                                 label_expected="1 (reliable = real) or 0 (unreliable = fake)",
+                                 publisher=get("publisher") or None))
+    notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)",
+                                                        "cluster unit: publisher (labels are per outlet)"]
+    splits = build_splits("recovery", root, records, options, problems, path, "recovery", notes)
+    return dataclasses.replace(splits, cluster_unit="publisher")
 
 
 def load_ticnn(root: Path | None, options: LoadOptions) -> DatasetSplits:

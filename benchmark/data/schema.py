@@ -64,6 +64,19 @@ SPLITS = ("train", "validation", "test")
 
 
 @dataclass
+class FileIntake:
+    """How many posts one data file held before any policy, and what the missing-image policy did.
+
+    Why: ``bench data check`` must show what was read before counts per split hide the dropped posts.
+    """
+
+    file: str
+    posts: int = 0  # records read (before labels, duplicates and images are checked)
+    dropped: int = 0  # dropped for a missing image (--on-missing-image drop)
+    blanked: int = 0  # kept without an image (--on-missing-image blank)
+
+
+@dataclass
 class DatasetSplits:
     """Train / validation / test NewsItems of one dataset plus everything found wrong while reading."""
 
@@ -77,6 +90,8 @@ class DatasetSplits:
     language: str = "en"
     notes: list[str] = field(default_factory=list)  # how splits were made, policies applied
     cluster_unit: str = "image"  # how test items cluster for statistics (benchmark.data.clusters)
+    intake: list[FileIntake] = field(default_factory=list)  # per data file, before any policy
+    split_policy: str = "published"  # how the splits were made: "published" or a benchmark.data.splits policy
 
     def split(self, name: str) -> list[NewsItem]:
         if name not in SPLITS:

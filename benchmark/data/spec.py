@@ -9,6 +9,7 @@ from typing import Callable, Literal
 from benchmark.data.schema import DatasetSplits
 
 MissingImagePolicy = Literal["drop", "blank", "error"]
+SplitPolicy = Literal["random", "grouped", "publisher", "event"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class LoadOptions:
     keep_humor: bool = False  # MediaEval 2015: keep 'humor' tweets as fake instead of dropping them
     validation_fraction: float = 0.1
     workdir: Path = Path("bench-runs")  # synthetic sets write their images under <workdir>/synthetic
+    split: SplitPolicy = "random"  # datasets without a published split (benchmark.data.splits)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
-from benchmark.data.sampling import stratified_split
-from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, NewsItem, Problem
+from benchmark.data.splits import balance_line, carve, check_policy
+from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines
 
@@ -168,6 +168,7 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
             problems.append(Problem(str(root / folder), None, "image folder missing: every post of this "
                                     "label lacks its image", severity="warning"))
     split_items: dict[str, list[NewsItem]] = {}
+    intake: list[FileIntake] = []
     missing_posts: list[str] = []
     for split_name, files in WEIBO_FILES.items():
         items: list[NewsItem] = []
@@ -177,7 +178,10 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
             if not path.is_file():
                 raise DataError(f"{path}: Weibo file missing; expected {', '.join(r for fs in WEIBO_FILES.values() for r, _ in fs)} "
                                 f"under {root} (see docs/datasets.md)")
-            for post in read_weibo_file(path, label, problems):
+            posts = read_weibo_file(path, label, problems)
+            counts = FileIntake(str(path), posts=len(posts))
+            intake.append(counts)
+            for post in posts:
                 images = tuple(p for p in (finder.find(u, post.label) for u in post.image_urls) if p)
                 if not images:
                     reason = (f"post {post.post_id}: none of its {len(post.image_urls)} image(s) found "
@@ -187,10 +191,12 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
                         missing_posts.append(f"{post.file}:{post.line}: {reason}")
                         continue
                     if options.on_missing_image == "drop":
+                        counts.dropped += 1
                         problems.append(Problem(post.file, post.line, f"{reason}; post dropped "
                                                 "(on_missing_image=drop)", severity="warning",
                                                 item_id=post.post_id))
                         continue
+                    counts.blanked += 1
                     problems.append(Problem(post.file, post.line, f"{reason}; kept without an image "
                                             "(on_missing_image=blank)", severity="warning",
                                             item_id=post.post_id))
@@ -215,16 +221,23 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
         raise DataError(f"{root}: {len(missing_posts)} Weibo post(s) have no image file "
                         f"(on_missing_image=error):\n  {shown}{more}\nFix: add the images, or load with "
                         f"--on-missing-image drop (skip those posts) or blank (keep them text-only)")
-    train, validation = stratified_split(split_items["train"], options.validation_fraction, options.seed)
+    check_policy(options.split, split_items["train"], "weibo")
+    train, validation = carve(split_items["train"], options.split, options.validation_fraction, options.seed)
+    how = ("stratified by label" if options.split == "random" else
+           f"split={options.split}: no group of shared image/text{'/' + options.split if options.split in ('publisher', 'event') else ''} "
+           "straddles train and validation, stratified as far as groups allow")
     notes = [
         "published train/test files; validation carved from train "
-        f"(stratified by label, fraction {options.validation_fraction}, seed {options.seed})",
+        f"({how}, fraction {options.validation_fraction}, seed {options.seed})",
+        "label balance: " + "; ".join(balance_line(n, s) for n, s in (("train", train), ("validation", validation),
+                                                                     ("test", split_items["test"]))),
         f"posts with no image file: on_missing_image={options.on_missing_image}",
     ]
     log.info("weibo: %d train, %d validation, %d test, %d problem(s)",
              len(train), len(validation), len(split_items["test"]), len(problems))
     return DatasetSplits(name="weibo", train=train, validation=validation, test=split_items["test"],
-                         source="real", root=root, problems=problems, language="zh", notes=notes)
+                         source="real", root=root, problems=problems, language="zh", notes=notes, intake=intake,
+                         split_policy="published" if options.split == "random" else f"published/{options.split}-validation")
 
 
 SPEC = DatasetSpec(

