@@ -46,3 +46,9 @@ def test_training_in_bf16_runs_and_differs_from_fp32_only_slightly():
     assert np.abs(a - b).max() < 0.1
     with pytest.raises(ValueError, match="unknown precision"):
         train_model(ToyModel(ToyConfig(), splits.dims), splits, precision="half")
+
+
+def test_numpy_encoders_are_not_wrapped():
+    from benchmark.encoders.multilingual import MultilingualUSETextEncoder
+    enc = MultilingualUSETextEncoder()
+    assert with_precision(enc, "bf16") is enc

@@ -65,6 +65,7 @@ class MultilingualUSETextEncoder(TextEncoder):
 
     name = "use-multilingual-v3"
     dim = 512
+    autocast_capable = False  # pure numpy: --precision bf16 leaves it (and its cache key) unchanged
 
     def __init__(self, weights_path: Path | str | None = None, max_length: int = 16,
                  threads: int | None = None, device: str | torch.device | None = None) -> None:
