@@ -26,6 +26,7 @@ AS_RELEASED = {
     "unnormalised_kl_target": True,
     "code_kl_direction": True,
     "ambiguity_aggregate_ratio": False,
+    "detach_ambiguity_target": False,
     "real_only_consistency_pairs": True,
     "itm_shift": 3,
     "isolate_module_losses": True,
@@ -43,7 +44,7 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
                "no attention; the three features are concatenated directly (so no guidance either)"),
     "wo_agu": ("w/o AGU", {"use_agu": False}, "no attention guidance loss"),
     "as_released": ("COOLANT (as released)", AS_RELEASED,
-                    "public code: logits * exp(0.07), log-softmax attention weights, KL(g||a) to the "
+                    "public code: logits * exp(0.07), log-softmax attention weights, KL(g||a) to the attached, "
                     "unnormalised target [1-s,1-s,s] without the Eq. 12 denominator, real-news-only "
                     "consistency pairs with images rolled by 3, each loss training only its module, "
                     "three optimisers (Adam / AdamW wd 5e-4 / Adam)"),

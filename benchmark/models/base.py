@@ -38,6 +38,7 @@ class ModelOutput:
     logits: torch.Tensor  # (B, 2): index 1 = fake
     representation: torch.Tensor  # (B, D) features right before the classifier
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  # 'total' + components when labels given
+    diagnostics: dict[str, torch.Tensor] = field(default_factory=dict)  # per-item extras (e.g. COOLANT's g)
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -67,6 +68,13 @@ class DetectorModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Scalars the model gathered over the last training epoch (logged per epoch); then reset.
+
+        Default none. The engine calls it once before training (discarding) and after each epoch.
+        """
+        return {}
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser by default; models needing several (e.g. COOLANT as released) override."""

@@ -15,8 +15,11 @@ Data flow (d = ``aligned_dim`` = L, the attention module's feature length):
   attention (3.4.1): squeeze = mean over L of the (3, L) stack -> (B,3); excitation FC-ReLU-FC ->
      sigmoid gates s; a = s / sum(s) (a distribution, needed for the KL of Eq. 14).
   guidance (3.4.2): per modality an encoder m -> (mu, log var) of q(z|m) (K = ``z_dim``); Eq. 11-13
-     -> g; target [1-g, 1-g, g] / (2-g); L_AG = KL(a || g) (Eq. 14).  Trained only through L_AG, as
-     in paper and code (no reconstruction term appears in Eq. 19).
+     -> g; target [1-g, 1-g, g] / (2-g); L_AG = KL(a || g) (Eq. 14) with g detached: L_AG trains
+     the attention only. Eq. 19 has no term for the ambiguity encoders (no reconstruction either),
+     so in the paper reading they stay at their initialisation and g is a fixed function of the
+     trained m^v, m^t; the released code trains them through the attached KL target
+     (``detach_ambiguity_target=False``, part of ``as_released``).
   classifier (3.4.3): x~ = a_v m^v (+) a_t m^t (+) a_f m^f (B, 3d) = representation; MLP -> 2 logits.
   total (Eq. 19): L = L_ITM + L_ITC + lambda L_SEM + L_CLS + gamma L_AG.
 """
@@ -36,6 +39,8 @@ from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput, make_
 from benchmark.registry import MODELS
 
 LOSS_KEYS = ("total", "itm", "itc", "sem", "cls", "ag")
+# per-epoch diagnostics (engine -> MLflow): ambiguity g and the attention distribution a = (v, t, f)
+ATTENTION_NAMES = ("attention_w_image", "attention_w_text", "attention_w_fusion")
 
 
 @dataclass
@@ -76,6 +81,10 @@ class CoolantConfig(ModelConfig):
     unnormalised_kl_target: bool = False  # [1-g, 1-g, g] not renormalised to sum 1
     code_kl_direction: bool = False  # KLDivLoss(log a, g) = KL(g || a) instead of KL(a || g)
     ambiguity_aggregate_ratio: bool = True  # Eq. 12 denominator; the code has none
+    detach_ambiguity_target: bool = True  # Eq. 14's g is the reference; the code leaves it attached
+    # ITC negatives that are the same image with another text (tweets share images): "keep" them as
+    # Eq. 3-4 and the released code do, or "mask" them out of the softmaxes (ITM already drops them)
+    itc_shared_image_negatives: str = "keep"
     real_only_consistency_pairs: bool = False  # D' from real news only, no fake-pair negatives
     isolate_module_losses: bool = False  # each loss trains only its own module (code's 3 steps)
     three_optimizers: bool = False  # Adam / AdamW / Adam for consistency / contrastive / detection
@@ -89,6 +98,9 @@ class CoolantConfig(ModelConfig):
         if self.use_sem and not (self.use_itm and self.use_itc):
             raise ValueError("use_sem needs use_itm and use_itc (soft targets come from the consistency "
                              "module and soften the contrastive loss); set use_sem=False")
+        if self.itc_shared_image_negatives not in ("keep", "mask"):
+            raise ValueError(f"itc_shared_image_negatives must be 'keep' or 'mask'; "
+                             f"got {self.itc_shared_image_negatives!r}")
         if self.use_agu and not self.use_att:
             raise ValueError("use_agu needs use_att (the guidance loss targets the attention weights); "
                              "set use_agu=False")
@@ -181,11 +193,39 @@ class Coolant(DetectorModel):
         if c.use_agu:
             self.ambiguity_image = GaussianEncoder(d, c.z_dim)
             self.ambiguity_text = GaussianEncoder(d, c.z_dim)
+            if c.detach_ambiguity_target:  # no loss reaches them (see the module docstring): frozen
+                self.ambiguity_image.requires_grad_(False)
+                self.ambiguity_text.requires_grad_(False)
         else:
             self.ambiguity_image = self.ambiguity_text = None
         self.classifier = nn.Sequential(
             nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
             nn.Linear(c.classifier_hidden, 2))
+        self._diag: dict[str, list[float]] = {}
+
+    # ---------------------------------------------------------------- diagnostics
+    def _accumulate(self, name: str, values: torch.Tensor) -> None:
+        """Running count / sum / sum of squares of a per-item quantity over the training epoch."""
+        v = values.detach().double()  # sums of squares: float32 loses small stds
+        acc = self._diag.setdefault(name, [0.0, 0.0, 0.0])
+        acc[0] += v.numel()
+        acc[1] += float(v.sum())
+        acc[2] += float(v.pow(2).sum())
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Mean and std over the epoch's training items of g and of each attention weight; resets.
+
+        Shows whether the guidance degenerates (g constant, attention pinned to one point).
+        """
+        out: dict[str, float] = {}
+        for name, (n, total, squares) in self._diag.items():
+            if n == 0:
+                continue
+            mean = total / n
+            out[f"{name}_mean" if name == "ambiguity" else name] = mean
+            out[f"{name}_std"] = math.sqrt(max(squares / n - mean * mean, 0.0))
+        self._diag = {}
+        return out
 
     # ---------------------------------------------------------------- pieces
     def logit_scale_value(self) -> torch.Tensor | float:
@@ -194,11 +234,16 @@ class Coolant(DetectorModel):
             return math.exp(0.07)
         return self.logit_scale.clamp(0.0, math.log(self.config.max_logit_scale)).exp()
 
+    @staticmethod
+    def _image_ids(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) ids equal exactly for items whose image features are identical (a shared image)."""
+        return torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+
     def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
                           ) -> torch.Tensor:
         """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
         c = self.config
-        image_ids = torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+        image_ids = self._image_ids(batch)
         text_idx, image_idx, y = eq.build_consistency_pairs(
             batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
         s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
@@ -226,7 +271,8 @@ class Coolant(DetectorModel):
             m_v, m_t = self.contrastive(e_v, e_t)
             scale = self.logit_scale_value()
             logits = eq.similarity_logits(m_v, m_t, scale)
-            losses["itc"] = eq.itc_loss(logits)
+            shared = self._image_ids(batch) if c.itc_shared_image_negatives == "mask" else None
+            losses["itc"] = eq.itc_loss(logits, shared)
             if c.use_sem:
                 soft_scale = scale.detach() if torch.is_tensor(scale) else scale
                 s_v2t, s_t2v = eq.soft_targets(eq.similarity_logits(
@@ -246,12 +292,21 @@ class Coolant(DetectorModel):
         x_tilde = eq.aggregate(m_v, m_t, m_f, weights)
         logits_cls = self.classifier(x_tilde)
 
+        diagnostics: dict[str, torch.Tensor] = {}
+        if log_a is not None:
+            diagnostics["attention"] = log_a.detach().exp()
         if self.ambiguity_image is not None and log_a is not None:
-            mu_v, lv_v = self.ambiguity_image(m_v)
-            mu_t, lv_t = self.ambiguity_text(m_t)
-            g = eq.ambiguity_scores(mu_v, lv_v, mu_t, lv_t, aggregate_ratio=c.ambiguity_aggregate_ratio)
+            g = self.ambiguity(m_v, m_t)
+            diagnostics["ambiguity"] = g.detach()
             target = eq.ambiguity_target(g, normalise=not c.unnormalised_kl_target)
-            losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction)
+            losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction,
+                                                      detach_target=c.detach_ambiguity_target)
+        if self.training:
+            if "ambiguity" in diagnostics:
+                self._accumulate("ambiguity", diagnostics["ambiguity"])
+            if "attention" in diagnostics:
+                for k, name in enumerate(ATTENTION_NAMES):
+                    self._accumulate(name, diagnostics["attention"][:, k])
 
         if has_labels:
             losses["cls"] = eq.classification_loss(logits_cls, batch["label"])
@@ -259,7 +314,15 @@ class Coolant(DetectorModel):
                                             losses["ag"], c.lambda_sem, c.gamma)
         else:
             losses = {}
-        return ModelOutput(logits=logits_cls, representation=x_tilde, losses=losses)
+        return ModelOutput(logits=logits_cls, representation=x_tilde, losses=losses, diagnostics=diagnostics)
+
+    def ambiguity(self, m_v: torch.Tensor, m_t: torch.Tensor) -> torch.Tensor:
+        """g of Eq. 11-13 per item, (B,), from the aligned features (ambiguity encoders needed)."""
+        if self.ambiguity_image is None:
+            raise ValueError("this COOLANT variant has no ambiguity guidance (use_agu=False)")
+        mu_v, lv_v = self.ambiguity_image(m_v)
+        mu_t, lv_t = self.ambiguity_text(m_t)
+        return eq.ambiguity_scores(mu_v, lv_v, mu_t, lv_t, aggregate_ratio=self.config.ambiguity_aggregate_ratio)
 
     # ---------------------------------------------------------------- optimisation
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
