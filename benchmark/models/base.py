@@ -60,6 +60,8 @@ class DetectorModel(nn.Module):
     requires: ClassVar[frozenset[str]] = frozenset()  # batch keys the model reads
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    # how this implementation differs from its paper and the released code (benchmark.deviations)
+    deviations: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, config: ModelConfig, dims: FeatureDims) -> None:
         super().__init__()
@@ -105,6 +107,9 @@ class PrepareContext:
     cache_dir: Any  # pathlib.Path; pre-trained module artifacts are stored here keyed by content
     log_artifact: Any = None  # callable(path) logging to the cell's MLflow run, or None
     log_metrics: Any = None  # callable(dict, step) or None
+    # callable(explicit folder or None) -> (image features, emotion labels), or raising
+    # benchmark.emotion_set.EmotionSetUnavailable; see benchmark.emotion_set.EmotionSetProvider
+    emotion_set: Any = None
 
 
 def cross_entropy_terms(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -33,10 +33,63 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models import coolant_losses as eq
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput, make_optimizer
 from benchmark.registry import MODELS
+
+DEVIATIONS = (
+    Deviation("encoders", "BERT text encoder, ResNet image encoder (section 3.1)",
+              "frozen cached token / region features (offline MiniLM + EfficientNet-Lite0 unless a paper "
+              "encoder is chosen), an FC+ReLU and (masked) mean pooling on top",
+              "Twitter: CAFE's precomputed 200-d word vectors and 512-d image vectors"),
+    Deviation("unstated sizes", "not given", "hidden 256, consistency / aligned 64, latent 2, classifier 64, "
+              "dropout 0.2: the released Twitter code's sizes where it has them"),
+    Deviation("consistency pairs D' (Eq. 1)", "y' = 1 iff text and image are from the same real news",
+              "per batch: every own pair (+1 real, -1 fake) and each text with the image rolled by one "
+              "position (-1); rolled pairs showing the same image are dropped",
+              "real news only, images rolled by 3, no same-image check"),
+    Deviation("ITC negatives that share an image (Eq. 3-4)",
+              "one-hot targets: every other pair in the batch is a negative",
+              "kept as negatives by default (itc_shared_image_negatives='keep', paper and code); 'mask' "
+              "removes same-image pairs from both softmaxes, as ITM already drops them", ""),
+    Deviation("temperature (Eq. 2)", "learnable tau", "learnable 1/tau, initialised 1/0.07, clamped to [1, 100]",
+              "constant exp(0.07) ~ 1.07"),
+    Deviation("soft targets (Eq. 5)", "gradient flow not stated",
+              "detached: L_SEM never trains the consistency module",
+              "same effect through separate optimiser steps; raw (unnormalised) dot products"),
+    Deviation("fusion output (Eq. 8-10)", "m^f is an L x 1 feature",
+              "the flattened d x d outer product is projected by a Linear layer to d",
+              "outer product, softmax, max-pool to 64, FC"),
+    Deviation("attention (3.4.1)", "SE-Net: squeeze, excitation, sigmoid gates",
+              "one FC-ReLU-FC excitation over the squeezed (B, 3); the sigmoid gates are normalised to a "
+              "distribution a = s / sum(s) so that Eq. 14's KL is defined",
+              "a 19-block 1-D SE-ResNet returning log-softmax weights that multiply the features"),
+    Deviation("mixture KL (Eq. 11-12)", "KL between the batch mixtures q(z^v), q(z^t)",
+              "each mixture replaced by the Gaussian with its mean and variance (the mixture KL has no "
+              "closed form)", "no denominator at all"),
+    Deviation("per-item KL (Eq. 12)", "D_KL of the two Gaussians", "closed form",
+              "one-sample Monte-Carlo estimate (can be negative, so g < 0.5 occurs)"),
+    Deviation("range of g (Eq. 13)", "sigmoid of a non-negative ratio, so g lies in [0.5, 1)",
+              "same (a property of Eq. 13): the target [1-g, 1-g, g] never gives the fusion feature less "
+              "than a third", ""),
+    Deviation("KL target (Eq. 14)", "[1-g, 1-g, g], the reference of D_KL(a || g)",
+              "renormalised by 2-g to a distribution and detached: L_AG trains the attention, not g "
+              "(attached, g collapsed to sigmoid(1) for every item)",
+              "unnormalised, attached, KLDivLoss = D_KL(g || a)"),
+    Deviation("ambiguity encoders", "a VAE-based model learns the ambiguity; Eq. 19 has no term for it",
+              "frozen at initialisation (no loss reaches them once g is detached): g is a fixed function of "
+              "the trained m^v, m^t", "trained through the attached KL target only"),
+    Deviation("optimisation (Eq. 19)", "one objective L = L_ITM + L_ITC + lambda L_SEM + L_CLS + gamma L_AG, Adam 1e-3",
+              "as the paper: one Adam over Eq. 19",
+              "three optimisers (Adam / AdamW wd 5e-4 / Adam), each loss trains only its module"),
+    Deviation("detection module inputs", "the classifier reads the aligned m^v, m^t and m^f",
+              "as the paper", "its own label-trained text / image encoders and uni-modal MLPs feed the "
+              "classifier; the aligned features only feed the fusion and ambiguity modules"),
+    Deviation("model selection", "not stated", "clean protocol: validation split; test once",
+              "best TEST epoch of 50 (the as-released protocol reproduces it)"),
+)
 
 LOSS_KEYS = ("total", "itm", "itc", "sem", "cls", "ag")
 # per-epoch diagnostics (engine -> MLflow): ambiguity g and the attention distribution a = (v, t, f)
@@ -172,6 +225,7 @@ class Coolant(DetectorModel):
     requires: ClassVar[frozenset[str]] = frozenset({"text_tokens", "text_mask", "image_regions"})
     description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
     paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
+    deviations: ClassVar[tuple[Deviation, ...]] = DEVIATIONS
 
     def __init__(self, config: CoolantConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
