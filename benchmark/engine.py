@@ -145,6 +145,7 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
     best_validation: Evaluation | None = None
     epochs_without_gain, stopped_early = 0, False
     select_split = "test" if protocol == "as-released" else "validation"
+    model.epoch_diagnostics()  # drop anything gathered before training (e.g. forward passes in prepare)
     bar = tqdm(range(1, int(cfg.max_epochs) + 1), desc=f"train {type(model).__name__}", leave=False,
                disable=os.environ.get("TQDM_DISABLE") == "1")
     for epoch in bar:
@@ -174,6 +175,7 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             batches += 1
         record: dict[str, float] = {"epoch": epoch}
         record.update({f"train_loss_{k}": v / max(batches, 1) for k, v in sums.items()})
+        record.update(model.epoch_diagnostics())
         val = evaluate(model, features.validation, device, precision=precision)
         record.update({f"val_{k}": v for k, v in val.metrics.items()})
         test_eval = None

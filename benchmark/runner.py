@@ -23,6 +23,7 @@ import torch
 
 from benchmark.data.schema import DatasetSplits
 from benchmark.data.spec import DatasetSpec, LoadOptions
+from benchmark.emotion_set import EmotionSetProvider
 from benchmark.engine import resolve_device, train_model
 from benchmark.features import FeatureSplits
 from benchmark.models.base import PrepareContext
@@ -343,7 +344,8 @@ class SuiteRunner:
             context = PrepareContext(
                 device=self.device, seed=seed, cache_dir=self.workdir / "pretrained",
                 log_artifact=lambda path: self.tracker.client.log_artifact(run_id, str(path)),
-                log_metrics=lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step))
+                log_metrics=lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step),
+                emotion_set=EmotionSetProvider.for_run(self.options))  # NovEmoFake's emotion images
             result = train_model(
                 model, features, protocol=self.options.protocol, seed=seed, device=self.device,
                 prepare_context=context, keep_representation=self.suite.store_representation,

@@ -18,6 +18,7 @@ class Variant:
     label: str  # how a table row names it, e.g. "w/o ITM"
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    deviations: tuple[Any, ...] = ()  # benchmark.deviations.Deviation beyond the model's own
 
     @property
     def key(self) -> str:
@@ -25,9 +26,9 @@ class Variant:
 
 
 def register_variant(model: str, name: str, label: str, overrides: dict[str, Any] | None = None,
-                     description: str = "") -> Variant:
+                     description: str = "", deviations: tuple[Any, ...] = ()) -> Variant:
     variant = Variant(model=model, name=name, label=label, overrides=dict(overrides or {}),
-                      description=description)
+                      description=description, deviations=tuple(deviations))
     VARIANTS.register(variant.key, variant)
     return variant
 

@@ -74,6 +74,18 @@ def test_itc_loss_eq2_4() -> None:
     _close(eq.itc_loss(logits), (v2t + t2v) / 2)
 
 
+def test_itc_loss_masks_negatives_that_share_the_image() -> None:
+    # items 0 and 1 carry the same image: their cross pairs leave the softmaxes, item 2 stays a negative
+    logits = torch.tensor([[2.0, 1.0, 0.5], [0.3, 1.5, -0.2], [0.1, 0.4, 1.0]])
+    ids = torch.tensor([7, 7, 3])
+    rows = [[2.0, 0.5], [1.5, -0.2], [0.1, 0.4, 1.0]]  # row i: its own logit first / in place
+    v2t = -(_log_softmax(rows[0])[0] + _log_softmax(rows[1])[0] + _log_softmax(rows[2])[2]) / 3
+    cols = [[2.0, 0.1], [1.5, 0.4], [0.5, -0.2, 1.0]]
+    t2v = -(_log_softmax(cols[0])[0] + _log_softmax(cols[1])[0] + _log_softmax(cols[2])[2]) / 3
+    _close(eq.itc_loss(logits, ids), (v2t + t2v) / 2)
+    _close(eq.itc_loss(logits, torch.tensor([0, 1, 2])), eq.itc_loss(logits).item())  # no sharing: Eq. 3-4
+
+
 # ------------------------------------------------------------------ Eq. 5-7
 def test_soft_targets_eq5_are_detached_row_softmaxes() -> None:
     shared = torch.tensor([[1.0, 0.0], [0.5, 0.0]], requires_grad=True)
@@ -186,6 +198,16 @@ def test_ambiguity_target_and_guidance_loss_eq14() -> None:
            expected_code)
     # the batch average: a second identical row leaves the mean unchanged
     _close(eq.attention_guidance_loss(log_a.repeat(2, 1), target.repeat(2, 1)), expected)
+
+
+def test_guidance_loss_eq14_moves_the_attention_not_the_target() -> None:
+    """g is the reference of Eq. 14: detached by default, attached as in the released code."""
+    g = torch.tensor([0.8, 0.6], requires_grad=True)
+    log_a = torch.log(torch.tensor([[1 / 3, 1 / 2, 1 / 6], [0.2, 0.3, 0.5]])).requires_grad_(True)
+    eq.attention_guidance_loss(log_a, eq.ambiguity_target(g)).backward()
+    assert g.grad is None and log_a.grad is not None and log_a.grad.abs().sum() > 0
+    eq.attention_guidance_loss(log_a, eq.ambiguity_target(g), detach_target=False).backward()
+    assert g.grad is not None and g.grad.abs().sum() > 0
 
 
 # ------------------------------------------------------------------ Eq. 17-19

@@ -120,12 +120,55 @@ def test_as_released_isolates_each_module() -> None:
     assert all(g is None for g in grads(model.image_encoder))
 
 
-def test_guidance_trains_attention_and_vae_encoders() -> None:
+def test_guidance_trains_the_attention_only_in_paper_mode() -> None:
+    """Eq. 14 with g detached: L_AG reaches the attention (and m through it), never the ambiguity encoders."""
     torch.manual_seed(0)
     model = model_for("default")
     model(make_batch(SMALL)).losses["ag"].backward()
+    assert has_grad(model.attention)
+    for module in (model.ambiguity_image, model.ambiguity_text, model.classifier):
+        assert all(g is None for g in grads(module))
+
+
+def test_guidance_trains_the_vae_encoders_as_released() -> None:
+    """Released code: the attached target trains the ambiguity encoders, never the aligned space."""
+    torch.manual_seed(0)
+    model = model_for("as_released")
+    model(make_batch(SMALL)).losses["ag"].backward()
     assert has_grad(model.attention) and has_grad(model.ambiguity_image) and has_grad(model.ambiguity_text)
-    assert all(g is None for g in grads(model.classifier))
+    assert all(g is None for g in grads(model.contrastive))
+
+
+def test_epoch_diagnostics_mean_and_std_of_g_and_attention() -> None:
+    torch.manual_seed(0)
+    model = model_for("default")
+    batches = [make_batch(SMALL, seed=s) for s in (0, 1)]
+    model.train()
+    outs = [model(b).diagnostics for b in batches]
+    model.eval()
+    model(batches[0])  # evaluation passes are not counted
+    got = model.epoch_diagnostics()
+    g = torch.cat([o["ambiguity"] for o in outs]).double()
+    a = torch.cat([o["attention"] for o in outs]).double()
+    assert got["ambiguity_mean"] == pytest.approx(g.mean().item(), abs=1e-6)
+    assert got["ambiguity_std"] == pytest.approx(g.std(unbiased=False).item(), abs=1e-6)
+    for k, name in enumerate(("attention_w_image", "attention_w_text", "attention_w_fusion")):
+        assert got[name] == pytest.approx(a[:, k].mean().item(), abs=1e-6)
+        assert got[name + "_std"] == pytest.approx(a[:, k].std(unbiased=False).item(), abs=1e-6)
+    assert model.epoch_diagnostics() == {}  # reset after reading
+
+
+def test_shared_image_negatives_switch() -> None:
+    torch.manual_seed(0)
+    batch = make_batch(SMALL)
+    batch["image_regions"][1] = batch["image_regions"][0]  # two tweets, one image
+    keep = model_for("default")
+    mask = model_for("default", itc_shared_image_negatives="mask")
+    mask.load_state_dict(keep.state_dict())
+    keep.eval(), mask.eval()
+    assert mask(batch).losses["itc"].item() < keep(batch).losses["itc"].item()
+    with pytest.raises(ValueError, match="itc_shared_image_negatives"):
+        model_for("default", itc_shared_image_negatives="drop")
 
 
 def test_attention_module_hand_computed() -> None:

@@ -18,7 +18,8 @@ from benchmark.variants import resolve_config
 
 DIMS = FeatureDims(text_dim=6, image_dim=5, text_len=3, image_regions=2, has_source=True)
 VARIANTS = ["pm", "pmn", "pme", "pmne", "pm_visualbert", "pmn_visualbert", "pme_visualbert",
-            "pmne_visualbert", "adam_pretrain"]
+            "pmne_visualbert", "adam_pretrain", "pm_target_only", "pme_target_only",
+            "pm_target_only_visualbert", "pme_target_only_visualbert"]
 SMALL = dict(pretrain_epochs=2, pretrain_batch_size=16, emotion_pretrain_epochs=2, emotion_batch_size=8,
              visualbert_dim=8, visualbert_layers=1, visualbert_heads=2, novelty_dim=16, projection_dim=4,
              emotion_pca_dim=6, scaffold_dim=10, detector_hidden=(12, 6))
@@ -134,8 +135,10 @@ def test_every_variant_prepares_and_trains_a_step(variant, tmp_path):
 
 
 def test_requires_follows_the_switches():
-    assert build("pm").requires == {"text_pooled", "image_pooled"}
-    assert build("pme").requires == {"text_pooled", "image_pooled"}
+    both = {"text_pooled", "image_pooled", "source_text_pooled", "source_image_pooled"}
+    assert build("pm").requires == both and build("pme").requires == both
+    assert build("pm_target_only").requires == {"text_pooled", "image_pooled"}
+    assert build("pme_target_only").requires == {"text_pooled", "image_pooled"}
     assert build("pmn").requires == {"text_pooled", "image_pooled", "source_text_pooled",
                                      "source_image_pooled", "has_source"}
     assert build("pmne_visualbert").requires == {
@@ -201,10 +204,40 @@ def test_pca_is_fitted_on_train_only(tmp_path):
     assert torch.allclose(fe, (fe1[:1] - a.pca_mean) @ a.pca_components.T, atol=1e-5)
 
 
+def test_pm_reads_target_and_source_and_the_target_only_reading_does_not():
+    """PM: the detector's input is [target representation, source representation] (layer-normed concat)."""
+    batch = make_table(4, 7).batch(torch.arange(4), build("pm").requires)
+    for variant, width in (("pm", 2), ("pm_target_only", 1)):
+        model = build(variant)
+        seen = []
+        model.fnd1.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
+        model(batch)
+        parts = [torch.cat([batch[p + "text_pooled"], batch[p + "image_pooled"]], dim=-1)
+                 for p in ("", "source_")][:width]
+        expected = torch.cat([torch.nn.functional.layer_norm(x, (x.shape[-1],)) for x in parts], dim=-1)
+        assert torch.allclose(seen[0], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="use_background"):
+        build("pmn", use_background=False)
+
+
 def test_emotion_needs_labels_or_an_emotion_set(tmp_path):
+    from benchmark.emotion_set import EmotionSetUnavailable
     model = build("pme")
-    with pytest.raises(ValueError, match="emotion label"):
+    with pytest.raises(EmotionSetUnavailable, match=r"^not available: no emotion image set \(looked for .*emotion' labels"):
         model.prepare(make_splits(with_emotion=False), context(tmp_path))
+    # a provider that finds nothing: its folders are named in the message
+    def provider(explicit):
+        raise EmotionSetUnavailable(["/data/unbiasedemo", "/data/artphoto"])
+    ctx = dataclasses.replace(context(tmp_path), emotion_set=provider)
+    with pytest.raises(EmotionSetUnavailable, match="/data/unbiasedemo, /data/artphoto"):
+        build("pme").prepare(make_splits(with_emotion=False), ctx)
+    # the set from the provider is used in preference to the items' emotion labels
+    g0 = torch.Generator().manual_seed(4)
+    given = (torch.randn(10, DIMS.image_dim, generator=g0), torch.tensor([0, 1] * 5))
+    asked = []
+    ctx = dataclasses.replace(context(tmp_path / "p"), emotion_set=lambda explicit: asked.append(explicit) or given)
+    build("pme", emotion_image_dir="/x/emo").prepare(make_splits(), ctx)
+    assert asked == ["/x/emo"]
     # an external emotion image set (e.g. featurised UnbiasedEmo + ArtPhoto) replaces the labels
     g = torch.Generator().manual_seed(3)
     model.set_emotion_pretraining_data(torch.randn(12, DIMS.image_dim, generator=g), torch.tensor([0, 1] * 6))

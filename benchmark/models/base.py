@@ -38,6 +38,7 @@ class ModelOutput:
     logits: torch.Tensor  # (B, 2): index 1 = fake
     representation: torch.Tensor  # (B, D) features right before the classifier
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  # 'total' + components when labels given
+    diagnostics: dict[str, torch.Tensor] = field(default_factory=dict)  # per-item extras (e.g. COOLANT's g)
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -59,6 +60,8 @@ class DetectorModel(nn.Module):
     requires: ClassVar[frozenset[str]] = frozenset()  # batch keys the model reads
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    # how this implementation differs from its paper and the released code (benchmark.deviations)
+    deviations: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, config: ModelConfig, dims: FeatureDims) -> None:
         super().__init__()
@@ -67,6 +70,13 @@ class DetectorModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Scalars the model gathered over the last training epoch (logged per epoch); then reset.
+
+        Default none. The engine calls it once before training (discarding) and after each epoch.
+        """
+        return {}
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser by default; models needing several (e.g. COOLANT as released) override."""
@@ -97,6 +107,9 @@ class PrepareContext:
     cache_dir: Any  # pathlib.Path; pre-trained module artifacts are stored here keyed by content
     log_artifact: Any = None  # callable(path) logging to the cell's MLflow run, or None
     log_metrics: Any = None  # callable(dict, step) or None
+    # callable(explicit folder or None) -> (image features, emotion labels), or raising
+    # benchmark.emotion_set.EmotionSetUnavailable; see benchmark.emotion_set.EmotionSetProvider
+    emotion_set: Any = None
 
 
 def cross_entropy_terms(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,11 @@ Data flow (d = ``aligned_dim`` = L, the attention module's feature length):
   attention (3.4.1): squeeze = mean over L of the (3, L) stack -> (B,3); excitation FC-ReLU-FC ->
      sigmoid gates s; a = s / sum(s) (a distribution, needed for the KL of Eq. 14).
   guidance (3.4.2): per modality an encoder m -> (mu, log var) of q(z|m) (K = ``z_dim``); Eq. 11-13
-     -> g; target [1-g, 1-g, g] / (2-g); L_AG = KL(a || g) (Eq. 14).  Trained only through L_AG, as
-     in paper and code (no reconstruction term appears in Eq. 19).
+     -> g; target [1-g, 1-g, g] / (2-g); L_AG = KL(a || g) (Eq. 14) with g detached: L_AG trains
+     the attention only. Eq. 19 has no term for the ambiguity encoders (no reconstruction either),
+     so in the paper reading they stay at their initialisation and g is a fixed function of the
+     trained m^v, m^t; the released code trains them through the attached KL target
+     (``detach_ambiguity_target=False``, part of ``as_released``).
   classifier (3.4.3): x~ = a_v m^v (+) a_t m^t (+) a_f m^f (B, 3d) = representation; MLP -> 2 logits.
   total (Eq. 19): L = L_ITM + L_ITC + lambda L_SEM + L_CLS + gamma L_AG.
 """
@@ -30,12 +33,67 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models import coolant_losses as eq
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput, make_optimizer
 from benchmark.registry import MODELS
 
+DEVIATIONS = (
+    Deviation("encoders", "BERT text encoder, ResNet image encoder (section 3.1)",
+              "frozen cached token / region features (offline MiniLM + EfficientNet-Lite0 unless a paper "
+              "encoder is chosen), an FC+ReLU and (masked) mean pooling on top",
+              "Twitter: CAFE's precomputed 200-d word vectors and 512-d image vectors"),
+    Deviation("unstated sizes", "not given", "hidden 256, consistency / aligned 64, latent 2, classifier 64, "
+              "dropout 0.2: the released Twitter code's sizes where it has them"),
+    Deviation("consistency pairs D' (Eq. 1)", "y' = 1 iff text and image are from the same real news",
+              "per batch: every own pair (+1 real, -1 fake) and each text with the image rolled by one "
+              "position (-1); rolled pairs showing the same image are dropped",
+              "real news only, images rolled by 3, no same-image check"),
+    Deviation("ITC negatives that share an image (Eq. 3-4)",
+              "one-hot targets: every other pair in the batch is a negative",
+              "kept as negatives by default (itc_shared_image_negatives='keep', paper and code); 'mask' "
+              "removes same-image pairs from both softmaxes, as ITM already drops them", ""),
+    Deviation("temperature (Eq. 2)", "learnable tau", "learnable 1/tau, initialised 1/0.07, clamped to [1, 100]",
+              "constant exp(0.07) ~ 1.07"),
+    Deviation("soft targets (Eq. 5)", "gradient flow not stated",
+              "detached: L_SEM never trains the consistency module",
+              "same effect through separate optimiser steps; raw (unnormalised) dot products"),
+    Deviation("fusion output (Eq. 8-10)", "m^f is an L x 1 feature",
+              "the flattened d x d outer product is projected by a Linear layer to d",
+              "outer product, softmax, max-pool to 64, FC"),
+    Deviation("attention (3.4.1)", "SE-Net: squeeze, excitation, sigmoid gates",
+              "one FC-ReLU-FC excitation over the squeezed (B, 3); the sigmoid gates are normalised to a "
+              "distribution a = s / sum(s) so that Eq. 14's KL is defined",
+              "a 19-block 1-D SE-ResNet returning log-softmax weights that multiply the features"),
+    Deviation("mixture KL (Eq. 11-12)", "KL between the batch mixtures q(z^v), q(z^t)",
+              "each mixture replaced by the Gaussian with its mean and variance (the mixture KL has no "
+              "closed form)", "no denominator at all"),
+    Deviation("per-item KL (Eq. 12)", "D_KL of the two Gaussians", "closed form",
+              "one-sample Monte-Carlo estimate (can be negative, so g < 0.5 occurs)"),
+    Deviation("range of g (Eq. 13)", "sigmoid of a non-negative ratio, so g lies in [0.5, 1)",
+              "same (a property of Eq. 13): the target [1-g, 1-g, g] never gives the fusion feature less "
+              "than a third", ""),
+    Deviation("KL target (Eq. 14)", "[1-g, 1-g, g], the reference of D_KL(a || g)",
+              "renormalised by 2-g to a distribution and detached: L_AG trains the attention, not g "
+              "(attached, g collapsed to sigmoid(1) for every item)",
+              "unnormalised, attached, KLDivLoss = D_KL(g || a)"),
+    Deviation("ambiguity encoders", "a VAE-based model learns the ambiguity; Eq. 19 has no term for it",
+              "frozen at initialisation (no loss reaches them once g is detached): g is a fixed function of "
+              "the trained m^v, m^t", "trained through the attached KL target only"),
+    Deviation("optimisation (Eq. 19)", "one objective L = L_ITM + L_ITC + lambda L_SEM + L_CLS + gamma L_AG, Adam 1e-3",
+              "as the paper: one Adam over Eq. 19",
+              "three optimisers (Adam / AdamW wd 5e-4 / Adam), each loss trains only its module"),
+    Deviation("detection module inputs", "the classifier reads the aligned m^v, m^t and m^f",
+              "as the paper", "its own label-trained text / image encoders and uni-modal MLPs feed the "
+              "classifier; the aligned features only feed the fusion and ambiguity modules"),
+    Deviation("model selection", "not stated", "clean protocol: validation split; test once",
+              "best TEST epoch of 50 (the as-released protocol reproduces it)"),
+)
+
 LOSS_KEYS = ("total", "itm", "itc", "sem", "cls", "ag")
+# per-epoch diagnostics (engine -> MLflow): ambiguity g and the attention distribution a = (v, t, f)
+ATTENTION_NAMES = ("attention_w_image", "attention_w_text", "attention_w_fusion")
 
 
 @dataclass
@@ -76,6 +134,10 @@ class CoolantConfig(ModelConfig):
     unnormalised_kl_target: bool = False  # [1-g, 1-g, g] not renormalised to sum 1
     code_kl_direction: bool = False  # KLDivLoss(log a, g) = KL(g || a) instead of KL(a || g)
     ambiguity_aggregate_ratio: bool = True  # Eq. 12 denominator; the code has none
+    detach_ambiguity_target: bool = True  # Eq. 14's g is the reference; the code leaves it attached
+    # ITC negatives that are the same image with another text (tweets share images): "keep" them as
+    # Eq. 3-4 and the released code do, or "mask" them out of the softmaxes (ITM already drops them)
+    itc_shared_image_negatives: str = "keep"
     real_only_consistency_pairs: bool = False  # D' from real news only, no fake-pair negatives
     isolate_module_losses: bool = False  # each loss trains only its own module (code's 3 steps)
     three_optimizers: bool = False  # Adam / AdamW / Adam for consistency / contrastive / detection
@@ -89,6 +151,9 @@ class CoolantConfig(ModelConfig):
         if self.use_sem and not (self.use_itm and self.use_itc):
             raise ValueError("use_sem needs use_itm and use_itc (soft targets come from the consistency "
                              "module and soften the contrastive loss); set use_sem=False")
+        if self.itc_shared_image_negatives not in ("keep", "mask"):
+            raise ValueError(f"itc_shared_image_negatives must be 'keep' or 'mask'; "
+                             f"got {self.itc_shared_image_negatives!r}")
         if self.use_agu and not self.use_att:
             raise ValueError("use_agu needs use_att (the guidance loss targets the attention weights); "
                              "set use_agu=False")
@@ -178,6 +243,7 @@ class Coolant(DetectorModel):
     requires: ClassVar[frozenset[str]] = frozenset({"text_tokens", "text_mask", "image_regions"})
     description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
     paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
+    deviations: ClassVar[tuple[Deviation, ...]] = DEVIATIONS
 
     def __init__(self, config: CoolantConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -199,11 +265,39 @@ class Coolant(DetectorModel):
         if c.use_agu:
             self.ambiguity_image = GaussianEncoder(d, c.z_dim)
             self.ambiguity_text = GaussianEncoder(d, c.z_dim)
+            if c.detach_ambiguity_target:  # no loss reaches them (see the module docstring): frozen
+                self.ambiguity_image.requires_grad_(False)
+                self.ambiguity_text.requires_grad_(False)
         else:
             self.ambiguity_image = self.ambiguity_text = None
         self.classifier = nn.Sequential(
             nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
             nn.Linear(c.classifier_hidden, 2))
+        self._diag: dict[str, list[float]] = {}
+
+    # ---------------------------------------------------------------- diagnostics
+    def _accumulate(self, name: str, values: torch.Tensor) -> None:
+        """Running count / sum / sum of squares of a per-item quantity over the training epoch."""
+        v = values.detach().double()  # sums of squares: float32 loses small stds
+        acc = self._diag.setdefault(name, [0.0, 0.0, 0.0])
+        acc[0] += v.numel()
+        acc[1] += float(v.sum())
+        acc[2] += float(v.pow(2).sum())
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Mean and std over the epoch's training items of g and of each attention weight; resets.
+
+        Shows whether the guidance degenerates (g constant, attention pinned to one point).
+        """
+        out: dict[str, float] = {}
+        for name, (n, total, squares) in self._diag.items():
+            if n == 0:
+                continue
+            mean = total / n
+            out[f"{name}_mean" if name == "ambiguity" else name] = mean
+            out[f"{name}_std"] = math.sqrt(max(squares / n - mean * mean, 0.0))
+        self._diag = {}
+        return out
 
     # ---------------------------------------------------------------- pieces
     def logit_scale_value(self) -> torch.Tensor | float:
@@ -212,14 +306,22 @@ class Coolant(DetectorModel):
             return math.exp(0.07)
         return self.logit_scale.clamp(0.0, math.log(self.config.max_logit_scale)).exp()
 
+    @staticmethod
+    def _image_ids(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) ids equal exactly for items whose image features are identical (a shared image).
+
+        From the feature table's unique-image row when the batch has it (no pass over the regions);
+        otherwise from the region means.
+        """
+        if "image_row" in batch:
+            return torch.unique(batch["image_row"], return_inverse=True)[1]
+        return torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+
     def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
                           ) -> torch.Tensor:
         """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
         c = self.config
-        if "image_row" in batch:  # the feature table's unique-image row: no pass over the regions
-            image_ids = torch.unique(batch["image_row"], return_inverse=True)[1]
-        else:
-            image_ids = torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+        image_ids = self._image_ids(batch)
         text_idx, image_idx, y = eq.build_consistency_pairs(
             batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
         s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
@@ -247,7 +349,8 @@ class Coolant(DetectorModel):
             m_v, m_t = self.contrastive(e_v, e_t)
             scale = self.logit_scale_value()
             logits = eq.similarity_logits(m_v, m_t, scale)
-            losses["itc"] = eq.itc_loss(logits)
+            shared = self._image_ids(batch) if c.itc_shared_image_negatives == "mask" else None
+            losses["itc"] = eq.itc_loss(logits, shared)
             if c.use_sem:
                 soft_scale = scale.detach() if torch.is_tensor(scale) else scale
                 s_v2t, s_t2v = eq.soft_targets(eq.similarity_logits(
@@ -267,12 +370,21 @@ class Coolant(DetectorModel):
         x_tilde = eq.aggregate(m_v, m_t, m_f, weights)
         logits_cls = self.classifier(x_tilde)
 
+        diagnostics: dict[str, torch.Tensor] = {}
+        if log_a is not None:
+            diagnostics["attention"] = log_a.detach().exp()
         if self.ambiguity_image is not None and log_a is not None:
-            mu_v, lv_v = self.ambiguity_image(m_v)
-            mu_t, lv_t = self.ambiguity_text(m_t)
-            g = eq.ambiguity_scores(mu_v, lv_v, mu_t, lv_t, aggregate_ratio=c.ambiguity_aggregate_ratio)
+            g = self.ambiguity(m_v, m_t)
+            diagnostics["ambiguity"] = g.detach()
             target = eq.ambiguity_target(g, normalise=not c.unnormalised_kl_target)
-            losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction)
+            losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction,
+                                                      detach_target=c.detach_ambiguity_target)
+        if self.training:
+            if "ambiguity" in diagnostics:
+                self._accumulate("ambiguity", diagnostics["ambiguity"])
+            if "attention" in diagnostics:
+                for k, name in enumerate(ATTENTION_NAMES):
+                    self._accumulate(name, diagnostics["attention"][:, k])
 
         if has_labels:
             losses["cls"] = eq.classification_loss(logits_cls, batch["label"])
@@ -280,7 +392,15 @@ class Coolant(DetectorModel):
                                             losses["ag"], c.lambda_sem, c.gamma)
         else:
             losses = {}
-        return ModelOutput(logits=logits_cls, representation=x_tilde, losses=losses)
+        return ModelOutput(logits=logits_cls, representation=x_tilde, losses=losses, diagnostics=diagnostics)
+
+    def ambiguity(self, m_v: torch.Tensor, m_t: torch.Tensor) -> torch.Tensor:
+        """g of Eq. 11-13 per item, (B,), from the aligned features (ambiguity encoders needed)."""
+        if self.ambiguity_image is None:
+            raise ValueError("this COOLANT variant has no ambiguity guidance (use_agu=False)")
+        mu_v, lv_v = self.ambiguity_image(m_v)
+        mu_t, lv_t = self.ambiguity_text(m_t)
+        return eq.ambiguity_scores(mu_v, lv_v, mu_t, lv_t, aggregate_ratio=self.config.ambiguity_aggregate_ratio)
 
     # ---------------------------------------------------------------- optimisation
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:

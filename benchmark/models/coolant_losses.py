@@ -82,9 +82,18 @@ def similarity_logits(image: torch.Tensor, text: torch.Tensor, scale: torch.Tens
     return scale * image @ text.t()
 
 
-def itc_loss(logits: torch.Tensor) -> torch.Tensor:
-    """Eq. 3-4: (L^{v->t} + L^{t->v}) / 2 with one-hot targets on the diagonal."""
+def itc_loss(logits: torch.Tensor, image_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 3-4: (L^{v->t} + L^{t->v}) / 2 with one-hot targets on the diagonal.
+
+    Tweets often share an image, so pair (i, j), i != j, can be the same image with another text;
+    Eq. 3-4 (and the released code) still count it as a negative. ``image_ids`` (B,) masks those
+    off-diagonal pairs out of both softmaxes (config ``itc_shared_image_negatives="mask"``).
+    """
     target = torch.arange(logits.shape[0], device=logits.device)
+    if image_ids is not None:
+        same = image_ids.unsqueeze(0) == image_ids.unsqueeze(1)
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, float("-inf"))
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
@@ -216,12 +225,18 @@ def ambiguity_target(g: torch.Tensor, normalise: bool = True) -> torch.Tensor:
 
 
 def attention_guidance_loss(log_a: torch.Tensor, target: torch.Tensor,
-                            code_direction: bool = False) -> torch.Tensor:
+                            code_direction: bool = False, detach_target: bool = True) -> torch.Tensor:
     """Eq. 14: L_AG = D_KL(a || g), summed over the 3 modalities and averaged over the batch.
 
+    g is the reference the attention is guided towards, so it is detached (``detach_target``):
+    otherwise minimising L_AG also moves g towards a, and the easiest minimum is a constant g
+    (measured: g = sigmoid(1) for every item, a = [0.21, 0.21, 0.58]). The released code leaves the
+    target attached (``detach_target=False``), which trains its ambiguity encoders through L_AG.
     ``code_direction=True`` gives what the released ``KLDivLoss(reduction='batchmean')(log_a, g)``
     computes: sum g (log g - log a), i.e. D_KL(g || a).
     """
+    if detach_target:
+        target = target.detach()
     log_target = target.clamp_min(1e-12).log()
     if code_direction:
         per_sample = (target * (log_target - log_a)).sum(dim=-1)
