@@ -616,7 +616,7 @@ def run_trial(trial: optuna.Trial, ctx: SweepContext) -> float:
         torch.manual_seed(ctx.seed)
         model = build_model(ctx.model, config, features.dims)
         context = PrepareContext(device=device, seed=ctx.seed, cache_dir=ctx.workdir / "pretrained",
-                                 log_artifact=(lambda p: tracker.client.log_artifact(run_id, str(p))) if run_id else None,
+                                 log_artifact=(lambda p: tracker.log_artifact(run_id, p)) if run_id else None,
                                  log_metrics=(lambda m, step=0: tracker.log_metrics(run_id, m, step)) if run_id else None)
         result = train_model(model, features, protocol="clean", seed=ctx.seed, device=device,
                              on_epoch=on_epoch, prepare_context=context)
@@ -713,7 +713,7 @@ def open_parent_run(study: optuna.Study, ctx: SweepContext) -> str:
     assert ctx.tracker is not None
     tracker = ctx.tracker
     exp = tracker.experiment_id(ctx.experiment)
-    tracker.close_orphans(exp)
+    tracker.close_orphans([exp])
     run_id = study.user_attrs.get("mlflow_parent_run")
     if run_id:
         try:
