@@ -290,7 +290,7 @@ class SuiteRunner:
                         failed += not self.run_cell(parent, res, row, seed)
         except KeyboardInterrupt as exc:
             status = "KILLED"
-            self.tracker.set_tags(parent, {"error": str(exc) or "interrupted by the user (Ctrl-C)"})
+            self.tracker.set_tags(parent, {"error": str(exc) or "interrupted (Ctrl-C)"})
             raise
         except BaseException:
             status = "FAILED"
@@ -397,7 +397,7 @@ class SuiteRunner:
                      f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
             return True
         except KeyboardInterrupt as exc:
-            self.tracker.set_tags(run_id, {"error": str(exc) or "interrupted by the user (Ctrl-C)"})
+            self.tracker.set_tags(run_id, {"error": str(exc) or "interrupted (Ctrl-C)"})
             self.tracker.end(run_id, "KILLED")
             raise
         except Exception as exc:
