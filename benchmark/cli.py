@@ -1,6 +1,7 @@
-"""The `bench` command: list, run, report, ui, data check and sweep behind one ``main(argv)``.
+"""The `bench` command: list, run, report, doctor, ui, data check and sweep behind one ``main(argv)``.
 
-Each subcommand is a small function; tests call ``main([...])`` directly.
+Each subcommand is a small function; tests call ``main([...])`` directly. Bad arguments fail at parse
+time with exit 2; store and permission problems end in one ``bench: ...`` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,19 +9,68 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 from benchmark.data.schema import DataError
 from benchmark.registry import DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, UnknownNameError, load_plugins
 
 LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it unwinds exactly like Ctrl-C (cell closed as KILLED)."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``Terminated`` for the block; later SIGTERMs are ignored while cleaning up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the first one's cleanup finish
+        raise Terminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def at_least(minimum: int, hint: str = "") -> Callable[[str], int]:
+    """argparse ``type=``: a whole number >= ``minimum`` (bad values exit 2 naming the flag)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}{hint}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def _workdir(args) -> Path:
     return Path(args.workdir or os.environ.get("BENCH_WORKDIR", "bench-runs"))
+
+
+def get_suite(name: str):
+    """The registered suite ``name``; a suite file that failed to load is named with its error."""
+    from benchmark.suites import SUITE_ERRORS
+    if name not in SUITES and name in SUITE_ERRORS:
+        raise UnknownNameError(f"suite {name!r} could not be loaded: {SUITE_ERRORS[name]}")
+    return SUITES.get(name)
 
 
 def _data_root(args) -> tuple[Path, bool]:
@@ -50,8 +100,11 @@ def cmd_list(args) -> int:
                 where = f"<data-root>/{spec.folder}" if spec.kind == "real" else "embedded"
                 print(f"  {name:<26} {spec.kind:<9} {where:<30} {spec.description}")
         elif kind == "suites":
+            from benchmark.suites import SUITE_ERRORS
             for name in SUITES.names():
                 print(f"  {name:<10} {SUITES.get(name).title}")
+            for stem, error in sorted(SUITE_ERRORS.items()):
+                print(f"  {stem:<10} BROKEN: {error}")
         elif kind == "encoders":
             from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER
             for name in ENCODERS.names():
@@ -71,9 +124,11 @@ def _params_from(args, suite) -> dict:
 
 
 def cmd_run(args) -> int:
-    from benchmark.runner import RunOptions, SuiteRunner
+    from benchmark.runner import RunOptions, SuiteRunner, validate_run
+    from benchmark.tracking import check_store
+    from benchmark.workdir_lock import workdir_lock
     load_plugins()
-    suite = SUITES.get(args.suite)
+    suite = get_suite(args.suite)
     data_root, explicit = _data_root(args)
     if suite.kind == "sweep":
         from benchmark.sweep import run_sweep_suite
@@ -83,32 +138,70 @@ def cmd_run(args) -> int:
         seeds=args.seeds, max_epochs=args.max_epochs, limit=args.limit, device=args.device,
         protocol=args.protocol, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
         text_encoder_path=args.text_encoder_path, image_encoder_path=args.image_encoder_path,
-        on_missing_image=args.on_missing_image, split=args.split, allow_leaks=args.allow_leaks,
-        keep_humor=args.keep_humor, params=_params_from(args, suite), rows=tuple(args.row or ()), datasets=tuple(args.dataset or ()))
+        on_missing_image=args.on_missing_image, split=args.split, precision=args.precision,
+        allow_leaks=args.allow_leaks, keep_humor=args.keep_humor, params=_params_from(args, suite),
+        rows=tuple(args.row or ()),
+        datasets=tuple(args.dataset or ()))
+    validate_run(suite, options)  # before the work directory is touched
+    check_store(options.workdir, must_exist=False)
     started = time.time()
-    failed = SuiteRunner(suite, options).run()
-    print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
-    from reports.build import build_suite_report
-    for path in build_suite_report(suite.name, options.workdir, protocol=args.protocol):
-        print(f"[report] {path}")
+    runner = None
+    with workdir_lock(options.workdir), sigterm_as_interrupt():
+        try:
+            runner = SuiteRunner(suite, options)
+            failed = runner.run()
+        except KeyboardInterrupt as exc:
+            cell = runner.current_cell if runner is not None else None
+            closed = f"cell '{cell}' closed as KILLED; " if cell else ""
+            print(f"bench: {str(exc) or 'interrupted (Ctrl-C)'}: {closed}finished cells are kept; run the same "
+                  "command again to resume", file=sys.stderr)
+            return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+        print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
+        from reports.build import build_suite_report
+        for path in build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True):
+            print(f"[report] {path}")
     return 1 if failed else 0
 
 
 # report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
-    from reports.build import build_all_reports, build_suite_report
+    from benchmark.tracking import check_store
+    from reports.build import ReportShrinks, build_all_reports, build_suite_report
     load_plugins()
-    if args.all:
-        paths = build_all_reports(_workdir(args), fmt=args.format)
-    elif args.suite:
-        SUITES.get(args.suite)
-        paths = build_suite_report(args.suite, _workdir(args), protocol=args.protocol, fmt=args.format,
-                                   echo=True)
-    else:
+    if not args.all and not args.suite:
         raise SystemExit("bench report: give --suite NAME or --all")
+    if args.suite:
+        get_suite(args.suite)
+    check_store(_workdir(args), must_exist=True)
+    try:
+        if args.all:
+            paths = build_all_reports(_workdir(args), fmt=args.format, allow_shrink=args.allow_shrink)
+        else:
+            paths = build_suite_report(args.suite, _workdir(args), protocol=args.protocol, fmt=args.format,
+                                       echo=True, allow_shrink=args.allow_shrink)
+    except ReportShrinks as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
     for path in paths:
         print(f"[report] {path}")
     return 0
+
+
+# doctor ------------------------------------------------------------------------------------------
+def cmd_doctor(args) -> int:
+    from benchmark.doctor import run_doctor
+    from benchmark.tracking import check_store
+    from benchmark.workdir_lock import workdir_lock
+    load_plugins()
+    if args.suite:
+        get_suite(args.suite)
+    workdir = _workdir(args)
+    check_store(workdir, must_exist=True)
+    suites = [args.suite] if args.suite else None
+    if args.repair:
+        with workdir_lock(workdir):
+            return run_doctor(workdir, suites, repair=True)
+    return run_doctor(workdir, suites)
 
 
 # ui ----------------------------------------------------------------------------------------------
@@ -178,10 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True)
     _add_common(p)
     _add_data(p)
-    p.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the suite's)")
-    p.add_argument("--max-epochs", type=int, help="cap the epochs of every model")
-    p.add_argument("--limit", type=int, help="cap every split at N items (stratified, seeded)")
+    p.add_argument("--seeds", type=at_least(1), help="run seeds 0..N-1 (default: the suite's)")
+    p.add_argument("--max-epochs", type=at_least(1), help="cap the epochs of every model")
+    p.add_argument("--limit", type=at_least(1, "; leave --limit out for no cap"),
+                   help="cap every split at N items (stratified, seeded; default: no cap)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="training and featurising precision: fp32 (CPU default, repeats exactly) or bf16 "
+                        "autocast (CUDA default; on CPUs with bf16 units about 2-3x faster); part of each "
+                        "cell's identity and feature-cache key")
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
@@ -201,8 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean")
     p.add_argument("--format", choices=("markdown", "latex"), default="markdown",
                    help="what to print (all formats are always written)")
+    p.add_argument("--allow-shrink", action="store_true",
+                   help="write the table even if it holds fewer finished cells than the one it replaces")
     _add_common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("doctor", help="verify every stored cell (artifacts, predictions vs metrics, orphans)")
+    p.add_argument("--suite", help="only this suite (default: every suite in the store)")
+    p.add_argument("--repair", action="store_true",
+                   help="mark damaged cells FAILED (the next `bench run` retrains them) and close orphans")
+    _add_common(p)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("ui", help="MLflow UI over the store, bound to 127.0.0.1")
     _add_common(p)
@@ -225,14 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--variant", default="default")
     p.add_argument("--dataset", required=True, help="registered dataset name")
-    p.add_argument("--trials", type=int, required=True)
+    p.add_argument("--trials", type=at_least(1), required=True)
     p.add_argument("--study", required=True, help="study name; re-running resumes it")
-    p.add_argument("--storage", help="Optuna storage URL (default: a file in the work directory)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--storage", help="Optuna storage URL (default: $BENCH_SWEEP_STORAGE, else a file in the work "
+                   "directory); prefer the variable for URLs with a password, which argv shows in `ps`")
+    p.add_argument("--workers", type=at_least(1), default=1)
     p.add_argument("--metric", default="val_accuracy")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-epochs", type=int)
-    p.add_argument("--limit", type=int)
+    p.add_argument("--max-epochs", type=at_least(1))
+    p.add_argument("--limit", type=at_least(1, "; leave --limit out for no cap"))
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
     p.add_argument("--tracking-uri", help="MLflow tracking server URI shared by workers on several machines "
                    "(default: the SQLite store in the work directory)")
@@ -253,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from benchmark.tracking import StoreError
+    from benchmark.workdir_lock import WorkdirBusy
     try:
         return int(args.func(args) or 0)
     except UnknownNameError as exc:
@@ -261,6 +371,36 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"bench: data error: {exc}", file=sys.stderr)
         return 2
+    except (StoreError, WorkdirBusy) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"bench: permission denied: {exc.filename or exc}: check the owner and mode of that path, or use "
+              "another --workdir / --data-root", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(f"bench: {str(exc) or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        print(f"bench: the MLflow store of the work directory cannot be read ({type(exc).__name__}: "
+              f"{str(exc).splitlines()[0][:300]}); restore mlflow.db from a backup or move it aside", file=sys.stderr)
+        return 2
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """SQLAlchemy/sqlite errors, also when MLflow wraps them (a damaged or foreign mlflow.db)."""
+    import sqlite3
+
+    import sqlalchemy.exc
+    for _ in range(20):  # a bounded walk down the cause chain
+        if exc is None:
+            return False
+        if isinstance(exc, (sqlalchemy.exc.DatabaseError, sqlite3.DatabaseError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":

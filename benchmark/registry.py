@@ -20,6 +20,15 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
+    """'Unknown <kind> <name>. Did you mean ...? Known <kind>s: ...' (a case-only slip is matched first)."""
+    same_case = [k for k in known if k.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(repr(k) if " " in k else k for k in sorted(known)) or "(none registered)"
+    return f"Unknown {kind} {name!r}.{hint} Known {kind}s: {listed}."
+
+
 class Registry(Generic[T]):
     """Name -> object map with lazy entries and helpful errors."""
 
@@ -56,10 +65,7 @@ class Registry(Generic[T]):
         return entry
 
     def _unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        known = ", ".join(sorted(self._entries)) or "(none registered)"
-        return f"Unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}."
+        return unknown_name_message(self.kind, name, list(self._entries))
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -2,7 +2,8 @@
 
 A cell is one trained model: (suite, row = model + variant, dataset slot, seed, protocol). Each cell
 is one MLflow child run; a failed cell is recorded as a FAILED run with its error and the suite goes
-on (one broken model must not lose a whole table).
+on (one broken model must not lose a whole table). A cell counts as finished only when a FINISHED run
+of the same identity (``benchmark.cells``) has verified artifacts (``benchmark.artifacts``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Any
 
 import torch
 
-from benchmark.data.schema import DatasetSplits
+from benchmark.artifacts import check_cell
+from benchmark.cells import cell_identity, identity_tags
+from benchmark.data.schema import DataError, DatasetSplits
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.emotion_set import EmotionSetProvider
 from benchmark.engine import resolve_device, train_model
 from benchmark.features import FeatureSplits
 from benchmark.models.base import PrepareContext
-from benchmark.registry import DATASETS, MODELS, load_plugins
+from benchmark.registry import DATASETS, MODELS, UnknownNameError, load_plugins, unknown_name_message
 from benchmark.suites import DatasetSlot, Suite, SuiteRow
 from benchmark.tracking import Tracker, fingerprint, git_commit, package_versions
 from benchmark.variants import build_model, get_variant, resolve_config
@@ -54,6 +57,7 @@ class RunOptions:
     image_encoder_path: str | None = None
     on_missing_image: str = "drop"
     split: str = "random"  # datasets without a published split: random | grouped | publisher | event
+    precision: str | None = None  # fp32 | bf16 (training and featurising); None = device default
     allow_leaks: bool = False
     keep_humor: bool = False
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> config overrides (--params best)
@@ -103,6 +107,52 @@ def resolve_slots(slots: tuple[DatasetSlot, ...] | list[DatasetSlot], data_root:
     return out
 
 
+def check_data_root(slots: list[DatasetSlot], data_root: Path) -> None:
+    """An explicitly given data root must exist, be a folder and hold at least one of the slots'
+    datasets: a typo must never turn into a silent synthetic run."""
+    wanted = [f"{data_root}/{DATASETS.get(n).folder}" for slot in slots for n in slot.real]
+    if not data_root.exists():
+        raise DataError(f"--data-root {data_root} does not exist; give the folder that holds "
+                        f"{', '.join(sorted({Path(w).name for w in wanted})) or 'the datasets'}")
+    if not data_root.is_dir():
+        raise DataError(f"--data-root {data_root} is a file, not a folder of datasets")
+    if not any(DATASETS.get(n).available(data_root) for slot in slots for n in slot.real):
+        raise DataError(f"--data-root {data_root} holds none of this suite's datasets (looked for "
+                        f"{', '.join(wanted) or '(no real dataset declared)'}); fix the path, or leave "
+                        "--data-root out to run on the embedded synthetic data")
+
+
+def check_rows(suite: Suite, rows: list[SuiteRow]) -> None:
+    """Every row's model, variant and overrides resolve: a misspelt model in a suite file fails before
+    featurising, naming the file and the row."""
+    where = suite.source or f"suite {suite.name}"
+    for row in rows:
+        try:
+            resolve_config(row.model, row.variant, row.overrides)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{where}: row {row.label!r}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnknownNameError(f"{where}: row {row.label!r}: {exc}") from None
+
+
+def validate_run(suite: Suite, options: RunOptions) -> None:
+    """Everything about a run's arguments that can be checked before the store is touched: row labels
+    and slot ids (exact, case included), the rows' models and variants, an explicit data root."""
+    labels = [r.label for r in suite_rows(suite)]
+    for label in options.rows:
+        if label not in labels:
+            raise UnknownNameError(unknown_name_message(f"row of suite {suite.name} (--row)", label, labels))
+    slot_ids = [slot.id for slot in suite.datasets]
+    for slot_id in options.datasets:
+        if slot_id not in slot_ids:
+            raise UnknownNameError(unknown_name_message(f"dataset slot of suite {suite.name} (--dataset)", slot_id,
+                                                        slot_ids))
+    check_rows(suite, [r for r in suite_rows(suite) if not options.rows or r.label in options.rows])
+    if options.data_root_explicit and options.data_root is not None:
+        check_data_root([s for s in suite.datasets if not options.datasets or s.id in options.datasets],
+                        Path(options.data_root))
+
+
 def suite_config_fingerprint(row: SuiteRow) -> str:
     """Fingerprint of the row's config as the suite defines it (no CLI overrides): reports use it to
     leave out cells stored under an older default configuration."""
@@ -131,9 +181,17 @@ def get_encoders(options: RunOptions, language: str | None = None):
     """The text and image encoders a run uses: ``--text-encoder``, else the offline default for the
     dataset's language (MiniLM for English, USE multilingual for Chinese), and EfficientNet-Lite0."""
     from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, default_text_encoder, get_encoder
+    from benchmark.encoders.precision import with_precision
     text = get_encoder(options.text_encoder or default_text_encoder(language), options.text_encoder_path)
     image = get_encoder(options.image_encoder or DEFAULT_IMAGE_ENCODER, options.image_encoder_path)
-    return text, image
+    precision = run_precision(options)
+    return with_precision(text, precision), with_precision(image, precision)
+
+
+def run_precision(options: RunOptions) -> str:
+    """``--precision``, else the device's default: bf16 autocast on CUDA, fp32 on CPU (exact repeats)."""
+    from benchmark.engine import default_precision
+    return options.precision or default_precision(resolve_device(options.device))
 
 
 def load_features(dataset: str, options: RunOptions, limit: int | None = None,
@@ -202,6 +260,7 @@ class SuiteRunner:
         self.limit = options.limit if options.limit is not None else suite.limit
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
         self._clusters: dict[str, dict[str, str]] = {}
+        self.current_cell: str | None = None  # the cell being trained (named when interrupted)
 
     def say(self, message: str) -> None:
         print(message, file=self.out or sys.stdout, flush=True)
@@ -224,12 +283,9 @@ class SuiteRunner:
     # cells ---------------------------------------------------------------------------------------
     def run(self) -> int:
         opts = self.options
-        unknown = set(opts.datasets) - {slot.id for slot in self.suite.datasets}
-        if unknown:
-            raise ValueError(f"suite {self.suite.name} has no dataset slot {sorted(unknown)}; "
-                             f"its slots: {[slot.id for slot in self.suite.datasets]}")
-        resolutions = resolve_slots([slot for slot in self.suite.datasets
-                                     if not opts.datasets or slot.id in opts.datasets], opts.data_root)
+        validate_run(self.suite, opts)
+        slots = [slot for slot in self.suite.datasets if not opts.datasets or slot.id in opts.datasets]
+        resolutions = resolve_slots(slots, opts.data_root)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         synthetic = any(r.source == "synthetic" for r in resolutions)
         if synthetic:
@@ -238,7 +294,8 @@ class SuiteRunner:
         parent_tags = {"suite": self.suite.name, "protocol": opts.protocol, "started": started,
                        "git_commit": git_commit(), "data_root": str(opts.data_root),
                        "data_source": "synthetic" if synthetic else "real",
-                       "device": str(self.device), "on_missing_image": opts.on_missing_image,
+                       "device": str(self.device), "precision": run_precision(opts),
+                       "on_missing_image": opts.on_missing_image,
                        **{f"slot.{r.slot.id}": r.status for r in resolutions},
                        **{f"version.{k}": v for k, v in package_versions().items()}}
         if synthetic:
@@ -263,8 +320,9 @@ class SuiteRunner:
                         continue
                     for seed in self.seeds:
                         failed += not self.run_cell(parent, res, row, seed)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             status = "KILLED"
+            self.tracker.set_tags(parent, {"error": str(exc) or "interrupted (Ctrl-C)"})
             raise
         except BaseException:
             status = "FAILED"
@@ -288,13 +346,22 @@ class SuiteRunner:
                         "the dataset has no background-knowledge sources")
         return None
 
-    def cell_identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
-                      features: FeatureSplits) -> tuple[str, str]:
-        identity = {"model": row.model, "variant": row.variant, "overrides": row.overrides,
-                    "dataset": res.dataset, "data": splits.fingerprint(), "seed": seed,
-                    "protocol": self.options.protocol, "encoders": features.encoders, "limit": self.limit,
-                    "split": splits.split_policy}
-        return fingerprint(identity), fingerprint(dataclasses.asdict(config))
+    def identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
+                 features: FeatureSplits) -> dict[str, Any]:
+        return cell_identity(model=row.model, variant=row.variant, config=config, dataset=str(res.dataset),
+                             splits=splits, features=features, seed=seed, protocol=self.options.protocol,
+                             limit=self.limit, precision=run_precision(self.options))
+
+    def verified_finished(self, suite: str, cell_key: str, name: str):
+        """The newest FINISHED run of this identity whose artifacts check out; damaged ones are named."""
+        for run in self.tracker.finished_cells(suite, cell_key):
+            metrics = {k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+            check = check_cell(self.tracker.artifact_path(run), metrics)
+            if check.ok:
+                return run
+            self.say(f"[redo] {name}: stored run {run.info.run_id[:8]} is damaged ({'; '.join(check.problems)}); "
+                     "it is not reused")
+        return None
 
     def run_cell(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int) -> bool:
         name = f"{row.label} | {res.slot.label} | seed {seed}"
@@ -308,13 +375,15 @@ class SuiteRunner:
             raise
         except Exception as exc:  # a cell that cannot even be set up is still recorded
             return self._record_setup_failure(parent, res, row, seed, exc)
-        cell_key, config_fp = self.cell_identity(res, row, seed, config, splits, features)
-        done = self.tracker.finished_cell(self.suite.name, cell_key, config_fp)
+        identity = self.identity(res, row, seed, config, splits, features)
+        id_tags = identity_tags(identity)
+        cell_key, config_fp = id_tags["cell_key"], fingerprint(dataclasses.asdict(config))
+        done = self.verified_finished(self.suite.name, cell_key, name)
         if done is not None:
             self.say(f"[skip] {name}: finished earlier (run {done.info.run_id[:8]})")
             return True
         for other in self.suite.reuses:
-            prior = self.tracker.finished_cell(other, cell_key, config_fp)
+            prior = self.verified_finished(other, cell_key, name)
             if prior is not None:
                 self.tracker.copy_cell(prior, self.suite.name, parent, {"suite": self.suite.name,
                                                                          "row": row.label})
@@ -323,18 +392,20 @@ class SuiteRunner:
         tags = {"suite": self.suite.name, "model": row.model, "variant": row.variant, "row": row.label,
                 "dataset": res.slot.id, "dataset_label": res.slot.label, "dataset_name": res.dataset,
                 "data_source": res.source, "seed": seed, "protocol": self.options.protocol,
-                "cell_key": cell_key, "config_fingerprint": config_fp, "git_commit": git_commit(),
+                **id_tags, "config_fingerprint": config_fp, "git_commit": git_commit(),
                 "suite_config_fingerprint": suite_config_fingerprint(row),
                 "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
                 "encoder.image": features.encoders.get("image", ""),
                 "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
-                "device": str(self.device), "split": splits.split_policy, "cluster_unit": splits.cluster_unit,
+                "device": str(self.device), "precision": run_precision(self.options),
+                "split": splits.split_policy, "cluster_unit": splits.cluster_unit,
                 **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
         run_id = self.tracker.start_cell(self.suite.name, parent, name, {k: str(v) for k, v in tags.items()})
         self.say(f"[cell] {name} ...")
+        self.current_cell = name
         started = time.time()
         try:
             torch.manual_seed(seed)
@@ -343,11 +414,12 @@ class SuiteRunner:
                                               "n_params": sum(p.numel() for p in model.parameters())})
             context = PrepareContext(
                 device=self.device, seed=seed, cache_dir=self.workdir / "pretrained",
-                log_artifact=lambda path: self.tracker.client.log_artifact(run_id, str(path)),
+                log_artifact=lambda path: self.tracker.log_artifact(run_id, path),
                 log_metrics=lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step),
                 emotion_set=EmotionSetProvider.for_run(self.options))  # NovEmoFake's emotion images
             result = train_model(
                 model, features, protocol=self.options.protocol, seed=seed, device=self.device,
+                precision=run_precision(self.options),
                 prepare_context=context, keep_representation=self.suite.store_representation,
                 on_epoch=lambda epoch, record: self.tracker.log_metrics(
                     run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch))
@@ -369,18 +441,20 @@ class SuiteRunner:
                 files["representation.npy"] = result.test.representation.astype("float16")
             self.tracker.log_files(run_id, files)
             self.tracker.end(run_id, "FINISHED")
+            self.current_cell = None
             m = result.test.metrics
             self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
                      f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
             return True
-        except KeyboardInterrupt:
-            self.tracker.set_tags(run_id, {"error": "interrupted by the user"})
+        except KeyboardInterrupt as exc:
+            self.tracker.set_tags(run_id, {"error": str(exc) or "interrupted (Ctrl-C)"})
             self.tracker.end(run_id, "KILLED")
             raise
         except Exception as exc:
             self.tracker.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:4000]})
             self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
             self.tracker.end(run_id, "FAILED")
+            self.current_cell = None
             self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
             log.debug("cell failed", exc_info=True)
             return False

@@ -616,7 +616,7 @@ def run_trial(trial: optuna.Trial, ctx: SweepContext) -> float:
         torch.manual_seed(ctx.seed)
         model = build_model(ctx.model, config, features.dims)
         context = PrepareContext(device=device, seed=ctx.seed, cache_dir=ctx.workdir / "pretrained",
-                                 log_artifact=(lambda p: tracker.client.log_artifact(run_id, str(p))) if run_id else None,
+                                 log_artifact=(lambda p: tracker.log_artifact(run_id, p)) if run_id else None,
                                  log_metrics=(lambda m, step=0: tracker.log_metrics(run_id, m, step)) if run_id else None)
         result = train_model(model, features, protocol="clean", seed=ctx.seed, device=device,
                              on_epoch=on_epoch, prepare_context=context)
@@ -713,7 +713,7 @@ def open_parent_run(study: optuna.Study, ctx: SweepContext) -> str:
     assert ctx.tracker is not None
     tracker = ctx.tracker
     exp = tracker.experiment_id(ctx.experiment)
-    tracker.close_orphans(exp)
+    tracker.close_orphans([exp])
     run_id = study.user_attrs.get("mlflow_parent_run")
     if run_id:
         try:
@@ -775,11 +775,13 @@ def _safe(name: str) -> str:
 
 
 def run_study(ctx: SweepContext, workers: int = 1, worker_argv: Callable[[int], list[str]] | None = None,
-              parent_run: str | None = None, write_summary: bool = True) -> tuple[optuna.Study, int]:
+              parent_run: str | None = None, write_summary: bool = True,
+              worker_env: dict[str, str] | None = None) -> tuple[optuna.Study, int]:
     """Create/resume the study and run it to ``ctx.trials`` finished trials; returns (study, rc).
 
     ``workers > 1`` starts that many worker processes (``worker_argv(i)``: the command of worker i)
-    after the features are cached and the parent run exists, and waits for them.
+    after the features are cached and the parent run exists, and waits for them. ``worker_env``: extra
+    environment variables of the workers (secrets travel there, never on their command line).
     """
     study = ctx.open_study(create=True)
     counts = ctx.counts(study)
@@ -796,7 +798,8 @@ def run_study(ctx: SweepContext, workers: int = 1, worker_argv: Callable[[int], 
             if worker_argv is None:
                 raise ValueError("workers > 1 needs worker_argv")
             ctx.features({})  # featurise once here so workers only read the cache
-            procs = [subprocess.Popen(worker_argv(i)) for i in range(workers)]
+            env = {**os.environ, **(worker_env or {})}
+            procs = [subprocess.Popen(worker_argv(i), env=env) for i in range(workers)]
             ctx.say(f"[sweep] started {workers} workers: pids {[p.pid for p in procs]}")
             codes = [p.wait() for p in procs]
             if any(codes):
@@ -836,11 +839,23 @@ def _run_options(args, data_root: Path | None, explicit: bool, suite: str):
                       image_encoder_path=getattr(args, "image_encoder_path", None))
 
 
+STORAGE_ENV = "BENCH_SWEEP_STORAGE"
+
+
+def storage_secret(storage_url: str) -> bool:
+    """Whether the URL carries a password (then it must not appear on a command line, visible in `ps`)."""
+    return redact(storage_url) != storage_url
+
+
 def _worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list[str]]:
+    """Worker command lines; a storage URL with a password is left out (it reaches the workers through
+    ``$BENCH_SWEEP_STORAGE``, see ``run_study(worker_env=...)``)."""
+    storage = [] if storage_secret(storage_url) else ["--storage", storage_url]
+
     def argv(index: int) -> list[str]:
         cmd = [sys.executable, "-m", "benchmark.cli", "sweep", "--model", args.model, "--variant", args.variant,
                "--dataset", args.dataset, "--trials", str(args.trials), "--study", args.study,
-               "--storage", storage_url, "--workers", "1", "--metric", args.metric, "--seed", str(args.seed),
+               *storage, "--workers", "1", "--metric", args.metric, "--seed", str(args.seed),
                "--device", args.device, "--parent-run", parent_run, "--worker-index", str(index),
                "--heartbeat-interval", str(args.heartbeat_interval), "--grace-period", str(args.grace_period),
                "--on-missing-image", args.on_missing_image, "--split", getattr(args, "split", "random")]
@@ -874,7 +889,7 @@ def cli_sweep(args) -> int:
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     options = _run_options(args, data_root, bool(args.data_root), "sweep")
     workdir = Path(options.workdir)
-    storage_url = resolve_storage_url(args.storage, workdir, args.workers, args.study)
+    storage_url = resolve_storage_url(args.storage or os.environ.get(STORAGE_ENV), workdir, args.workers, args.study)
     worker = args.parent_run is not None
     say = (lambda m: print(f"[worker {args.worker_index}] {m}", flush=True)) if worker else \
         (lambda m: print(m, flush=True))
@@ -897,7 +912,8 @@ def cli_sweep(args) -> int:
               flush=True)
     # the parent run id exists only once run_study has opened it; the worker command reads it then
     _, rc = run_study(ctx, workers=args.workers,
-                      worker_argv=lambda i: _worker_argv(args, storage_url, ctx.parent_run or "")(i))
+                      worker_argv=lambda i: _worker_argv(args, storage_url, ctx.parent_run or "")(i),
+                      worker_env={STORAGE_ENV: storage_url} if storage_secret(storage_url) else None)
     counts = ctx.counts(ctx.open_study(create=False))
     print(f"[sweep] study {args.study}: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, "
           f"{counts['FAIL']} failed, {counts['RUNNING']} running; best params in "
@@ -1171,7 +1187,7 @@ def write_sweep_report(suite, workdir: Path) -> list[Path]:
                 latest[slot] = data
     paths: list[Path] = []
     for slot, data in sorted(latest.items()):
-        storage = os.environ.get("BENCH_SWEEP_STORAGE") if "***" in data["storage"] else data["storage"]
+        storage = os.environ.get(STORAGE_ENV) if "***" in data["storage"] else data["storage"]
         if not storage:
             log.warning("study %s: its storage URL has a hidden password; set BENCH_SWEEP_STORAGE to rebuild "
                         "its report", data["study"])

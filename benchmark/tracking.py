@@ -2,9 +2,12 @@
 
 One experiment per suite; one parent run per ``bench run`` invocation; one child run per cell with
 params, per-epoch metrics for every loss term, final test metrics, provenance tags and artifacts
-(resolved config, per-item predictions, history). Cells already FINISHED with the same config
-fingerprint are reused, and a cell interrupted by a crash or Ctrl-C is closed as FAILED/KILLED, never
-left RUNNING.
+(resolved config, per-item predictions, history). Cells already FINISHED with the same identity
+(``benchmark.cells``) are reused, and a cell interrupted by a crash, Ctrl-C or SIGTERM is closed as
+FAILED/KILLED, never left RUNNING; runs left RUNNING by a dead process are closed on the next start.
+
+Artifact locations are resolved against the *current* work directory when read or written (MLflow
+stores them absolute), so ``mv W W2`` keeps every stored cell readable.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import json
 import logging
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +31,8 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
+ARTIFACT_DIR = "mlartifacts"
+_STARTED_HERE: set[str] = set()  # run ids this process created (own-pid guard of close_orphans)
 CELL_TAGS = ("suite", "model", "variant", "row", "dataset", "dataset_name", "data_source", "seed", "protocol")
 
 
@@ -43,6 +50,37 @@ def tracking_uri(workdir: Path) -> str:
 
 def artifact_root(workdir: Path) -> str:
     return (Path(workdir).resolve() / "mlartifacts").as_uri()
+
+
+class StoreError(RuntimeError):
+    """The work directory's MLflow store is missing, lost or not a database."""
+
+
+def check_store(workdir: Path, must_exist: bool) -> None:
+    """Refuse a work directory whose store cannot be trusted, before anything opens (and so creates) it.
+
+    ``must_exist``: readers (``bench report``, ``bench doctor``) need the store; a writer may start a
+    new one, unless stored artifacts show that a store existed and was lost.
+    """
+    workdir = Path(workdir)
+    db = workdir / "mlflow.db"
+    if db.is_file():
+        with db.open("rb") as handle:
+            header = handle.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); restore it from a backup, "
+                             "or move it aside to start a new store")
+        return
+    artifacts = workdir / ARTIFACT_DIR
+    has_runs = artifacts.is_dir() and any(artifacts.glob("*/*/artifacts"))
+    if must_exist:
+        lost = f" although {artifacts} holds stored artifacts (the database was deleted or moved)" if has_runs else ""
+        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. Restore mlflow.db from a backup, "
+                         f"check --workdir, or run `bench run --workdir {workdir} ...` first")
+    if has_runs:
+        raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
+                         "moved. Restore it from a backup (the artifacts alone cannot rebuild it), or move "
+                         f"{artifacts} aside to start a new store")
 
 
 def git_commit(repo: Path | None = None) -> str:
@@ -82,10 +120,13 @@ class Tracker:
         _quiet_mlflow()
         from mlflow.tracking import MlflowClient
         _quiet_mlflow()  # mlflow configures its loggers on import; lower them again
+        from benchmark.workdir_lock import schema_lock
         self.workdir = Path(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.uri = tracking_uri(self.workdir)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        with schema_lock(self.workdir):  # MLflow's first-time schema setup is not safe to race
+            self.client = MlflowClient(tracking_uri=self.uri)
+            self.client.search_experiments(max_results=1)
 
     # experiments -------------------------------------------------------------------------------
     def experiment_id(self, suite: str, create: bool = True) -> str | None:
@@ -100,10 +141,11 @@ class Tracker:
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
         exp = self.experiment_id(suite)
-        self.close_orphans(exp)
+        self.close_orphans()
         run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')}".strip(),
                                      tags={**tags, "kind": "suite", "pid": str(os.getpid()),
                                            "host": socket.gethostname()})
+        _STARTED_HERE.add(run.info.run_id)
         self.log_params(run.info.run_id, params)
         return run.info.run_id
 
@@ -112,34 +154,42 @@ class Tracker:
         run = self.client.create_run(exp, run_name=name, tags={
             **tags, "kind": "cell", "mlflow.parentRunId": parent_id, "pid": str(os.getpid()),
             "host": socket.gethostname()})
+        _STARTED_HERE.add(run.info.run_id)
         return run.info.run_id
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
-    def close_orphans(self, experiment_id: str) -> int:
-        """Mark runs left RUNNING by a killed process on this host (pid gone) as KILLED."""
+    def close_orphans(self, experiment_ids: list[str] | None = None) -> int:
+        """Mark runs left RUNNING by a dead process on this host as KILLED, in every suite by default."""
+        if experiment_ids is None:
+            experiment_ids = [e.experiment_id for e in self.client.search_experiments()]
         closed = 0
-        for run in self.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
-                                           max_results=10000):
-            pid, host = run.data.tags.get("pid"), run.data.tags.get("host")
-            if host == socket.gethostname() and pid and pid.isdigit() and not pid_alive(int(pid)):
-                self.client.set_tag(run.info.run_id, "error", "process ended while the run was RUNNING")
-                self.client.set_terminated(run.info.run_id, status="KILLED")
-                closed += 1
+        if experiment_ids:
+            for run in self.client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'",
+                                               max_results=50000):
+                if run_owner_gone(run.info.run_id, run.data.tags.get("host"), run.data.tags.get("pid")):
+                    self.client.set_tag(run.info.run_id, "error", "process ended while the run was RUNNING")
+                    self.client.set_terminated(run.info.run_id, status="KILLED")
+                    closed += 1
         if closed:
             log.warning("closed %d run(s) left RUNNING by a killed process", closed)
         return closed
 
-    def finished_cell(self, suite: str, cell_key: str, config_fp: str):
-        """The latest FINISHED run of this cell with the same config fingerprint, or None."""
+    def finished_cells(self, suite: str, cell_key: str, config_fp: str | None = None) -> list:
+        """FINISHED runs of this cell identity (and config fingerprint, when given), newest first."""
         exp = self.experiment_id(suite, create=False)
         if exp is None:
-            return None
-        runs = self.client.search_runs(
-            [exp], filter_string=(f"tags.cell_key = '{cell_key}' and tags.config_fingerprint = '{config_fp}' "
-                                  "and attributes.status = 'FINISHED'"),
-            order_by=["attributes.start_time DESC"], max_results=1)
+            return []
+        query = f"tags.cell_key = '{cell_key}' and attributes.status = 'FINISHED'"
+        if config_fp is not None:
+            query += f" and tags.config_fingerprint = '{config_fp}'"
+        return self.client.search_runs([exp], filter_string=query, order_by=["attributes.start_time DESC"],
+                                       max_results=100)
+
+    def finished_cell(self, suite: str, cell_key: str, config_fp: str | None = None):
+        """The latest FINISHED run of this cell (same identity and config fingerprint), or None."""
+        runs = self.finished_cells(suite, cell_key, config_fp)
         return runs[0] if runs else None
 
     def cell_runs(self, suite: str, statuses: tuple[str, ...] = ("FINISHED", "FAILED")) -> list:
@@ -162,7 +212,7 @@ class Tracker:
         if source.is_dir():
             for path in sorted(source.iterdir()):
                 if path.is_file():
-                    self.client.log_artifact(new_id, str(path))
+                    self.log_artifact(new_id, path)
         self.end(new_id, "FINISHED")
         return new_id
 
@@ -204,14 +254,54 @@ class Tracker:
                     path = obj
                 else:
                     path.write_text(str(obj))
-                self.client.log_artifact(run_id, str(path))
+                self.log_artifact(run_id, path)
+
+    def log_artifact(self, run_id: str, path: Path | str) -> None:
+        """Copy one file into the run's artifacts: atomically (temporary name, then rename) into the
+        folder under the current work directory; through MLflow for a remote artifact store."""
+        run = self.client.get_run(run_id)
+        folder = self.artifact_path(run)
+        if not _is_local(run.info.artifact_uri):
+            self.client.log_artifact(run_id, str(path))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(path)
+        tmp = folder / f".{source.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, folder / source.name)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def artifact_path(self, run) -> Path:
-        """Local folder of a run's artifacts (the store is on this machine)."""
+        """Local folder of a run's artifacts, re-anchored on the current work directory: MLflow stores
+        the absolute path it was created under, which is stale after the work directory moved."""
         from urllib.parse import unquote, urlparse
         uri = run.info.artifact_uri
-        parsed = urlparse(uri)
-        return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+        if not _is_local(uri):
+            return Path(uri)
+        stored = Path(unquote(urlparse(uri).path))
+        parts = stored.parts
+        if ARTIFACT_DIR in parts:
+            tail = parts[len(parts) - 1 - parts[::-1].index(ARTIFACT_DIR):]
+            return self.workdir.resolve().joinpath(*tail)
+        return stored
+
+
+def _is_local(uri: str) -> bool:
+    from urllib.parse import urlparse
+    return urlparse(uri).scheme in ("file", "")
+
+
+def run_owner_gone(run_id: str, host: str | None, pid: str | None) -> bool:
+    """Whether the process that left run ``run_id`` RUNNING is gone: same host and either its pid is
+    dead, or the pid is *ours* but this process never started the run (containers re-use pids, pid 1
+    above all, so "alive" alone would keep a dead container's run RUNNING forever)."""
+    if host != socket.gethostname() or not pid or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return run_id not in _STARTED_HERE
+    return not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ from benchmark.suites import Suite
 from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
-from reports.store import load_records, suite_invocation_tags
+from reports.store import load_cells, load_records, suite_invocation_tags
 from reports.tables import TableData, difference_table, mcnemar_table, metric_table, protocol_gap_table
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,9 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
 
 
 def current_records(suite: Suite, workdir: Path, protocol: str | None,
-                    with_representation: bool = False) -> tuple[list[CellRecord], list[str]]:
-    """Stored cells of ``suite`` whose row config still matches the suite's definition.
+                    with_representation: bool = False) -> tuple[list[CellRecord], list[str], list[str]]:
+    """Stored cells of ``suite`` whose row config still matches the suite's definition, the cells
+    left out as stale, and the cells the store left out (another setting, damaged artifacts).
 
     Cells trained under an older default configuration of their row (a model's defaults or the
     suite's overrides changed since) are left out and named, so a table never mixes configurations.
@@ -87,18 +88,19 @@ def current_records(suite: Suite, workdir: Path, protocol: str | None,
     from benchmark.runner import suite_config_fingerprint
     current = {row.label: suite_config_fingerprint(row) for row in suite_rows(suite)}
     kept, stale = [], []
-    for rec in load_records(workdir, suite.name, protocol=protocol, with_representation=with_representation):
+    stored_cells = load_cells(workdir, suite.name, protocol=protocol, with_representation=with_representation)
+    for rec in stored_cells.records:
         stored = rec.tags.get("suite_config_fingerprint")
         if stored and rec.row in current and stored != current[rec.row]:
             stale.append(f"{rec.row} on {rec.dataset} seed {rec.seed} (run {rec.run_id[:8]})")
         else:
             kept.append(rec)
-    return kept, stale
+    return kept, stale, stored_cells.left_out
 
 
 def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[tuple[str, TableData]]:
     """(sub-folder, table) pairs for a suite: the main table plus claims / protocol-gap tables."""
-    records, stale = current_records(suite, workdir, protocol)
+    records, stale, left_out = current_records(suite, workdir, protocol)
     datasets = [slot.id for slot in suite.datasets]
     missing = _missing(suite, workdir)
     out: list[tuple[str, TableData]] = []
@@ -119,6 +121,10 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         out[0][1].footnotes.append(
             f"Left out {len(stale)} cell(s) stored under an older configuration of their row (re-run the suite "
             f"to replace them): {', '.join(stale[:10])}{' ...' if len(stale) > 10 else ''}.")
+    if left_out and out:
+        out[0][1].footnotes.append(
+            f"Left out {len(left_out)} stored cell(s) so that each row holds one setting of verified cells: "
+            f"{'; '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}.")
     if suite.claims:
         claims = [c for c in NOVEMOFAKE_CLAIMS if c.dataset in datasets
                   and {c.row_a, c.row_b} <= {r.label for r in suite_rows(suite)}]
@@ -126,7 +132,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
             out.append(("claims", _decorate(difference_table(records, claims, name=f"{suite.name}-claims"),
                                             records)))
     other = "as-released" if protocol == "clean" else "clean"
-    other_records, _ = current_records(suite, workdir, other)
+    other_records, _, _ = current_records(suite, workdir, other)
     if other_records and records and suite.kind == "metrics":
         clean, released = (records, other_records) if protocol == "clean" else (other_records, records)
         gap = protocol_gap_table(clean, released, list(suite.metrics), name=f"{suite.name}-protocol-gap")
@@ -141,7 +147,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
-    records, _ = current_records(suite, workdir, protocol, with_representation=suite.kind == "tsne")
+    records, _, _ = current_records(suite, workdir, protocol, with_representation=suite.kind == "tsne")
     finished = [r for r in records if r.status == "FINISHED"]
     if suite.kind == "tsne":
         for slot in suite.datasets:
@@ -178,9 +184,44 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
     return paths
 
 
+class ReportShrinks(RuntimeError):
+    """Rebuilding would replace a table with one holding fewer finished cells."""
+
+
+def _cells_manifest(out_dir: Path, protocol: str) -> Path:
+    return out_dir / f"stored-cells-{protocol}.json"
+
+
+def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allow_shrink: bool
+                 ) -> tuple[list[str], list[str]]:
+    """(the finished cells the new table will hold, those that disappeared); raises ReportShrinks (unless ``allow_shrink``) when the
+    table written last time held cells the new one lacks, so a lost or damaged store never silently
+    empties a table."""
+    records, _, _ = current_records(suite, workdir, protocol)
+    now = sorted(f"{r.row} | {r.dataset} | seed {r.seed}" for r in records if r.status == "FINISHED")
+    manifest = _cells_manifest(out_dir, protocol)
+    before: list[str] = []
+    if manifest.is_file():
+        try:
+            before = list(json.loads(manifest.read_text(encoding="utf-8")).get("cells", []))
+        except (json.JSONDecodeError, AttributeError):
+            log.warning("%s is unreadable; the table is rebuilt without the shrink check", manifest)
+    gone = [cell for cell in before if cell not in now]
+    if gone and len(now) < len(before) and not allow_shrink:
+        raise ReportShrinks(
+            f"the rebuilt {suite.name} table would hold {len(now)} finished cell(s) instead of {len(before)} "
+            f"(no longer usable: {', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''}); the existing report in "
+            f"{out_dir} is left untouched. Run `bench doctor --workdir {workdir}` to see why, or pass "
+            "--allow-shrink to write the smaller table")
+    return now, (gone if len(now) < len(before) else [])
+
+
 def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", fmt: str = "markdown",
-                       echo: bool = False, figures: bool = True) -> list[Path]:
-    """Write ``<workdir>/reports/<suite>/table.{md,tex,csv}`` (and sub-tables, figures) from the store."""
+                       echo: bool = False, figures: bool = True, allow_shrink: bool = False) -> list[Path]:
+    """Write ``<workdir>/reports/<suite>/table.{md,tex,csv}`` (and sub-tables, figures) from the store.
+
+    Refuses (ReportShrinks) to replace a table with one holding fewer finished cells unless
+    ``allow_shrink``."""
     load_plugins()
     suite = SUITES.get(suite_name)
     workdir = Path(workdir)
@@ -189,6 +230,10 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
     if suite.kind == "sweep":
         from benchmark.sweep import write_sweep_report
         return write_sweep_report(suite, workdir)
+    cells, gone = guard_shrink(suite, workdir, out_dir, protocol, allow_shrink)
+    if gone:
+        print(f"[report] note: the {suite.name} table now holds fewer finished cells; no longer shown: "
+              f"{', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''} (see the table notes)")
     for sub, table in suite_tables(suite, workdir, protocol):
         written = write_table(table, out_dir / sub if sub else out_dir)
         paths += list(written.values())
@@ -196,10 +241,12 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
             print(render_latex(table) if fmt == "latex" else render_markdown(table))
     if figures:
         paths += suite_figures(suite, workdir, out_dir, protocol)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _cells_manifest(out_dir, protocol).write_text(json.dumps({"cells": cells}, indent=1), encoding="utf-8")
     return paths
 
 
-def build_all_reports(workdir: Path, fmt: str = "markdown") -> list[Path]:
+def build_all_reports(workdir: Path, fmt: str = "markdown", allow_shrink: bool = False) -> list[Path]:
     """Every suite with stored runs, plus ``<workdir>/reports/index.md`` linking them with provenance."""
     from benchmark.tracking import Tracker
     load_plugins()
@@ -216,7 +263,7 @@ def build_all_reports(workdir: Path, fmt: str = "markdown") -> list[Path]:
         if suite.kind == "sweep":
             protocols = ["clean"]
         for protocol in protocols:
-            written = build_suite_report(name, workdir, protocol=protocol, fmt=fmt)
+            written = build_suite_report(name, workdir, protocol=protocol, fmt=fmt, allow_shrink=allow_shrink)
             paths += written
             if protocol == "as-released" and "clean" in protocols:
                 continue  # the clean report already holds the protocol-gap table; keep its files

@@ -4,63 +4,124 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmark.artifacts import CellCheck, check_cell
+from benchmark.cells import describe_difference, stored_identity
 from benchmark.tracking import Tracker
 from reports.records import CellRecord
 
 log = logging.getLogger(__name__)
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
+@dataclass
+class StoredCells:
+    """The cells a report may use, and a sentence for every stored cell it left out (and why)."""
+
+    records: list[CellRecord]
+    left_out: list[str] = field(default_factory=list)
 
 
-def load_records(workdir: Path, suite: str, protocol: str | None = None,
-                 with_representation: bool = False) -> list[CellRecord]:
-    """Latest run per (row, dataset slot, seed, protocol) of ``suite``; FAILED cells come back as errors.
+def _label(t: dict[str, str], run) -> str:
+    return f"{t.get('row')} on {t.get('dataset')} seed {t.get('seed')} (run {run.info.run_id[:8]})"
 
-    A FINISHED cell wins over a later FAILED attempt of the same cell.
+
+def _test_metrics(run) -> dict[str, float]:
+    return {k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+
+
+def _choose(runs: list) -> tuple[list, list[tuple[object, str]]]:
+    """Within one (row, dataset slot, protocol) group (newest first): keep the cells of ONE setting,
+    that of the newest finished cell, one run per seed (FINISHED beats FAILED); name the others."""
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    reference = finished[0] if finished else runs[0]
+    setting = reference.data.tags.get("setting_key")
+    chosen: dict[str, object] = {}
+    other: list[tuple[object, str]] = []
+    for run in runs:
+        t = run.data.tags
+        # a setup failure has no identity: it belongs to whichever setting the table shows
+        key = t.get("setting_key") if run.info.status == "FINISHED" or "setting_key" in t else setting
+        if key != setting:
+            if run.info.status == "FINISHED":
+                other.append((run, describe_difference(stored_identity(reference.data.tags), stored_identity(t),
+                                                       dict(reference.data.params), dict(run.data.params))))
+            continue
+        prev = chosen.get(t.get("seed"))
+        if prev is None or (prev.info.status != "FINISHED" and run.info.status == "FINISHED"):
+            chosen[t.get("seed")] = run
+    return list(chosen.values()), other
+
+
+def load_cells(workdir: Path, suite: str, protocol: str | None = None,
+               with_representation: bool = False) -> StoredCells:
+    """Verified cells of ``suite`` for reports: per (row, dataset slot, protocol), only cells of one
+    setting (``benchmark.cells``: config, data, limit, encoders, precision; the newest finished one
+    wins), one per seed; FAILED cells come back as errors. FINISHED cells whose artifacts are missing,
+    unreadable or disagree with their logged metrics are left out and named, never shown or crashed on.
     """
     tracker = Tracker(Path(workdir))
-    chosen: dict[tuple, object] = {}
+    left_out: list[str] = []
+    groups: dict[tuple, list] = {}
+    checks = {}
     for run in tracker.cell_runs(suite):  # newest first
         t = run.data.tags
         if protocol is not None and t.get("protocol") != protocol:
             continue
-        key = (t.get("row"), t.get("dataset"), t.get("seed"), t.get("protocol"))
-        prev = chosen.get(key)
-        if prev is None or (prev.info.status != "FINISHED" and run.info.status == "FINISHED"):
-            chosen[key] = run
+        if run.info.status == "FINISHED":
+            check = check_cell(tracker.artifact_path(run), _test_metrics(run))
+            if not check.ok:
+                left_out.append(f"{_label(t, run)}: {'; '.join(check.problems)} (damaged: run `bench doctor "
+                                f"--repair` and `bench run` again to retrain it)")
+                continue
+            checks[run.info.run_id] = check
+        groups.setdefault((t.get("row"), t.get("dataset"), t.get("protocol")), []).append(run)
     records = []
-    for run in chosen.values():
-        t = run.data.tags
-        folder = tracker.artifact_path(run)
-        predictions = _read_csv(folder / "predictions.csv")
-        if run.info.status == "FINISHED" and predictions is None:
-            log.warning("run %s is FINISHED but has no predictions.csv; skipped", run.info.run_id)
-            continue
-        config = {}
-        if (folder / "config.json").is_file():
-            config = json.loads((folder / "config.json").read_text())
-        rep = None
-        if with_representation and (folder / "representation.npy").is_file():
-            rep = np.load(folder / "representation.npy").astype(np.float32)
-        metrics = {k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")}
-        records.append(CellRecord(
-            suite=suite, model=t.get("model", ""), variant=t.get("variant", ""), row=t.get("row", ""),
-            dataset=t.get("dataset", ""), dataset_name=t.get("dataset_name", ""),
-            data_source=t.get("data_source", ""), seed=int(t.get("seed", 0)), protocol=t.get("protocol", ""),
-            metrics=metrics,
-            predictions=predictions if predictions is not None else pd.DataFrame(
-                columns=["item_id", "y_true", "y_pred", "p_fake"]),
-            history=_read_csv(folder / "history.csv"), representation=rep, params=config, tags=dict(t),
-            run_id=run.info.run_id, status=run.info.status, error=t.get("error", "")))
+    for runs in groups.values():
+        chosen, other = _choose(runs)
+        left_out += [f"{_label(run.data.tags, run)}: other setting, {why}" for run, why in other]
+        for run in chosen:
+            record = _record(suite, run, checks.get(run.info.run_id), tracker, with_representation, left_out)
+            if record is not None:
+                records.append(record)
     records.sort(key=lambda r: (r.dataset, r.row, r.seed))
-    return records
+    for line in left_out:
+        log.info("left out %s", line)
+    return StoredCells(records, left_out)
+
+
+def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_representation: bool,
+            left_out: list[str]) -> CellRecord | None:
+    t = run.data.tags
+    folder = tracker.artifact_path(run)
+    config = {}
+    if check is not None:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    rep = None
+    if with_representation and check is not None and (folder / "representation.npy").is_file():
+        try:
+            rep = np.load(folder / "representation.npy").astype(np.float32)
+        except (ValueError, OSError) as exc:
+            left_out.append(f"{_label(t, run)}: representation.npy unreadable ({exc}); no t-SNE panel")
+    metrics = _test_metrics(run)
+    empty = pd.DataFrame(columns=["item_id", "y_true", "y_pred", "p_fake"])
+    return CellRecord(
+        suite=suite, model=t.get("model", ""), variant=t.get("variant", ""), row=t.get("row", ""),
+        dataset=t.get("dataset", ""), dataset_name=t.get("dataset_name", ""),
+        data_source=t.get("data_source", ""), seed=int(t.get("seed", 0)), protocol=t.get("protocol", ""),
+        metrics=metrics, predictions=check.predictions if check is not None else empty,
+        history=check.history if check is not None else None, representation=rep, params=config, tags=dict(t),
+        run_id=run.info.run_id, status=run.info.status, error=t.get("error", ""))
+
+
+def load_records(workdir: Path, suite: str, protocol: str | None = None,
+                 with_representation: bool = False) -> list[CellRecord]:
+    """The records of ``load_cells`` (cells left out are logged)."""
+    return load_cells(workdir, suite, protocol, with_representation).records
 
 
 def suite_invocation_tags(workdir: Path, suite: str) -> list[dict[str, str]]:

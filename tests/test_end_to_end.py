@@ -15,8 +15,9 @@ from benchmark.tracking import Tracker
 @pytest.fixture(scope="module")
 def smoke_workdir(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("bench-runs")
-    assert main(["run", "--suite", "smoke", "--workdir", str(workdir), "--device", "cpu",
-                 "--data-root", str(workdir / "no-data-here")]) == 0
+    with pytest.MonkeyPatch.context() as mp:  # no --data-root and no $BENCH_DATA_ROOT: synthetic data
+        mp.delenv("BENCH_DATA_ROOT", raising=False)
+        assert main(["run", "--suite", "smoke", "--workdir", str(workdir), "--device", "cpu"]) == 0
     return workdir
 
 
@@ -40,10 +41,10 @@ def test_smoke_trains_every_registered_model_once(smoke_workdir):
         assert (folder / "config.json").is_file()
 
 
-def test_rerun_skips_finished_cells(smoke_workdir, capsys):
+def test_rerun_skips_finished_cells(smoke_workdir, capsys, monkeypatch):
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
     before = len(Tracker(smoke_workdir).cell_runs("smoke"))
-    assert main(["run", "--suite", "smoke", "--workdir", str(smoke_workdir), "--device", "cpu",
-                 "--data-root", str(smoke_workdir / "no-data-here")]) == 0
+    assert main(["run", "--suite", "smoke", "--workdir", str(smoke_workdir), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.count("[skip]") == len(MODELS.names()) and "[cell]" not in out
     assert len(Tracker(smoke_workdir).cell_runs("smoke")) == before

@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,22 +301,41 @@ def read_sources_file(path: Path, problems: list[Problem]) -> dict[str, list[Sou
 # --------------------------------------------------------------------------------------- building
 
 class _ImageResolver:
-    """Resolves image references (relative paths or URLs) inside one dataset folder."""
+    """Resolves image references (relative paths or URLs) inside one dataset folder.
 
-    def __init__(self, root: Path) -> None:
+    A reference that leaves the folder (``../x.jpg``, ``/etc/...``) is refused and reported as a
+    Problem: a dataset file must not make the loader read (and hash, and encode) files elsewhere.
+    """
+
+    def __init__(self, root: Path, problems: list[Problem] | None = None) -> None:
         self.root = root
         self.images_dir = root / "images"
+        self.problems = problems if problems is not None else []
         self._stems: dict[str, Path] | None = None
+
+    def inside(self, ref: str) -> bool:
+        """Whether ``ref`` names a path inside the dataset folder (lexically: symlinked folders still work)."""
+        if Path(ref).is_absolute():
+            return False
+        root = os.path.normpath(self.root)
+        return os.path.normpath(os.path.join(root, ref)).startswith(root + os.sep)
 
     def _by_stem(self) -> dict[str, Path]:
         if self._stems is None:
             self._stems = index_images(self.images_dir)
         return self._stems
 
-    def resolve(self, ref: str, fallback_stem: str | None = None) -> Path | None:
+    def resolve(self, ref: str, fallback_stem: str | None = None, record: RawRecord | None = None) -> Path | None:
         if not ref and fallback_stem is None:
             return None
         candidates: list[Path] = []
+        if ref and "://" not in ref and not self.inside(ref):
+            self.problems.append(Problem(
+                record.file if record else str(self.root), record.line if record else None,
+                f"{record.item_id + ': ' if record else ''}image reference {ref!r} points outside the dataset "
+                f"folder {self.root}; refused (give a path relative to the dataset folder)",
+                item_id=record.item_id if record else None))
+            return None
         if ref:
             if "://" in ref:
                 name = ref.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
@@ -367,7 +387,7 @@ def _choose_source(record: RawRecord, resolver: _ImageResolver, state: _BuildSta
         state.no_relevant.append(record.item_id)
         index = 0
     chosen = credible[index]
-    paths = tuple(p for p in (resolver.resolve(ref) for ref in chosen.images) if p is not None)
+    paths = tuple(p for p in (resolver.resolve(ref, record=record) for ref in chosen.images) if p is not None)
     if chosen.images and not paths:
         state.problems.append(Problem(record.file, record.line, f"{record.item_id}: source image(s) "
                                       f"{', '.join(chosen.images)} not found; source kept text-only",
@@ -385,7 +405,7 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
                  extra_notes: Iterable[str] = ()) -> DatasetSplits:
     """Check labels, ids, texts and images of ``records`` and split them (see the module docstring)."""
     state = _BuildState(problems)
-    resolver = _ImageResolver(root)
+    resolver = _ImageResolver(root, problems)
     kept: list[tuple[NewsItem, str | None]] = []
     seen: dict[str, RawRecord] = {}
     intake = FileIntake(str(data_file))
@@ -425,7 +445,8 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
         if not record.text:
             problems.append(Problem(record.file, record.line, f"{record.item_id}: empty target text; kept "
                                     "as an image-only post", severity="warning", item_id=record.item_id))
-        images = tuple(p for p in (resolver.resolve(ref) for ref in record.image_refs) if p is not None)
+        images = tuple(p for p in (resolver.resolve(ref, record=record) for ref in record.image_refs)
+                       if p is not None)
         if not images and not record.image_refs:
             fallback = resolver.resolve("", fallback_stem=record.item_id)
             images = (fallback,) if fallback else ()

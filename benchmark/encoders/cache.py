@@ -13,6 +13,11 @@ shards' key lists on first use (shards are memory-mapped, so only touched rows a
 processes may fill the same cache concurrently; at worst an item is encoded twice and the duplicate
 row is ignored. Shards are written to a temporary name and moved into place with ``os.replace``, so
 a killed process never leaves a half-written shard behind.
+
+Integrity: a shard's name carries the sha256 of its bytes (``shard-<uuid>.<sha256[:32]>.pt``), checked
+when the shard is first read; a corrupt or unreadable shard is deleted with a warning and its items are
+encoded again (flipped bytes inside a tensor would otherwise load as NaN features without a word).
+Temporaries older than ``STALE_TMP_SECONDS`` (left by a killed writer) are removed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 _SHARD_PREFIX = "shard-"
 _SHARD_SUFFIX = ".pt"
 _FILE_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+_CHECKSUM_CHARS = 32
+STALE_TMP_SECONDS = 3600  # a shard write takes seconds; an hour-old temporary belongs to a dead writer
 
 
 def sha1_text(text: str) -> str:
@@ -62,6 +70,20 @@ def sha1_file(path: Path | str) -> str:
     value = digest.hexdigest()
     _FILE_HASH_MEMO[memo_key] = value
     return value
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def shard_checksum(name: str) -> str | None:
+    """The checksum a shard's file name declares, or None for shards written before checksums."""
+    stem = name[len(_SHARD_PREFIX):-len(_SHARD_SUFFIX)]
+    return stem.split(".", 1)[1] if "." in stem else None
 
 
 def default_open_image(path: Path) -> Image.Image:
@@ -120,22 +142,41 @@ class FeatureCache:
                         f"collision or a hand-edited cache); delete {directory} to rebuild it")
             else:
                 self._atomic_write_text(ident_file, identity)
+            self._remove_stale_temporaries(directory)
             store = _Store(directory=directory)
             self._stores[identity] = store
         self._scan(store)
         return store
 
+    @staticmethod
+    def _remove_stale_temporaries(directory: Path) -> None:
+        now = time.time()
+        for tmp in directory.glob(".*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                    tmp.unlink()
+                    log.info("%s: removed a temporary left by a killed writer", tmp)
+            except FileNotFoundError:
+                pass  # another process cleaned it up first
+
     def _scan(self, store: _Store) -> None:
-        """Add shards written since the last scan (by this or another process) to the index."""
+        """Add shards written since the last scan (by this or another process) to the index; a shard
+        whose bytes do not match its checksum, or that cannot be read, is deleted (its items are
+        encoded again when asked for)."""
         for path in sorted(store.directory.glob(f"{_SHARD_PREFIX}*{_SHARD_SUFFIX}")):
             if path.name in store.shards:
                 continue
+            expected = shard_checksum(path.name)
             try:
+                if expected is not None and sha256_file(path)[:_CHECKSUM_CHARS] != expected:
+                    raise ValueError("its bytes do not match the checksum in its name (corrupted on disk)")
                 payload = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
                 keys = list(payload["keys"])
-            except Exception as exc:  # an unreadable shard must not take the cache down
-                log.warning("%s: unreadable feature shard skipped (%s); delete it to silence this", path, exc)
-                store.shards[path.name] = {"keys": []}
+            except FileNotFoundError:
+                continue  # deleted by another process between the listing and the read
+            except Exception as exc:  # a bad shard must not take the cache down, nor serve bad features
+                log.warning("%s: corrupt feature shard deleted (%s); its items will be encoded again", path, exc)
+                path.unlink(missing_ok=True)
                 continue
             self._add_shard(store, path.name, payload, keys)
 
@@ -152,14 +193,15 @@ class FeatureCache:
         os.replace(tmp, path)
 
     def _write_shard(self, store: _Store, payload: dict[str, object]) -> None:
-        name = f"{_SHARD_PREFIX}{uuid.uuid4().hex}{_SHARD_SUFFIX}"
-        final = store.directory / name
-        tmp = store.directory / f".{name}.tmp"
+        stem = f"{_SHARD_PREFIX}{uuid.uuid4().hex}"
+        tmp = store.directory / f".{stem}{_SHARD_SUFFIX}.tmp"
         try:
             with tmp.open("wb") as handle:
                 torch.save(payload, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            name = f"{stem}.{sha256_file(tmp)[:_CHECKSUM_CHARS]}{_SHARD_SUFFIX}"
+            final = store.directory / name
             os.replace(tmp, final)
         finally:
             if tmp.exists():

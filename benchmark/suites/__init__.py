@@ -3,10 +3,16 @@ metrics, the paper's reference values and significance pairs. This module parses
 
 A dataset slot names the real datasets that can fill it (first one found under the data root wins)
 and the synthetic stand-in used when no real data is present at all.
+
+Extra suite files are read from the folders in ``$BENCH_SUITES`` (``:``-separated). A file that does
+not parse is recorded in ``SUITE_ERRORS`` and skipped, so one bad file cannot break every command;
+``bench list`` shows it and ``bench run --suite <its name>`` prints its error.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +21,9 @@ import yaml
 
 from benchmark.registry import SUITES
 
+log = logging.getLogger(__name__)
 SUITE_DIR = Path(__file__).parent
+SUITE_ERRORS: dict[str, str] = {}  # file stem -> why that suite file could not be loaded
 KINDS = ("metrics", "differences", "mcnemar", "tsne", "sweep")
 
 
@@ -91,16 +99,40 @@ def parse_suite(data: dict[str, Any], source: Path | None = None) -> Suite:
                      all_models=bool(data.get("all_models", False)), max_epochs=data.get("max_epochs"),
                      limit=data.get("limit"), study=dict(data.get("study") or {}),
                      description=data.get("description", ""), source=source)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{where}: invalid suite spec: {exc!s}. See benchmark/suites/table2.yaml for the format."
                          ) from exc
 
 
 def load_suite_file(path: Path) -> Suite:
-    with open(path, encoding="utf-8") as fh:
-        return parse_suite(yaml.safe_load(fh), source=path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: invalid suite spec: expected a mapping of keys (name, title, rows, datasets, "
+                         f"...), got {type(data).__name__}. See benchmark/suites/table2.yaml for the format.")
+    return parse_suite(data, source=path)
 
 
-for _path in sorted(SUITE_DIR.glob("*.yaml")):
-    _suite = load_suite_file(_path)
-    SUITES.register(_suite.name, _suite)
+def register_suite_folder(folder: Path) -> list[str]:
+    """Register every ``*.yaml`` suite in ``folder``; returns the names registered. Files that fail are
+    recorded in ``SUITE_ERRORS`` (with the reason) instead of raising."""
+    names = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        try:
+            suite = load_suite_file(path)
+            SUITES.register(suite.name, suite)
+        except (OSError, ValueError) as exc:
+            SUITE_ERRORS[path.stem] = str(exc)
+            log.warning("suite file skipped: %s", exc)
+            continue
+        SUITE_ERRORS.pop(path.stem, None)
+        names.append(suite.name)
+    return names
+
+
+register_suite_folder(SUITE_DIR)
+for _folder in filter(None, os.environ.get("BENCH_SUITES", "").split(os.pathsep)):
+    register_suite_folder(Path(_folder))
