@@ -74,6 +74,8 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         table.header.append("Split: " + _per_dataset(records, lambda r: (
             f"{r.tags['split']} (cluster unit {r.tags.get('cluster_unit', 'image')})"
             if r.tags.get("split") else "not recorded")))
+        table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or (
+            "bf16 autocast" if r.tags.get("device", "").startswith("cuda") else "fp32")))
     return table
 
 
