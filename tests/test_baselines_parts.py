@@ -213,11 +213,16 @@ def test_background_widens_eann_safe_kmgcn() -> None:
 
 def test_visualbert_background_appends_source_sequence() -> None:
     model = build_model("visualbert", resolve_config("visualbert", "wbg"), SMALL)
-    text, text_mask, visual, visual_mask = model._inputs(random_batch(SMALL, 2, with_source=True))
+    batch = random_batch(SMALL, 2, with_source=True)
+    batch["text_mask"][:] = True  # full-length texts: no trailing slot is trimmed
+    batch["source_text_mask"][:] = True
+    text, text_mask, visual, visual_mask = model._inputs(batch)
     assert text.shape[1] == 1 + 2 * SMALL.text_len and text_mask.shape == text.shape[:2]
     assert visual.shape[1] == 2 * SMALL.image_regions and visual_mask.shape == visual.shape[:2]
     plain = build_model("visualbert", resolve_config("visualbert"), SMALL)
-    text, _, visual, _ = plain._inputs(random_batch(SMALL, 2))
+    batch = random_batch(SMALL, 2)
+    batch["text_mask"][0] = True
+    text, _, visual, _ = plain._inputs(batch)
     assert text.shape[1] == 1 + SMALL.text_len and visual.shape[1] == SMALL.image_regions
 
 
