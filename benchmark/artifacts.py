@@ -19,6 +19,7 @@ from benchmark.metrics import classification_metrics
 
 REQUIRED_FILES = ("config.json", "predictions.csv", "history.csv")
 PREDICTION_COLUMNS = ["item_id", "y_true", "y_pred", "p_fake"]
+OPTIONAL_PREDICTION_COLUMNS = ["cluster"]  # the item's cluster key (runs stored before it lack it)
 TOLERANCE = 1e-6
 
 
@@ -53,8 +54,15 @@ def _read_csv(path: Path, problems: list[str]) -> pd.DataFrame | None:
 
 
 def _check_predictions(frame: pd.DataFrame, metrics: dict[str, float], problems: list[str]) -> bool:
-    if list(frame.columns) != PREDICTION_COLUMNS:
-        problems.append(f"predictions.csv has columns {list(frame.columns)}, expected {PREDICTION_COLUMNS}")
+    columns = list(frame.columns)
+    if columns[:len(PREDICTION_COLUMNS)] != PREDICTION_COLUMNS or \
+            not set(columns[len(PREDICTION_COLUMNS):]) <= set(OPTIONAL_PREDICTION_COLUMNS):
+        problems.append(f"predictions.csv has columns {columns}, expected {PREDICTION_COLUMNS} "
+                        f"(optionally followed by {OPTIONAL_PREDICTION_COLUMNS})")
+        return False
+    if "cluster" in frame.columns and frame["cluster"].isna().any():
+        bad = int(frame["cluster"].isna().idxmax()) + 2
+        problems.append(f"predictions.csv line {bad}: cluster is empty (the file is truncated or edited)")
         return False
     if frame.empty:
         problems.append("predictions.csv has no rows")
@@ -69,10 +77,13 @@ def _check_predictions(frame: pd.DataFrame, metrics: dict[str, float], problems:
     if p_fake.isna().any() or not p_fake.between(0, 1).all():
         problems.append("predictions.csv: p_fake outside [0, 1] or missing (the file is truncated or edited)")
         return False
-    rescored = classification_metrics(frame["y_true"].astype(int), frame["y_pred"].astype(int))
+    rescored = classification_metrics(frame["y_true"].astype(int), frame["y_pred"].astype(int),
+                                      pd.to_numeric(frame["p_fake"]).to_numpy())
     for name, value in rescored.items():
         logged = metrics.get(name)
-        if logged is not None and not math.isclose(logged, value, abs_tol=TOLERANCE):
+        if logged is None or (math.isnan(logged) and math.isnan(value)):
+            continue
+        if math.isnan(logged) or math.isnan(value) or not math.isclose(logged, value, abs_tol=TOLERANCE):
             problems.append(f"predictions.csv gives test {name} {value:.4f} but the run logged {logged:.4f} "
                             "(the predictions were altered or belong to another run)")
             return False

@@ -22,11 +22,12 @@ from benchmark.tracking import fingerprint
 PER_CELL_KEYS = ("seed",)
 
 
-def cell_identity(*, model: str, variant: str, config: Any, dataset: str, splits: Any, features: Any,
+def cell_identity(*, model: str, variant: str, config: Any, dataset: str, splits: Any, encoders: dict[str, str],
                   seed: int, protocol: str, limit: int | None, precision: str) -> dict[str, Any]:
     """Everything that changes a cell's stored result. ``config`` is the resolved model config (it
     already holds ``max_epochs``, row overrides and ``--params best``); ``splits``/``features`` the
-    loaded data (its split policy and cluster unit included) and its encoder features; ``precision``
+    loaded data (its split policy and cluster unit included); ``encoders`` the identities of the
+    encoders featurising it (role -> identity, precision included); ``precision``
     the training precision ("fp32" or "bf16"; the featurising precision is in the encoder ids)."""
     return {
         "model": model,
@@ -37,7 +38,7 @@ def cell_identity(*, model: str, variant: str, config: Any, dataset: str, splits
         "split": getattr(splits, "split_policy", None),
         "cluster_unit": getattr(splits, "cluster_unit", None),
         "limit": limit,
-        "encoders": dict(features.encoders),
+        "encoders": dict(encoders),
         "precision": precision,
         "protocol": protocol,
         "seed": seed,

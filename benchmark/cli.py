@@ -124,6 +124,7 @@ def _params_from(args, suite) -> dict:
 
 
 def cmd_run(args) -> int:
+    from benchmark.engine import resolve_device
     from benchmark.runner import RunOptions, SuiteRunner, validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
@@ -148,7 +149,9 @@ def cmd_run(args) -> int:
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
         try:
-            runner = SuiteRunner(suite, options)
+            from benchmark.executors import make_executor
+            executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type))
+            runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
             cell = runner.current_cell if runner is not None else None
@@ -276,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=at_least(1, "; leave --limit out for no cap"),
                    help="cap every split at N items (stratified, seeded; default: no cap)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--jobs", type=at_least(1), default=None,
+                   help="train N cells at once in N worker processes with one torch thread each (default: "
+                        "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
+                        "the numbers are the same for every N)")
+    p.add_argument("--executor", choices=("inline", "local"), default=None,
+                   help="local (default on CPU): --jobs worker processes; inline: one cell at a time in this "
+                        "process with all threads (default with --device cuda)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                    help="training and featurising precision: fp32 (CPU default, repeats exactly) or bf16 "
                         "autocast (CUDA default; on CPUs with bf16 units about 2-3x faster); part of each "

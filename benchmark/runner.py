@@ -26,14 +26,13 @@ from benchmark.artifacts import check_cell
 from benchmark.cells import cell_identity, identity_tags
 from benchmark.data.schema import DataError, DatasetSplits
 from benchmark.data.spec import DatasetSpec, LoadOptions
-from benchmark.emotion_set import EmotionSetProvider
-from benchmark.engine import resolve_device, train_model
+from benchmark.engine import resolve_device
+from benchmark.executors import CellJob, CellOutcome, InlineExecutor
 from benchmark.features import FeatureSplits
-from benchmark.models.base import PrepareContext
 from benchmark.registry import DATASETS, MODELS, UnknownNameError, load_plugins, unknown_name_message
 from benchmark.suites import DatasetSlot, Suite, SuiteRow
 from benchmark.tracking import Tracker, fingerprint, git_commit, package_versions
-from benchmark.variants import build_model, get_variant, resolve_config
+from benchmark.variants import get_variant, resolve_config
 
 log = logging.getLogger(__name__)
 SYNTHETIC_BANNER = ("*** SYNTHETIC DATA: no real dataset was found under the data root; every number "
@@ -194,13 +193,12 @@ def run_precision(options: RunOptions) -> str:
     return options.precision or default_precision(resolve_device(options.device))
 
 
-def load_features(dataset: str, options: RunOptions, limit: int | None = None,
-                  say=lambda message: print(message, flush=True)) -> tuple[DatasetSplits, FeatureSplits]:
-    """Load, cap, validate (refusing leaking splits) and featurise one dataset through the cache."""
+def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
+                say=lambda message: print(message, flush=True)) -> tuple[DatasetSplits, dict[str, str]]:
+    """Load, cap and validate (refusing leaking splits) one dataset; also the identities of the
+    encoders that will featurise it. Cheap: enough to decide which cells are finished."""
     from benchmark.data.check import assert_no_leaks
     from benchmark.data.sampling import limit_splits
-    from benchmark.encoders.cache import FeatureCache
-    from benchmark.encoders.featurize import build_feature_splits
 
     spec: DatasetSpec = DATASETS.get(dataset)
     say(f"[data] loading {dataset} ({spec.description})")
@@ -219,12 +217,29 @@ def load_features(dataset: str, options: RunOptions, limit: int | None = None,
                                 for k, v in splits.counts().items()))
     say(f"[data]   split {splits.split_policy}; cluster unit {splits.cluster_unit}")
     text_encoder, image_encoder = get_encoders(options, splits.language)
+    return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
+
+
+def featurise(dataset: str, splits: DatasetSplits, options: RunOptions,
+              say=lambda message: print(message, flush=True)) -> FeatureSplits:
+    """Features of ``splits`` through the feature cache (each unique text and image encoded once)."""
+    from benchmark.encoders.cache import FeatureCache
+    from benchmark.encoders.featurize import build_feature_splits
+
+    text_encoder, image_encoder = get_encoders(options, splits.language)
     features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
     if features.dims.num_events == 0:
         features = with_kmeans_events(features)
         say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "
             "text+image features of the training split, as the NovEmoFake paper did for EANN")
-    return splits, features
+    return features
+
+
+def load_features(dataset: str, options: RunOptions, limit: int | None = None,
+                  say=lambda message: print(message, flush=True)) -> tuple[DatasetSplits, FeatureSplits]:
+    """Load, cap, validate and featurise one dataset through the cache."""
+    splits, _ = load_splits(dataset, options, limit, say)
+    return splits, featurise(dataset, splits, options, say)
 
 
 def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> FeatureSplits:
@@ -244,10 +259,27 @@ def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> F
     return dataclasses.replace(features, **tables, dims=dataclasses.replace(features.dims, num_events=k))
 
 
-class SuiteRunner:
-    """Runs one suite invocation end to end; ``run()`` returns the number of failed cells."""
+@dataclass
+class _PlannedCell:
+    """A cell that must be trained: its job for an executor and what its MLflow run records."""
 
-    def __init__(self, suite: Suite, options: RunOptions, out=None) -> None:
+    res: SlotResolution
+    row: SuiteRow
+    seed: int
+    config: Any
+    job: CellJob
+    tags: dict[str, str]
+
+
+class SuiteRunner:
+    """Runs one suite invocation end to end; ``run()`` returns the number of failed cells.
+
+    Three steps: resolve the suite into cells, decide which are finished (from the data and encoder
+    identities alone, before any feature is loaded), execute the rest with an executor
+    (``benchmark.executors``). This process is the only writer of the MLflow store.
+    """
+
+    def __init__(self, suite: Suite, options: RunOptions, out=None, executor=None) -> None:
         load_plugins()
         self.suite = suite
         self.options = options
@@ -255,27 +287,43 @@ class SuiteRunner:
         self.workdir = Path(options.workdir)
         self.tracker = Tracker(self.workdir)
         self.device = resolve_device(options.device)
+        self.executor = executor or InlineExecutor()
         self.seeds = list(range(options.seeds if options.seeds is not None else suite.seeds))
         self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
         self.limit = options.limit if options.limit is not None else suite.limit
+        self._splits: dict[str, tuple[DatasetSplits, dict[str, str]]] = {}
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
         self._clusters: dict[str, dict[str, str]] = {}
-        self.current_cell: str | None = None  # the cell being trained (named when interrupted)
+        self._open: dict[str, str] = {}  # MLflow run id -> cell name, for cells being trained
+        self._killed: list[str] = []  # cells closed as KILLED when the run stopped
+        self.failed = 0
+
+    @property
+    def current_cell(self) -> str | None:
+        """The cell(s) being trained, or closed as KILLED when the run stopped (named in the message)."""
+        return ", ".join(list(self._open.values()) or self._killed) or None
 
     def say(self, message: str) -> None:
         print(message, file=self.out or sys.stdout, flush=True)
 
     # data ----------------------------------------------------------------------------------------
+    def splits_for(self, dataset: str) -> tuple[DatasetSplits, dict[str, str]]:
+        """Validated splits and encoder identities (no features loaded)."""
+        if dataset not in self._splits:
+            self._splits[dataset] = load_splits(dataset, self.options, self.limit, say=self.say)
+        return self._splits[dataset]
+
     def features_for(self, dataset: str) -> tuple[DatasetSplits, FeatureSplits]:
         if dataset not in self._features:
-            self._features[dataset] = load_features(dataset, self.options, self.limit, say=self.say)
+            splits, _ = self.splits_for(dataset)
+            self._features[dataset] = (splits, featurise(dataset, splits, self.options, say=self.say))
         return self._features[dataset]
 
     def test_clusters(self, dataset: str) -> dict[str, str]:
         """item_id -> cluster key of every test item, under the dataset's cluster unit (stored per prediction)."""
         if dataset not in self._clusters:
             from benchmark.data.clusters import cluster_keys
-            splits, _ = self.features_for(dataset)
+            splits, _ = self.splits_for(dataset)
             self._clusters[dataset] = dict(zip((i.item_id for i in splits.test),
                                                cluster_keys(splits.test, splits.cluster_unit)))
         return self._clusters[dataset]
@@ -295,7 +343,7 @@ class SuiteRunner:
                        "git_commit": git_commit(), "data_root": str(opts.data_root),
                        "data_source": "synthetic" if synthetic else "real",
                        "device": str(self.device), "precision": run_precision(opts),
-                       "on_missing_image": opts.on_missing_image,
+                       "executor": self.executor.describe(), "on_missing_image": opts.on_missing_image,
                        **{f"slot.{r.slot.id}": r.status for r in resolutions},
                        **{f"version.{k}": v for k, v in package_versions().items()}}
         if synthetic:
@@ -303,15 +351,16 @@ class SuiteRunner:
         parent = self.tracker.start_parent(self.suite.name, parent_tags, {
             "seeds": len(self.seeds), "max_epochs": self.max_epochs, "limit": self.limit,
             "rows": [r.label for r in rows]})
-        failed = 0
+        self.failed = 0
         status = "FINISHED"
         unavailable: dict[str, dict[str, str]] = {}  # slot id -> row label -> why the row cannot run there
         try:
+            planned: list[_PlannedCell] = []
             for res in resolutions:
                 if res.dataset is None:
                     self.say(f"[{res.slot.label}] not available: {res.reason}")
                     continue
-                self.features_for(res.dataset)  # bad data (e.g. leaking splits) stops the run here, before training
+                self.splits_for(res.dataset)  # bad data (e.g. leaking splits) stops the run here, before training
                 for row in rows:
                     reason = self.row_unavailable(res, row)
                     if reason is not None:
@@ -319,37 +368,45 @@ class SuiteRunner:
                         self.say(f"[{row.label} | {res.slot.label}] not available: {reason}")
                         continue
                     for seed in self.seeds:
-                        failed += not self.run_cell(parent, res, row, seed)
+                        plan = self.plan_cell(parent, res, row, seed)
+                        if isinstance(plan, bool):
+                            self.failed += not plan
+                        else:
+                            planned.append(plan)
+            if planned:
+                self.execute(parent, planned)
         except KeyboardInterrupt as exc:
             status = "KILLED"
+            self._close_open(str(exc) or "interrupted (Ctrl-C)")
             self.tracker.set_tags(parent, {"error": str(exc) or "interrupted (Ctrl-C)"})
             raise
         except BaseException:
             status = "FAILED"
+            self._close_open("the suite run failed")
             raise
         finally:
-            self.tracker.set_tags(parent, {"failed_cells": failed,
+            self.tracker.set_tags(parent, {"failed_cells": self.failed,
                                            **({"rows_not_available": json.dumps(unavailable)} if unavailable else {})})
             self.tracker.end(parent, status)
-        return failed
+        return self.failed
 
     def row_unavailable(self, res: SlotResolution, row: SuiteRow) -> str | None:
         """Why ``row`` cannot run on this slot's data, or None: a background-knowledge row (WBG) on a
         dataset without sources is 'not available', not a failed cell."""
-        splits, features = self.features_for(res.dataset)
+        splits, _ = self.splits_for(res.dataset)
         try:
             config = resolve_config(row.model, row.variant, row.overrides)
-        except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by run_cell
+        except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by plan_cell
             return None
-        if getattr(config, "use_background", False) and not features.dims.has_source:
+        if getattr(config, "use_background", False) and not splits.has_source:
             return next((note.split(":", 1)[0] for note in splits.notes if note.startswith("no sources.jsonl")),
                         "the dataset has no background-knowledge sources")
         return None
 
     def identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
-                 features: FeatureSplits) -> dict[str, Any]:
+                 encoders: dict[str, str]) -> dict[str, Any]:
         return cell_identity(model=row.model, variant=row.variant, config=config, dataset=str(res.dataset),
-                             splits=splits, features=features, seed=seed, protocol=self.options.protocol,
+                             splits=splits, encoders=encoders, seed=seed, protocol=self.options.protocol,
                              limit=self.limit, precision=run_precision(self.options))
 
     def verified_finished(self, suite: str, cell_key: str, name: str):
@@ -363,10 +420,12 @@ class SuiteRunner:
                      "it is not reused")
         return None
 
-    def run_cell(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int) -> bool:
+    def plan_cell(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int) -> bool | _PlannedCell:
+        """True when the cell is finished (or reused from another suite), False when it cannot even be
+        set up (recorded as FAILED), else the cell to train."""
         name = f"{row.label} | {res.slot.label} | seed {seed}"
         try:
-            splits, features = self.features_for(res.dataset)
+            splits, encoders = self.splits_for(res.dataset)
             overrides = {**self.options.params.get(row.model, {}), **row.overrides}
             if self.max_epochs is not None:
                 overrides["max_epochs"] = int(self.max_epochs)
@@ -375,7 +434,7 @@ class SuiteRunner:
             raise
         except Exception as exc:  # a cell that cannot even be set up is still recorded
             return self._record_setup_failure(parent, res, row, seed, exc)
-        identity = self.identity(res, row, seed, config, splits, features)
+        identity = self.identity(res, row, seed, config, splits, encoders)
         id_tags = identity_tags(identity)
         cell_key, config_fp = id_tags["cell_key"], fingerprint(dataclasses.asdict(config))
         done = self.verified_finished(self.suite.name, cell_key, name)
@@ -394,70 +453,106 @@ class SuiteRunner:
                 "data_source": res.source, "seed": seed, "protocol": self.options.protocol,
                 **id_tags, "config_fingerprint": config_fp, "git_commit": git_commit(),
                 "suite_config_fingerprint": suite_config_fingerprint(row),
-                "data_fingerprint": splits.fingerprint(), "encoder.text": features.encoders.get("text", ""),
-                "encoder.image": features.encoders.get("image", ""),
-                "encoders": short_encoder_names(features.encoders), "on_missing_image": self.options.on_missing_image,
+                "data_fingerprint": splits.fingerprint(), "encoder.text": encoders.get("text", ""),
+                "encoder.image": encoders.get("image", ""),
+                "encoders": short_encoder_names(encoders), "on_missing_image": self.options.on_missing_image,
                 "variant_label": get_variant(row.model, row.variant).label, "limit": self.limit,
                 "device": str(self.device), "precision": run_precision(self.options),
                 "split": splits.split_policy, "cluster_unit": splits.cluster_unit,
                 **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
-        run_id = self.tracker.start_cell(self.suite.name, parent, name, {k: str(v) for k, v in tags.items()})
-        self.say(f"[cell] {name} ...")
-        self.current_cell = name
-        started = time.time()
-        try:
-            torch.manual_seed(seed)
-            model = build_model(row.model, config, features.dims)
-            self.tracker.log_params(run_id, {**dataclasses.asdict(config), "seed": seed,
-                                              "n_params": sum(p.numel() for p in model.parameters())})
-            context = PrepareContext(
-                device=self.device, seed=seed, cache_dir=self.workdir / "pretrained",
-                log_artifact=lambda path: self.tracker.log_artifact(run_id, path),
-                log_metrics=lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step),
-                emotion_set=EmotionSetProvider.for_run(self.options))  # NovEmoFake's emotion images
-            result = train_model(
-                model, features, protocol=self.options.protocol, seed=seed, device=self.device,
-                precision=run_precision(self.options),
-                prepare_context=context, keep_representation=self.suite.store_representation,
-                on_epoch=lambda epoch, record: self.tracker.log_metrics(
-                    run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch))
-            seconds = time.time() - started
-            final = {**{f"test_{k}": v for k, v in result.test.metrics.items()},
-                     **{f"selected_val_{k}": v for k, v in result.validation.metrics.items()},
-                     "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds}
-            self.tracker.log_metrics(run_id, final, step=result.epochs_run)
-            files: dict[str, Any] = {
-                "config.json": {"model": row.model, "variant": row.variant, "row": row.label,
-                                "config": dataclasses.asdict(config), "dataset": res.dataset,
-                                "protocol": self.options.protocol, "seed": seed, "selected_on": result.selected_on,
-                                "encoders": features.encoders, "limit": self.limit, "dims": dataclasses.asdict(features.dims),
-                                "split_notes": splits.notes, "cluster_unit": splits.cluster_unit},
-                "predictions.csv": self._with_clusters(result.test.frame(features.test.item_ids), res.dataset),
-                "history.csv": result.history,
-            }
-            if result.test.representation is not None:
-                files["representation.npy"] = result.test.representation.astype("float16")
-            self.tracker.log_files(run_id, files)
-            self.tracker.end(run_id, "FINISHED")
-            self.current_cell = None
-            m = result.test.metrics
-            self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
-                     f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
-            return True
-        except KeyboardInterrupt as exc:
-            self.tracker.set_tags(run_id, {"error": str(exc) or "interrupted (Ctrl-C)"})
-            self.tracker.end(run_id, "KILLED")
-            raise
-        except Exception as exc:
-            self.tracker.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:4000]})
-            self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
+        job = CellJob(name=name, dataset=str(res.dataset), options=self.options, limit=self.limit,
+                      model=row.model, config=config, seed=seed,
+                      keep_representation=self.suite.store_representation, key=cell_key)
+        return _PlannedCell(res=res, row=row, seed=seed, config=config, job=job,
+                            tags={k: str(v) for k, v in tags.items()})
+
+    def execute(self, parent: str, planned: list[_PlannedCell]) -> None:
+        """Featurise what the cells need (here, once), then train them with the executor."""
+        by_key = {plan.job.key: plan for plan in planned}
+        inline = isinstance(self.executor, InlineExecutor)
+        jobs = []
+        for plan in planned:
+            features = self.features_for(plan.job.dataset)  # the workers read them from the warm cache
+            jobs.append((plan.job, features if inline else None))
+        if not inline:
+            self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
+        run_ids: dict[str, str] = {}
+
+        def start(job: CellJob) -> str:
+            run_id = self.tracker.start_cell(self.suite.name, parent, job.name, by_key[job.key].tags)
+            self.tracker.log_params(run_id, {**dataclasses.asdict(job.config), "seed": job.seed})
+            self._open[run_id] = job.name
+            run_ids[job.key] = run_id
+            self.say(f"[cell] {job.name} ...")
+            return run_id
+
+        def live(run_id: str) -> dict[str, Any]:
+            return {"on_epoch": lambda epoch, record: self.tracker.log_metrics(
+                        run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch),
+                    "log_artifact": lambda path: self.tracker.log_artifact(run_id, path),
+                    "log_metrics": lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step)}
+
+        def finish(job: CellJob, run_id: str, outcome: CellOutcome) -> None:
+            self.failed += not self.record_outcome(by_key[job.key], run_id, outcome)
+
+        self.executor.run(jobs, start, finish, live)
+
+    def record_outcome(self, plan: _PlannedCell, run_id: str, outcome: CellOutcome) -> bool:
+        """Store what a cell's training produced (the store's single writer); True when it finished."""
+        name, res, row, seed, config = plan.job.name, plan.res, plan.row, plan.seed, plan.config
+        if not outcome.live:
+            for epoch, record in outcome.epochs:
+                self.tracker.log_metrics(run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch)
+            for metrics, step in outcome.extra_metrics:
+                self.tracker.log_metrics(run_id, metrics, step)
+            for path in outcome.artifacts:
+                self.tracker.log_artifact(run_id, path)
+        if outcome.n_params:
+            self.tracker.log_params(run_id, {"n_params": outcome.n_params})
+        if not outcome.ok:
+            self.tracker.set_tags(run_id, {"error": outcome.error[:4000]})
+            self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})
             self.tracker.end(run_id, "FAILED")
-            self.current_cell = None
-            self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
-            log.debug("cell failed", exc_info=True)
+            self._open.pop(run_id, None)
+            self.say(f"[FAILED] {name}: {outcome.error}")
             return False
+        result = outcome.result
+        splits, _ = self.splits_for(res.dataset)
+        seconds = outcome.seconds
+        final = {**{f"test_{k}": v for k, v in result.test.metrics.items()},
+                 **{f"selected_val_{k}": v for k, v in result.validation.metrics.items()},
+                 "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds}
+        self.tracker.log_metrics(run_id, final, step=result.epochs_run)
+        dims = self.features_for(res.dataset)[1].dims  # featurised by ``execute`` before training
+        files: dict[str, Any] = {
+            "config.json": {"model": row.model, "variant": row.variant, "row": row.label,
+                            "config": dataclasses.asdict(config), "dataset": res.dataset,
+                            "protocol": self.options.protocol, "seed": seed, "selected_on": result.selected_on,
+                            "encoders": self.splits_for(res.dataset)[1], "limit": self.limit,
+                            "split_notes": splits.notes, "cluster_unit": splits.cluster_unit,
+                            "dims": dataclasses.asdict(dims)},
+            "predictions.csv": self._with_clusters(result.test.frame([i.item_id for i in splits.test]),
+                                                   res.dataset),
+            "history.csv": result.history,
+        }
+        if result.test.representation is not None:
+            files["representation.npy"] = result.test.representation.astype("float16")
+        self.tracker.log_files(run_id, files)
+        self.tracker.end(run_id, "FINISHED")
+        self._open.pop(run_id, None)
+        m = result.test.metrics
+        self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
+                 f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
+        return True
+
+    def _close_open(self, reason: str) -> None:
+        """Cells being trained when the run stops are closed as KILLED, never left RUNNING."""
+        for run_id in list(self._open):
+            self.tracker.set_tags(run_id, {"error": reason})
+            self.tracker.end(run_id, "KILLED")
+            self._killed.append(self._open.pop(run_id))
 
     def _with_clusters(self, frame, dataset: str):
         """predictions with a ``cluster`` column (the statistics resample and compare clusters, not items)."""

@@ -93,7 +93,7 @@ def test_identity_changes_with_every_setting_and_is_one_dict():
         encoders = {"text": "minilm", "image": "effnet"}
 
     base = dict(model="coolant", variant="default", config={"max_epochs": 1}, dataset="synthetic-demo",
-                splits=Splits("a"), features=Features(), seed=0, protocol="clean", limit=40,
+                splits=Splits("a"), encoders=Features.encoders, seed=0, protocol="clean", limit=40,
                 precision="fp32")
     key = identity_key(cell_identity(**base))
     changes = {"config": {"max_epochs": 2}, "splits": Splits("b"), "limit": 30, "protocol": "as-released",

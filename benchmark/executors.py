@@ -1,0 +1,222 @@
+"""Executing cells: one pure training function, run in this process or in worker processes.
+
+Why this shape: a cell is a function of its identity to stored results. ``execute_cell`` trains one
+cell from a picklable ``CellJob`` and returns a ``CellOutcome`` (epoch records, final metrics, files,
+or the error); it never touches the MLflow store. The submitting process is the store's only writer:
+it opens the cell's run, hands the job to an executor, and records the outcome. So ``--jobs N``
+never meets "database is locked", and a cluster executor (submitit) can reuse the same function.
+
+Executors:
+- ``InlineExecutor``: in this process, epoch metrics logged live (``threads``: torch threads while a
+  cell trains; ``None`` keeps the process's setting).
+- ``ProcessExecutor``: N spawned worker processes with one torch thread each; each worker loads a
+  dataset's features once from the feature cache (the parent featurised it) and keeps them.
+
+Results repeat exactly for the same seed *and thread count*: ``--jobs 1`` runs inline on one thread,
+so it gives the same numbers as ``--jobs 2``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+__all__ = ["CellJob", "CellOutcome", "execute_cell", "InlineExecutor", "ProcessExecutor", "make_executor"]
+
+
+@dataclass
+class CellJob:
+    """Everything a worker needs to train one cell (picklable)."""
+
+    name: str  # "row | slot | seed N", for messages
+    dataset: str  # registered dataset name
+    options: Any  # benchmark.runner.RunOptions
+    limit: int | None
+    model: str
+    config: Any  # resolved model config (dataclass)
+    seed: int
+    keep_representation: bool = False
+    key: str = ""  # the cell's identity key (a worker-side label only)
+
+
+@dataclass
+class CellOutcome:
+    """What training one cell produced, or why it failed; recorded by the submitting process."""
+
+    ok: bool
+    seconds: float = 0.0
+    n_params: int = 0
+    epochs: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # replayed when not live
+    extra_metrics: list[tuple[dict[str, float], int]] = field(default_factory=list)  # from prepare()
+    artifacts: list[str] = field(default_factory=list)  # files written by prepare() to attach
+    result: Any = None  # benchmark.engine.TrainResult
+    error: str = ""
+    traceback: str = ""
+    live: bool = False  # epoch metrics and artifacts were already logged by the callbacks
+
+
+_FEATURES: dict[tuple, tuple[Any, Any]] = {}
+
+
+def _features(job: CellJob):
+    """(splits, features) of the job's dataset, loaded once per process from the feature cache."""
+    from benchmark.runner import load_features
+    key = (job.dataset, job.limit, repr(job.options))
+    if key not in _FEATURES:
+        _FEATURES[key] = load_features(job.dataset, job.options, job.limit, say=lambda message: None)
+    return _FEATURES[key]
+
+
+def execute_cell(job: CellJob, features=None, on_epoch: Callable | None = None,
+                 log_artifact: Callable | None = None, log_metrics: Callable | None = None) -> CellOutcome:
+    """Train one cell. Callbacks log live (inline); without them everything is collected in the outcome.
+
+    Exceptions of the model or the data become a failed outcome with the traceback; Ctrl-C and
+    SIGTERM (KeyboardInterrupt) propagate.
+    """
+    from benchmark.emotion_set import EmotionSetProvider
+    from benchmark.engine import resolve_device, train_model
+    from benchmark.models.base import PrepareContext
+    from benchmark.runner import run_precision
+    from benchmark.variants import build_model
+
+    outcome = CellOutcome(ok=False, live=on_epoch is not None)
+    started = time.time()
+    try:
+        splits, features = features if features is not None else _features(job)
+        device = resolve_device(job.options.device)
+        torch.manual_seed(job.seed)
+        model = build_model(job.model, job.config, features.dims)
+        outcome.n_params = sum(p.numel() for p in model.parameters())
+        context = PrepareContext(
+            device=device, seed=job.seed, cache_dir=Path(job.options.workdir) / "pretrained",
+            log_artifact=log_artifact or (lambda path: outcome.artifacts.append(str(path))),
+            log_metrics=log_metrics or (lambda metrics, step=0: outcome.extra_metrics.append((dict(metrics), step))),
+            emotion_set=EmotionSetProvider.for_run(job.options))
+        outcome.result = train_model(
+            model, features, protocol=job.options.protocol, seed=job.seed, device=device,
+            precision=run_precision(job.options), prepare_context=context,
+            keep_representation=job.keep_representation,
+            on_epoch=on_epoch or (lambda epoch, record: outcome.epochs.append((epoch, dict(record)))))
+        outcome.ok = True
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # recorded as a FAILED cell by the submitting process
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.traceback = traceback.format_exc()
+    outcome.seconds = time.time() - started
+    return outcome
+
+
+class InlineExecutor:
+    """Cells one after another in this process; ``threads`` torch threads while a cell trains."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads
+        self.jobs = 1
+
+    def describe(self) -> str:
+        return "inline" + (f", {self.threads} torch thread(s)" if self.threads else "")
+
+    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
+            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+        """``jobs``: (job, features). ``start(job)`` opens the cell's run and returns a handle;
+        ``live(handle)`` gives the live logging callbacks; ``finish`` records the outcome."""
+        previous = torch.get_num_threads()
+        for job, features in jobs:
+            handle = start(job)
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                outcome = execute_cell(job, features, **live(handle))
+            finally:
+                torch.set_num_threads(previous)
+            finish(job, handle, outcome)
+
+
+def _worker_init() -> None:
+    """One torch thread per worker (N workers on N cores), plugins registered, bars silent."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    torch.set_num_threads(1)
+    from benchmark.registry import load_plugins
+    load_plugins()
+
+
+class ProcessExecutor:
+    """Cells in ``jobs`` spawned worker processes, one torch thread each; at most ``jobs`` in flight."""
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+
+    def describe(self) -> str:
+        return f"{self.jobs} worker processes, 1 torch thread each"
+
+    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
+            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+        pending = [job for job, _ in jobs]
+        if not pending:
+            return
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)),
+                                   mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+        in_flight: dict[Future, tuple[CellJob, Any]] = {}
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < self.jobs:
+                    job = pending.pop(0)
+                    handle = start(job)
+                    in_flight[pool.submit(execute_cell, job)] = (job, handle)
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    job, handle = in_flight.pop(future)
+                    try:
+                        outcome = future.result()
+                    except KeyboardInterrupt:
+                        raise
+                    except Exception as exc:  # the worker itself died (killed, out of memory)
+                        outcome = CellOutcome(ok=False, error=f"worker process failed: {type(exc).__name__}: {exc}",
+                                              traceback=traceback.format_exc())
+                    finish(job, handle, outcome)
+        except BaseException:
+            self.in_flight = [(job, handle) for job, handle in in_flight.values()]
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def default_jobs() -> int:
+    """``$BENCH_JOBS``, else the number of cores this process may use."""
+    if os.environ.get("BENCH_JOBS"):
+        return int(os.environ["BENCH_JOBS"])
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def make_executor(executor: str | None, jobs: int | None, device: str = "cpu"):
+    """``--executor``/``--jobs`` to an executor. Default: N = cores worker processes on CPU; inline
+    (all threads, one cell at a time) on CUDA, where one GPU runs one cell best."""
+    if executor == "inline":
+        return InlineExecutor(threads=None)
+    if executor not in (None, "local"):
+        raise ValueError(f"unknown executor {executor!r}; use inline or local")
+    if jobs is None:
+        if executor is None and device == "cuda":
+            return InlineExecutor(threads=None)
+        jobs = default_jobs()
+    if jobs == 1:
+        return InlineExecutor(threads=1)  # the same numbers as N one-thread workers
+    return ProcessExecutor(jobs)

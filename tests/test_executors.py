@@ -1,0 +1,46 @@
+"""Executors: N one-thread worker processes give the same cells as one cell at a time on one thread."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.executors import InlineExecutor, ProcessExecutor, make_executor
+from benchmark.tracking import Tracker
+
+
+def test_make_executor_defaults(monkeypatch):
+    monkeypatch.setenv("BENCH_JOBS", "3")
+    assert isinstance(make_executor(None, None), ProcessExecutor) and make_executor(None, None).jobs == 3
+    one = make_executor(None, 1)
+    assert isinstance(one, InlineExecutor) and one.threads == 1
+    assert make_executor("inline", 4).threads is None  # all threads, one cell at a time
+    assert isinstance(make_executor(None, None, device="cuda"), InlineExecutor)
+    with pytest.raises(ValueError, match="unknown executor"):
+        make_executor("slurmish", 2)
+
+
+def _predictions(workdir):
+    tracker = Tracker(workdir)
+    out = {}
+    for run in tracker.cell_runs("table2"):
+        t = run.data.tags
+        assert run.info.status == "FINISHED", t.get("error")
+        out[(t["row"], t["dataset"], t["seed"])] = pd.read_csv(tracker.artifact_path(run) / "predictions.csv")
+    return out
+
+
+def test_two_workers_store_the_same_cells_as_one_thread_inline(tmp_path, capsys):
+    args = ["run", "--suite", "table2", "--row", "COOLANT", "--row", "w/o ITM", "--dataset", "twitter",
+            "--seeds", "1", "--limit", "60", "--max-epochs", "1", "--device", "cpu"]
+    assert main([*args, "--workdir", str(tmp_path / "one"), "--jobs", "1"]) == 0
+    assert main([*args, "--workdir", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    assert "[run] 2 cell(s) on 2 worker processes" in capsys.readouterr().out
+    one, two = _predictions(tmp_path / "one"), _predictions(tmp_path / "two")
+    assert set(one) == set(two) and len(one) == 2
+    for key in one:
+        pd.testing.assert_frame_equal(one[key], two[key], check_exact=True, obj=str(key))
+    # epoch metrics replayed from the workers: the same per-epoch series in the store
+    runs = {r.data.tags["row"] + r.data.tags["seed"]: r for r in Tracker(tmp_path / "two").cell_runs("table2")}
+    assert all("train_loss_total" in r.data.metrics and "val_accuracy" in r.data.metrics for r in runs.values())
