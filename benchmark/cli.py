@@ -161,8 +161,9 @@ def cmd_run(args) -> int:
             return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
         print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
         from reports.build import build_suite_report
-        for path in build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True):
-            print(f"[report] {path}")
+        from reports.summary import console_summary
+        written = build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True)
+        print(console_summary(suite, options.workdir, written, runner.failed_names, runner.synthetic))
     return 1 if failed else 0
 
 

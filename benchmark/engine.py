@@ -196,6 +196,8 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             on_epoch(epoch, record)
         if protocol == "clean" and epochs_without_gain >= int(cfg.patience):
             stopped_early = True
+            bar.total = epoch  # the bar ends here, not at max_epochs (its ETA was for max_epochs)
+            bar.refresh()
             break
     bar.close()
 

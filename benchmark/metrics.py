@@ -17,6 +17,20 @@ METRIC_NAMES = ("accuracy", "fake_precision", "fake_recall", "fake_f1", "real_pr
                 "real_f1", "macro_f1", "micro_f1", "weighted_f1", "balanced_accuracy", "roc_auc")
 
 
+# How tables, figures and the console name each metric (column heads, axis labels).
+METRIC_LABELS = {
+    "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+    "fake_precision": "precision (fake)", "fake_recall": "recall (fake)", "fake_f1": "F1 (fake)",
+    "real_precision": "precision (real)", "real_recall": "recall (real)", "real_f1": "F1 (real)",
+    "macro_f1": "macro-F1", "micro_f1": "micro-F1", "weighted_f1": "weighted F1", "roc_auc": "ROC-AUC",
+}
+
+
+def metric_label(name: str) -> str:
+    """The readable name of a metric (the raw name when it has none)."""
+    return METRIC_LABELS.get(name, name)
+
+
 def classification_metrics(y_true, y_pred, p_fake=None) -> dict[str, float]:
     """Every metric of :data:`METRIC_NAMES`; ``p_fake`` (probability of fake per item) gives roc_auc."""
     y_true = np.asarray(y_true, dtype=int)

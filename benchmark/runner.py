@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from benchmark.artifacts import check_cell
 from benchmark.cells import cell_identity, identity_tags
@@ -297,6 +298,8 @@ class SuiteRunner:
         self._open: dict[str, str] = {}  # MLflow run id -> cell name, for cells being trained
         self._killed: list[str] = []  # cells closed as KILLED when the run stopped
         self.failed = 0
+        self.failed_names: list[str] = []
+        self.synthetic = False
 
     @property
     def current_cell(self) -> str | None:
@@ -304,7 +307,11 @@ class SuiteRunner:
         return ", ".join(list(self._open.values()) or self._killed) or None
 
     def say(self, message: str) -> None:
-        print(message, file=self.out or sys.stdout, flush=True)
+        bar = getattr(self, "_bar", None)
+        if bar is not None and not bar.disable:  # keep the suite bar at the bottom of the terminal
+            bar.write(message, file=self.out or sys.stdout)
+        else:
+            print(message, file=self.out or sys.stdout, flush=True)
 
     # data ----------------------------------------------------------------------------------------
     def splits_for(self, dataset: str) -> tuple[DatasetSplits, dict[str, str]]:
@@ -336,8 +343,9 @@ class SuiteRunner:
         resolutions = resolve_slots(slots, opts.data_root)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         synthetic = any(r.source == "synthetic" for r in resolutions)
+        self.synthetic = synthetic
         if synthetic:
-            self.say(SYNTHETIC_BANNER)
+            self.say(SYNTHETIC_BANNER + f" (data root searched: {opts.data_root})")
         started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         parent_tags = {"suite": self.suite.name, "protocol": opts.protocol, "started": started,
                        "git_commit": git_commit(), "data_root": str(opts.data_root),
@@ -476,9 +484,13 @@ class SuiteRunner:
         for plan in planned:
             features = self.features_for(plan.job.dataset)  # the workers read them from the warm cache
             jobs.append((plan.job, features if inline else None))
-        if not inline:
-            self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
+        self.say(f"[run] {len(planned)} cell(s) to train on {self.executor.describe()}")
         run_ids: dict[str, str] = {}
+        total, done = len(planned), [0]
+        bar = tqdm(total=total, desc=f"{self.suite.name}: cells", unit="cell", position=0, leave=True,
+                   disable=os.environ.get("TQDM_DISABLE") == "1", bar_format="{l_bar}{bar}| {n}/{total} "
+                   "cells [{elapsed}<{remaining} from finished cells]")
+        self._bar = bar
 
         def start(job: CellJob) -> str:
             run_id = self.tracker.start_cell(self.suite.name, parent, job.name, by_key[job.key].tags)
@@ -495,11 +507,17 @@ class SuiteRunner:
                     "log_metrics": lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step)}
 
         def finish(job: CellJob, run_id: str, outcome: CellOutcome) -> None:
-            self.failed += not self.record_outcome(by_key[job.key], run_id, outcome)
+            done[0] += 1
+            self.failed += not self.record_outcome(by_key[job.key], run_id, outcome, f"{done[0]}/{total}")
+            bar.update(1)
 
-        self.executor.run(jobs, start, finish, live)
+        try:
+            self.executor.run(jobs, start, finish, live)
+        finally:
+            bar.close()
+            self._bar = None
 
-    def record_outcome(self, plan: _PlannedCell, run_id: str, outcome: CellOutcome) -> bool:
+    def record_outcome(self, plan: _PlannedCell, run_id: str, outcome: CellOutcome, progress: str = "") -> bool:
         """Store what a cell's training produced (the store's single writer); True when it finished."""
         name, res, row, seed, config = plan.job.name, plan.res, plan.row, plan.seed, plan.config
         if not outcome.live:
@@ -516,7 +534,8 @@ class SuiteRunner:
             self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})
             self.tracker.end(run_id, "FAILED")
             self._open.pop(run_id, None)
-            self.say(f"[FAILED] {name}: {outcome.error}")
+            self.say(f"[FAILED{' ' + progress if progress else ''}] {name}: {outcome.error}")
+            self.failed_names.append(name)
             return False
         result = outcome.result
         splits, _ = self.splits_for(res.dataset)
@@ -543,7 +562,7 @@ class SuiteRunner:
         self.tracker.end(run_id, "FINISHED")
         self._open.pop(run_id, None)
         m = result.test.metrics
-        self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
+        self.say(f"[done{' ' + progress if progress else ''}] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
                  f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
         return True
 
@@ -571,4 +590,5 @@ class SuiteRunner:
         self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
         self.tracker.end(run_id, "FAILED")
         self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
+        self.failed_names.append(name)
         return False

@@ -145,7 +145,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
 def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "clean") -> list[Path]:
     """t-SNE panels (tsne suites), training curves per cell, paper-vs-reproduced chart."""
     from reports.figures import paper_vs_reproduced, training_curves, tsne_panels
-    from reports.stats import hierarchical_bootstrap_ci
+    from reports.stats import COUNT_METRICS, hierarchical_bootstrap_ci
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
@@ -166,23 +166,31 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
     for rec in finished:
         if rec.history is not None and len(rec.history):
             paths += training_curves(rec.history, curves / _slug(f"{rec.row}-{rec.dataset}-seed{rec.seed}"),
-                                     title=f"{rec.row} on {rec.dataset} (seed {rec.seed})")
+                                     title=f"{rec.row} on {rec.dataset} (seed {rec.seed})",
+                                     selected_epoch=rec.selected_epoch, synthetic=rec.data_source == "synthetic")
     if suite.reference:
+        from benchmark.metrics import metric_label
         reference = reference_lookup(suite.reference)
         for slot in suite.datasets:
-            bars = []
-            for row in suite_rows(suite):
-                recs = [r for r in finished if r.row == row.label and r.dataset == slot.id]
-                paper = reference(slot.id, row.label, "accuracy")
-                if not recs:
-                    continue
-                matrix = prediction_matrix(recs)
-                ci = hierarchical_bootstrap_ci(matrix.y_true, matrix.y_pred, "accuracy", matrix.clusters)
-                mean = sum(r.metrics["accuracy"] for r in recs) / len(recs)
-                bars.append((row.label, paper, mean, ci.low, ci.high))
-            if bars:
-                paths += paper_vs_reproduced(bars, out_dir / f"paper-vs-reproduced-{slot.id}",
-                                             title=f"{suite.name} {slot.label}: accuracy, paper vs reproduced")
+            panels: dict[str, list] = {}
+            synthetic = False
+            for metric in (m for m in suite.metrics if m in COUNT_METRICS):  # from predictions alone
+                bars = []
+                for row in suite_rows(suite):
+                    recs = [r for r in finished if r.row == row.label and r.dataset == slot.id]
+                    if not recs or any(metric not in r.metrics for r in recs):
+                        continue
+                    synthetic = synthetic or any(r.data_source == "synthetic" for r in recs)
+                    matrix = prediction_matrix(recs)
+                    ci = hierarchical_bootstrap_ci(matrix.y_true, matrix.y_pred, metric, matrix.clusters)
+                    mean = sum(r.metrics[metric] for r in recs) / len(recs)
+                    bars.append((row.label, reference(slot.id, row.label, metric), mean, ci.low, ci.high))
+                if bars:
+                    panels[metric_label(metric)] = bars
+            if panels:
+                paths += paper_vs_reproduced(
+                    panels, out_dir / f"paper-vs-reproduced-{slot.id}", synthetic=synthetic,
+                    title=f"{suite.title}, {slot.label}: reproduced mean and 95% CI (clusters x seeds) vs paper")
     return paths
 
 

@@ -33,3 +33,4 @@ class CellRecord:
     run_id: str = ""
     status: str = "FINISHED"  # or "FAILED" (a failed cell is an error row, not a lost table)
     error: str = ""
+    selected_epoch: int | None = None  # the epoch whose weights were tested (best on validation)

@@ -115,7 +115,8 @@ def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_rep
         data_source=t.get("data_source", ""), seed=int(t.get("seed", 0)), protocol=t.get("protocol", ""),
         metrics=metrics, predictions=check.predictions if check is not None else empty,
         history=check.history if check is not None else None, representation=rep, params=config, tags=dict(t),
-        run_id=run.info.run_id, status=run.info.status, error=t.get("error", ""))
+        run_id=run.info.run_id, status=run.info.status, error=t.get("error", ""),
+        selected_epoch=int(run.data.metrics["best_epoch"]) if "best_epoch" in run.data.metrics else None)
 
 
 def load_records(workdir: Path, suite: str, protocol: str | None = None,

@@ -56,7 +56,9 @@ def weights_file_in(model_dir: Path) -> Path:
 def load_text_model(directory: Path, device_arg: str | torch.device | None):
     """Tokenizer, eval-mode model and device of a transformers folder, offline (``local_files_only``)."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar would break the suite's own bars
     tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     model = AutoModel.from_pretrained(str(directory), local_files_only=True)
     model.eval()
