@@ -82,7 +82,10 @@ def _data_root(args) -> tuple[Path, bool]:
 
 # list --------------------------------------------------------------------------------------------
 def cmd_list(args) -> int:
-    load_plugins()
+    if args.kind == "suites":  # suite files only: no model (torch, transformers) is imported
+        import benchmark.suites  # noqa: F401
+    else:
+        load_plugins()
     kinds = [args.kind] if args.kind else list(LIST_KINDS)
     for kind in kinds:
         print(f"{kind}:")
@@ -128,8 +131,9 @@ def cmd_run(args) -> int:
     from benchmark.runner import RunOptions, SuiteRunner, validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
-    load_plugins()
+    import benchmark.suites  # noqa: F401  (a misspelt suite is answered before torch is imported)
     suite = get_suite(args.suite)
+    load_plugins()
     data_root, explicit = _data_root(args)
     if suite.kind == "sweep":
         from benchmark.sweep import run_sweep_suite
