@@ -45,7 +45,8 @@ DEVIATIONS = (
               "encoder is chosen), an FC+ReLU and (masked) mean pooling on top",
               "Twitter: CAFE's precomputed 200-d word vectors and 512-d image vectors"),
     Deviation("unstated sizes", "not given", "hidden 256, consistency / aligned 64, latent 2, classifier 64, "
-              "dropout 0.2: the released Twitter code's sizes where it has them"),
+              "dropout 0.2: the released Twitter code's sizes where it has them",
+              "64-d aligned and consistency spaces, 2-d latent, 64-d classifier"),
     Deviation("consistency pairs D' (Eq. 1)", "y' = 1 iff text and image are from the same real news",
               "per batch: every own pair (+1 real, -1 fake) and each text with the image rolled by one "
               "position (-1); rolled pairs showing the same image are dropped",
