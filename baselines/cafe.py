@@ -23,7 +23,6 @@ Remaining differences are declared in ``DEVIATIONS`` (docs/deviations.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +33,9 @@ from torch import nn
 from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
+from benchmark.models.layers import CAFEEncoding, correlation_matrix_pool, mlp2
 from benchmark.registry import MODELS
-from baselines.common import TextCNN, classification_loss
+from baselines.common import classification_loss
 
 
 @dataclass
@@ -96,32 +96,6 @@ class GaussianEncoder(nn.Module):
         return params[:, : self.z_dim], F.softplus(params[:, self.z_dim:]) + 1e-7
 
 
-def _mlp2(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.0) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden, out_dim), nn.ReLU())
-
-
-class CAFEEncoding(nn.Module):
-    """The released ``EncodingPart``: text CNN -> 64 -> 128, image 512 -> 256 -> 128 (ReLU, dropout)."""
-
-    def __init__(self, dims: FeatureDims, c: CAFEConfig) -> None:
-        super().__init__()
-        self.text_cnn = TextCNN(dims.text_dim, c.cnn_kernels, c.cnn_channels, activation="relu")
-        self.text_shared = _mlp2(self.text_cnn.out_dim, 64, c.shared_dim, c.dropout)
-        self.image_shared = _mlp2(dims.image_dim, 256, c.shared_dim, c.dropout)
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        text = self.text_shared(self.text_cnn(batch["text_tokens"], batch["text_mask"]))
-        return text, self.image_shared(batch["image_pooled"])
-
-
-def correlation_matrix_pool(text: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """Released ``CrossModule4Batch`` before its FC: max over j of softmax_j(t_i v_j / sqrt(d)), (B, d)."""
-    d = text.shape[-1]
-    similarity = text.unsqueeze(2) * image.unsqueeze(1) / math.sqrt(d)  # (B, d, d)
-    return torch.softmax(similarity, dim=-1).max(dim=-1).values
-
-
 @MODELS.register("cafe")
 class CAFE(DetectorModel):
     config_class = CAFEConfig
@@ -134,15 +108,17 @@ class CAFE(DetectorModel):
         super().__init__(config, dims)
         c = config
         # alignment module (released SimilarityModule): own encoders + aligners
-        self.align_encoding = CAFEEncoding(dims, c)
-        self.text_aligner = _mlp2(c.shared_dim, c.shared_dim, c.sim_dim)
-        self.image_aligner = _mlp2(c.shared_dim, c.shared_dim, c.sim_dim)
+        self.align_encoding = CAFEEncoding(dims.text_dim, dims.image_dim, c.shared_dim, c.cnn_channels,
+                                           c.cnn_kernels, c.dropout)
+        self.text_aligner = mlp2(c.shared_dim, c.shared_dim, c.sim_dim)
+        self.image_aligner = mlp2(c.shared_dim, c.shared_dim, c.sim_dim)
         # detection module (released DetectionModule): own encoders, ambiguity, fusion, classifier
-        self.detect_encoding = CAFEEncoding(dims, c)
+        self.detect_encoding = CAFEEncoding(dims.text_dim, dims.image_dim, c.shared_dim, c.cnn_channels,
+                                            c.cnn_kernels, c.dropout)
         self.text_gauss = GaussianEncoder(c.sim_dim, c.z_dim)
         self.image_gauss = GaussianEncoder(c.sim_dim, c.z_dim)
-        self.text_uni = _mlp2(c.shared_dim, c.shared_dim, c.prime_dim)
-        self.image_uni = _mlp2(c.shared_dim, c.shared_dim, c.prime_dim)
+        self.text_uni = mlp2(c.shared_dim, c.shared_dim, c.prime_dim)
+        self.image_uni = mlp2(c.shared_dim, c.shared_dim, c.prime_dim)
         self.correlation_fc = nn.Sequential(nn.Linear(c.sim_dim, c.sim_dim), nn.ReLU())
         self.classifier_body = nn.Sequential(
             nn.Linear(2 * c.prime_dim + c.sim_dim, c.classifier_hidden), nn.ReLU(),
@@ -163,13 +139,14 @@ class CAFE(DetectorModel):
         return F.cosine_embedding_loss(torch.cat([t, t]), torch.cat([v, mismatched]), target)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        text_shared, image_shared = self.align_encoding(batch)
+        inputs = (batch["text_tokens"], batch["text_mask"], batch["image_pooled"])
+        text_shared, image_shared = self.align_encoding(*inputs)
         text_al, image_al = self.text_aligner(text_shared), self.image_aligner(image_shared)
         # detection reads the aligned vectors without training the alignment module (released code)
         t_al, v_al = text_al.detach(), image_al.detach()
         ambiguity = symmetric_ambiguity(*self.text_gauss(t_al), *self.image_gauss(v_al))
         a = ambiguity.unsqueeze(1)
-        text, image = self.detect_encoding(batch)
+        text, image = self.detect_encoding(*inputs)
         fused = torch.cat([(1 - a) * self.text_uni(text), (1 - a) * self.image_uni(image),
                            a * self.correlation(t_al, v_al)], dim=1)
         rep = self.classifier_body(fused)

@@ -58,7 +58,7 @@ def test_footnotes_name_model_once_variant_extras_and_overrides():
     assert sum(line.startswith("Deviations of coolant (rows COOLANT, COOLANT (as released))") for line in lines) == 1
     assert any("KL target (Eq. 14)" in line for line in lines)
     assert any(line.startswith("Deviations of COOLANT (as released) (coolant:as_released)")
-               and "incomplete as-released detection module" in line for line in lines)
+               and "as-released detection inputs" in line for line in lines)
     assert any("suite overrides pretrain_epochs=10" in line for line in lines)
     assert not any(line.startswith("Deviations of COOLANT (coolant:default)") for line in lines)
     assert lines[-1].endswith("docs/deviations.md.")
