@@ -55,7 +55,8 @@ DEVIATIONS = (
     Deviation("ITC negatives that share an image (Eq. 3-4)",
               "one-hot targets: every other pair in the batch is a negative",
               "kept as negatives by default (itc_shared_image_negatives='keep', paper and code); 'mask' "
-              "removes same-image pairs from both softmaxes, as ITM already drops them", ""),
+              "removes same-image pairs from both softmaxes, as ITM already drops them (MediaEval 2016, one seed, "
+              "5 epochs: test accuracy 0.696 keep vs 0.583 mask)", ""),
     Deviation("temperature (Eq. 2)", "learnable tau", "learnable 1/tau, initialised 1/0.07, clamped to [1, 100]",
               "constant exp(0.07) ~ 1.07"),
     Deviation("soft targets (Eq. 5)", "gradient flow not stated",
