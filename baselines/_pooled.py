@@ -14,9 +14,16 @@ from typing import Any, ClassVar
 
 import torch
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from baselines.common import MLP, check_background, classifier_output
+
+
+FROZEN_POOLED = Deviation(
+    "encoders", "BERT (768-d [CLS]) and ResNet18 (512-d) representations",
+    "pooled features of the run's frozen encoders (offline MiniLM 384-d, EfficientNet-Lite0 1280-d unless "
+    "paper encoders are chosen)", "")
 
 
 @dataclass

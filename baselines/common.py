@@ -15,10 +15,7 @@ from torch import nn
 from benchmark.features import FeatureDims
 from benchmark.models.base import ModelOutput
 from benchmark.models.base import cross_entropy_terms as classification_loss
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
-}
+from benchmark.models.layers import ACTIVATIONS, TextCNN  # noqa: F401  (re-exported for the baselines)
 
 SOURCE_TEXT_KEYS = frozenset({"source_text_tokens", "source_text_mask", "source_text_pooled"})
 SOURCE_IMAGE_KEYS = frozenset({"source_image_regions", "source_image_pooled"})
@@ -45,39 +42,6 @@ class MLP(nn.Module):
         """Return ``(logits, representation)``."""
         rep = self.body(x)
         return self.out(rep), rep
-
-
-class TextCNN(nn.Module):
-    """Kim-style text CNN over token states: one conv per window size, ReLU-family, max over time.
-
-    Padding positions are zeroed before the convolution and excluded from the max (set to -inf);
-    a sequence shorter than a window is right-padded with zeros so every window yields an output.
-    """
-
-    def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu") -> None:
-        super().__init__()
-        self.windows = [int(w) for w in windows]
-        self.convs = nn.ModuleList([nn.Conv1d(in_dim, filters, w) for w in self.windows])
-        self.act = ACTIVATIONS[activation]()
-        self.out_dim = filters * len(self.windows)
-
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        mask = mask.bool()
-        x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
-        feats = []
-        for window, conv in zip(self.windows, self.convs):
-            length = x.size(2)
-            xx, mm = x, mask
-            if length < window:
-                xx = F.pad(x, (0, window - length))
-                mm = F.pad(mask, (0, window - length))
-            h = self.act(conv(xx))  # (B, F, L - w + 1)
-            # a window is valid when it starts on a real token (covers at least one token)
-            valid = mm[:, : h.size(2)]
-            h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
-            pooled = h.max(dim=2).values
-            feats.append(torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)))
-        return torch.cat(feats, dim=1)
 
 
 class _GradientReversal(torch.autograd.Function):

@@ -6,17 +6,7 @@ attend to the image (multi-head attention, add & norm, feed-forward, add & norm)
 are fused by a linear layer. Layers are stacked, and an MLP (model_dim -> 35 -> 2, as released)
 classifies the fused vector. Defaults: model width 256, 8 heads, feed-forward 2048, dropout 0.5.
 
-Deviations:
-- MCAN fuses three views (BERT text, VGG19 spatial image, a DCT frequency-domain image CNN); the
-  feature cache holds no pixels, so the frequency branch is absent and the stack fuses the image
-  with the text only;
-- the released code attends over the dimensions of single feature vectors; here the co-attention
-  runs over sequences, the text token states (``text_tokens`` with ``text_mask``) and the image
-  regions (``image_regions``, prefixed by the pooled image), which is the usual co-attention form
-  and uses the token/region features the cache provides. After the stack, the image stream's
-  first element and the masked mean of the text stream are concatenated and fused.
-- ``num_layers`` default 2 stacked layers (the released configuration applies its layer once per
-  fused view, i.e. twice); tune it with the search space.
+Differences from the paper and the released code are declared in ``DEVIATIONS`` (docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -28,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
@@ -92,6 +83,17 @@ class MCAN(DetectorModel):
     requires = frozenset({"text_tokens", "text_mask", "image_regions", "image_pooled", "has_image"})
     description = "Stacked co-attention layers between text tokens and image regions"
     paper = "Wu et al., MCAN, Findings of ACL 2021"
+    deviations = (
+        Deviation("frequency view (substantially simplified)", "three views: BERT text, VGG-19 spatial image, "
+                  "a DCT frequency-domain image CNN", "no frequency branch (no pixels in the feature cache): "
+                  "the stack fuses the image with the text only", ""),
+        Deviation("attention units", "co-attention over the views", "co-attention over sequences: token states "
+                  "(masked) and image regions prefixed by the pooled image; image stream's first element and "
+                  "the masked text mean fused after the stack", "attends over the dimensions of single "
+                  "feature vectors"),
+        Deviation("depth", "stacked co-attention layers", "num_layers = 2 (tunable)",
+                  "one layer per fused view, i.e. twice"),
+    )
 
     def __init__(self, config: MCANConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)

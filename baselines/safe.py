@@ -18,11 +18,7 @@ Settings: without background the text is the target text and there is no body (t
 with ``use_background`` (the NovEmoFake setting, section 5.2) the target text is the headline, the
 source text is the body and the target image is the image.
 
-Deviations:
-- SAFE turns images into text with a captioning model (Show and Tell) and runs the same text CNN
-  over the caption; no captioning model is available offline, so the image branch is an FC layer
-  over the frozen pooled image features projected into the common space.
-- text CNNs run over frozen encoder token states instead of GloVe/SIF word vectors.
+Differences from the paper and the released code are declared in ``DEVIATIONS`` (docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
@@ -73,6 +70,14 @@ class SAFE(DetectorModel):
     requires = frozenset({"text_tokens", "text_mask", "image_pooled"})
     description = "Text/image vectors in a common space; classification + similarity loss"
     paper = "Zhou, Wu & Zafarani, SAFE, PAKDD 2020"
+    deviations = (
+        Deviation("image branch (substantially simplified)", "images are captioned (Show and Tell) and the "
+                  "caption runs through the same text CNN", "an FC layer over the frozen pooled image "
+                  "features, projected into the common space (no captioning model offline)", ""),
+        Deviation("word vectors", "GloVe / SIF word vectors", "frozen encoder token states", ""),
+        Deviation("headline / body", "news headline and body", "without background: text = headline, no "
+                  "body; with use_background (NovEmoFake's setting) the source text is the body", ""),
+    )
 
     def __init__(self, config: SAFEConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)

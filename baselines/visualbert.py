@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from transformers import VisualBertConfig, VisualBertModel
 
+from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
@@ -56,6 +57,17 @@ class VisualBERT(DetectorModel):
     requires = frozenset({"text_tokens", "text_mask", "image_regions", "has_image"})
     description = "VisualBERT over projected text token states and image regions, MLP head"
     paper = "Li et al., VisualBERT, 2019 (baseline in NovEmoFake, Kumari et al. 2023)"
+    deviations = (
+        Deviation("weights (substantially simplified)", "pre-trained VisualBERT (768 hidden, 12 layers)",
+                  "a small VisualBERT (256 hidden, 2 layers, 4 heads) trained from scratch on frozen features, "
+                  "unless pretrained_path names a local checkpoint", ""),
+        Deviation("text input", "tokenizer ids", "frozen token states projected to the hidden size as "
+                  "inputs_embeds after a learned [CLS]-like vector", ""),
+        Deviation("visual input", "object-detector region features", "the image encoder's grid regions "
+                  "(7x7 cells), with a linear adapter when widths differ", ""),
+        Deviation("background knowledge (WBG variant)", "source and target read jointly (not detailed)",
+                  "source tokens and regions appended to the sequences with a learned segment vector", ""),
+    )
 
     def __init__(self, config: VisualBERTConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)

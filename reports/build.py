@@ -11,6 +11,7 @@ import logging
 import re
 from pathlib import Path
 
+from benchmark.deviations import footnote_lines
 from benchmark.registry import SUITES, load_plugins
 from benchmark.runner import suite_rows
 from benchmark.suites import Suite
@@ -127,6 +128,9 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         out[0][1].footnotes.append(
             f"Left out {len(left_out)} stored cell(s) so that each row holds one setting of verified cells: "
             f"{'; '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}.")
+    if out:  # under the table: the declared deviations of the rows it shows
+        out[0][1].footnotes.extend(footnote_lines(
+            [(r.label, r.model, r.variant, r.overrides) for r in suite_rows(suite)]))
     if suite.claims:
         claims = [c for c in NOVEMOFAKE_CLAIMS if c.dataset in datasets
                   and {c.row_a, c.row_b} <= {r.label for r in suite_rows(suite)}]

@@ -75,6 +75,12 @@ def test_eann_event_branch_disabled_without_events() -> None:
 def test_eann_paper_defaults() -> None:
     c = resolve_config("eann")
     assert (c.filters, tuple(c.windows), c.hidden_dim, c.reversal_lambda) == (20, (1, 2, 3, 4), 32, 1.0)
+    # the released forward applies no dropout: training and evaluation give the same logits
+    torch.manual_seed(0)
+    model = build_model("eann", c, SMALL)
+    batch = random_batch(SMALL, 4)
+    train_logits = model.train()(batch).logits
+    assert torch.allclose(train_logits, model.eval()(batch).logits)
 
 
 # ---------------------------------------------------------------- text CNN masking
@@ -96,6 +102,24 @@ def test_kl_matches_hand_computation() -> None:
     # item 1: 0.5 * [(1 + 1 - 1 - 0) + (2 + 0 - 1 - ln 2)] = 1 - ln(2)/2 ; item 2: 0
     expected = (1.0 - math.log(2.0) / 2.0 + 0.0) / 2.0
     assert kl_standard_normal(mu, logvar).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_mvae_reconstruction_is_summed_over_dimensions() -> None:
+    from baselines.mvae import sum_squared_error
+    pred = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    target = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    # item 1: 0 + 4 + 9 = 13 ; item 2: 1 + 1 + 1 = 3 ; batch mean 8 (a per-dimension mean would be 8/3)
+    assert sum_squared_error(pred, target).item() == pytest.approx(8.0)
+    torch.manual_seed(0)
+    model = build_model("mvae", resolve_config("mvae"), SMALL).eval()
+    batch = random_batch(SMALL, 4)
+    losses = model(batch)
+    with torch.no_grad():
+        joint = torch.cat([model.encode_text(batch["text_tokens"], batch["text_mask"]),
+                           model.image_enc(batch["image_pooled"])], dim=1)
+        z = model.to_mu(joint)
+        expected = (model.image_dec(z) - batch["image_pooled"]).pow(2).sum(dim=1).mean()
+    assert losses.losses["image_reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_mvae_total_is_weighted_sum_of_components() -> None:
@@ -282,6 +306,40 @@ def test_cafe_alignment_loss_uses_real_pairs_only() -> None:
     # matched cos 0 -> 1 - 0 = 1 each; mismatched t0 vs v_bad1 = cos 1 -> max(0, 1) = 1 each
     assert model.alignment_loss(t, v_bad, labels).item() == pytest.approx(1.0, abs=1e-6)
     assert model.alignment_loss(t, v, torch.tensor([1, 1, 0])).item() == 0.0  # < 2 real pairs
+
+
+def test_cafe_correlation_scaled_softmax_pooled_over_the_last_axis() -> None:
+    from baselines.cafe import correlation_matrix_pool
+    t, v = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, -1.0]])
+    s = 1 / math.sqrt(2)
+    rows = [[1 * 3 * s, 1 * -1 * s], [2 * 3 * s, 2 * -1 * s]]  # t_i v_j / sqrt(d)
+    expected = [max(math.exp(x) / sum(math.exp(y) for y in row) for x in row) for row in rows]
+    assert torch.allclose(correlation_matrix_pool(t, v), torch.tensor([expected]), atol=1e-6)
+    # pooling over dim=1 (the old reading) gives other numbers here
+    cols = [max(math.exp(rows[i][j]) / sum(math.exp(y) for y in rows[i]) for i in range(2)) for j in range(2)]
+    assert not torch.allclose(correlation_matrix_pool(t, v), torch.tensor([cols]), atol=1e-3)
+
+
+def test_cafe_alignment_and_detection_modules_are_separate() -> None:
+    torch.manual_seed(0)
+    model = build_model("cafe", resolve_config("cafe", overrides={"dropout": 0.0}), SMALL)
+    batch = random_batch(SMALL, 8)
+    batch["label"] = torch.tensor([0, 1] * 4)
+    assert model.align_encoding is not model.detect_encoding
+    detection = [model.detect_encoding, model.text_gauss, model.text_uni, model.correlation_fc,
+                 model.classifier_body]
+    alignment = [model.align_encoding, model.text_aligner, model.image_aligner]
+
+    def touched(modules):
+        return any(p.grad is not None and p.grad.abs().sum() > 0 for m in modules for p in m.parameters())
+
+    model(batch).losses["classification"].backward()
+    assert touched(detection) and not touched(alignment)
+    model.zero_grad(set_to_none=True)
+    model(batch).losses["alignment"].backward()
+    assert touched(alignment) and not touched(detection)
+    c = resolve_config("cafe")
+    assert (c.max_epochs, c.batch_size, c.lr, c.mismatch_shift) == (100, 64, 1e-3, 3)
 
 
 # ---------------------------------------------------------------- MCAN

@@ -58,7 +58,8 @@ def test_variant_forward_backward(variant: str) -> None:
     out = model(make_batch(SMALL))
     assert set(out.losses) == set(LOSS_KEYS)
     assert out.logits.shape == (6, 2)
-    assert out.representation.shape == (6, 3 * 8)
+    # the released detection module classifies [16-d image, 16-d text, d-d correlation]
+    assert out.representation.shape == (6, 2 * 16 + 8 if variant == "as_released" else 3 * 8)
     for name, value in out.losses.items():
         assert value.dim() == 0 and torch.isfinite(value), name
     for name in OFF_TERMS.get(variant, set()):
@@ -113,7 +114,7 @@ def test_as_released_isolates_each_module() -> None:
     model(batch).losses["cls"].backward()
     for module in (model.contrastive, model.consistency, model.image_encoder, model.text_encoder):
         assert all(g is None for g in grads(module))
-    assert has_grad(model.classifier)
+    assert has_grad(model.released.classifier)
     model.zero_grad(set_to_none=True)
     model(batch).losses["itm"].backward()
     assert has_grad(model.consistency)
@@ -135,7 +136,7 @@ def test_guidance_trains_the_vae_encoders_as_released() -> None:
     torch.manual_seed(0)
     model = model_for("as_released")
     model(make_batch(SMALL)).losses["ag"].backward()
-    assert has_grad(model.attention) and has_grad(model.ambiguity_image) and has_grad(model.ambiguity_text)
+    assert has_grad(model.released.senet) and has_grad(model.ambiguity_image) and has_grad(model.ambiguity_text)
     assert all(g is None for g in grads(model.contrastive))
 
 
@@ -271,7 +272,8 @@ def test_encoder_dims(dims: FeatureDims, variant: str) -> None:
     config = resolve_config("coolant", variant)
     model = build_model("coolant", config, dims)
     out = model(make_batch(dims, b=4))
-    assert out.representation.shape == (4, 3 * config.aligned_dim)
+    width = 2 * config.released_prime_dim + config.aligned_dim if variant == "as_released" else 3 * config.aligned_dim
+    assert out.representation.shape == (4, width)
     assert torch.isfinite(out.losses["total"])
 
 
@@ -300,3 +302,31 @@ def test_search_space_gives_valid_overrides() -> None:
     space = Coolant.search_space(FakeTrial())
     assert set(space) == {"lr", "batch_size", "lambda_sem", "gamma", "dropout"}
     assert resolve_config("coolant", "default", space).batch_size == 128
+
+
+def test_as_released_detection_module_matches_the_released_wiring() -> None:
+    """Released DetectionModule: own encoders feed the classifier, weighted by SE-ResNet log-softmax outputs."""
+    torch.manual_seed(0)
+    model = model_for("as_released").eval()
+    assert model.released is not None and model.classifier is None and model.attention is None
+    assert len(model.released.senet.blocks) == 18  # Network(64, 128, 19, 3): 18 residual blocks
+    batch = make_batch(SMALL)
+    out = model(batch)
+    r = model.released
+    with torch.no_grad():
+        text, image = r.encoding(batch["text_tokens"], batch["text_mask"], batch["image_regions"].mean(dim=1))
+        e_v = model.image_encoder(batch["image_regions"])
+        e_t = model.text_encoder(batch["text_tokens"], batch["text_mask"])
+        m_v, m_t = model.contrastive(e_v, e_t)
+        # correlation: softmax over the image axis of t_i v_j / sqrt(d), max over that axis, FC
+        sim = m_t.unsqueeze(2) * m_v.unsqueeze(1) / math.sqrt(8)
+        corr = r.correlation_fc(sim.softmax(dim=-1).max(dim=-1).values)
+        log_a = r.senet(torch.stack([r.se_image(image), r.se_text(text), corr], dim=-1))
+        x = torch.cat([r.uni_image(image) * log_a[:, :1], r.uni_text(text) * log_a[:, 1:2], corr * log_a[:, 2:]], -1)
+    assert torch.allclose(log_a.exp().sum(dim=-1), torch.ones(6), atol=1e-5) and (log_a <= 0).all()
+    assert torch.allclose(out.representation, x, atol=1e-5)
+    assert torch.allclose(out.diagnostics["attention"], log_a.exp(), atol=1e-5)
+    # the classification loss trains the released encoders, never the contrastive module (isolated)
+    model.train()
+    model(batch).losses["cls"].backward()
+    assert has_grad(r.encoding) and all(g is None for g in grads(model.contrastive))

@@ -1,0 +1,127 @@
+"""Layers shared by the systems under study and the baselines: a Kim-style text CNN and the encoders,
+fusion and SE-ResNet of the released CAFE / COOLANT Twitter code.
+
+They live in ``benchmark`` (not ``baselines``) because COOLANT's as-released variant needs the same
+CAFE-style detection encoders the CAFE baseline uses, and ``benchmark`` never imports ``baselines``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
+}
+
+
+class TextCNN(nn.Module):
+    """Kim-style text CNN over token states: one conv per window size, ReLU-family, max over time.
+
+    Padding positions are zeroed before the convolution and excluded from the max (set to -inf);
+    a sequence shorter than a window is right-padded with zeros so every window yields an output.
+    """
+
+    def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu") -> None:
+        super().__init__()
+        self.windows = [int(w) for w in windows]
+        self.convs = nn.ModuleList([nn.Conv1d(in_dim, filters, w) for w in self.windows])
+        self.act = ACTIVATIONS[activation]()
+        self.out_dim = filters * len(self.windows)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.bool()
+        x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
+        feats = []
+        for window, conv in zip(self.windows, self.convs):
+            length = x.size(2)
+            xx, mm = x, mask
+            if length < window:
+                xx = F.pad(x, (0, window - length))
+                mm = F.pad(mask, (0, window - length))
+            h = self.act(conv(xx))  # (B, F, L - w + 1)
+            # a window is valid when it starts on a real token (covers at least one token)
+            valid = mm[:, : h.size(2)]
+            h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
+            pooled = h.max(dim=2).values
+            feats.append(torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)))
+        return torch.cat(feats, dim=1)
+
+
+def mlp2(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.0, batch_norm: bool = False,
+          ) -> nn.Sequential:
+    """Linear-(BN)-ReLU-Dropout-Linear-(BN)-ReLU, the released code's two-layer blocks."""
+    def norm(width: int) -> list[nn.Module]:
+        return [nn.BatchNorm1d(width)] if batch_norm else []
+    return nn.Sequential(nn.Linear(in_dim, hidden), *norm(hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, out_dim), *norm(out_dim), nn.ReLU())
+
+
+class CAFEEncoding(nn.Module):
+    """The released ``EncodingPart``: text CNN (1/2/4/8, 32 ch.) -> 64 -> 128, image -> 256 -> 128."""
+
+    def __init__(self, text_dim: int, image_dim: int, shared_dim: int = 128, channels: int = 32,
+                 kernels: Sequence[int] = (1, 2, 4, 8), dropout: float = 0.5, batch_norm: bool = False) -> None:
+        super().__init__()
+        self.text_cnn = TextCNN(text_dim, kernels, channels, activation="relu")
+        self.text_shared = mlp2(self.text_cnn.out_dim, 64, shared_dim, dropout, batch_norm)
+        self.image_shared = mlp2(image_dim, 256, shared_dim, dropout, batch_norm)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, image: torch.Tensor,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.text_shared(self.text_cnn(tokens, mask)), self.image_shared(image)
+
+
+def correlation_matrix_pool(text: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Released ``CrossModule4Batch`` before its FC: max over j of softmax_j(t_i v_j / sqrt(d)), (B, d)."""
+    d = text.shape[-1]
+    similarity = text.unsqueeze(2) * image.unsqueeze(1) / math.sqrt(d)  # (B, d, d)
+    return torch.softmax(similarity, dim=-1).max(dim=-1).values
+
+
+class _SEBlock1d(nn.Module):
+    """Released ``SEBlock``: its squeeze is computed and then unused (the FC reads x), kept as released."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Conv1d(channels, channels // reduction, 1, bias=False), nn.ReLU(),
+                                nn.Conv1d(channels // reduction, channels * 2, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.fc(x).split(x.shape[1], dim=1)
+        return x * torch.sigmoid(w) + b
+
+
+class _ResBlock1d(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.path = nn.Sequential(
+            nn.Conv1d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm1d(channels),
+            _SEBlock1d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.path(x))
+
+
+class SEResNet1d(nn.Module):
+    """Released COOLANT ``Network(in, filters, blocks, classes)``: 1-D SE-ResNet returning LOG-softmax.
+
+    Input (B, in_channel, L): the feature vectors as channels, the modalities as positions.
+    """
+
+    def __init__(self, in_channel: int, filters: int = 128, blocks: int = 19, classes: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(in_channel, filters, 3, padding=1, bias=False),
+                                  nn.BatchNorm1d(filters), nn.ReLU())
+        self.blocks = nn.Sequential(*[_ResBlock1d(filters) for _ in range(blocks - 1)])
+        self.out_conv = nn.Sequential(nn.Conv1d(filters, 128, 1, bias=False), nn.BatchNorm1d(128), nn.ReLU())
+        self.fc = nn.Linear(128, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.out_conv(self.blocks(self.stem(x))).mean(dim=-1)
+        return F.log_softmax(self.fc(x), dim=-1)
