@@ -61,6 +61,7 @@ class CellOutcome:
     error: str = ""
     traceback: str = ""
     live: bool = False  # epoch metrics and artifacts were already logged by the callbacks
+    unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
 
 
 _FEATURES: dict[tuple, tuple[Any, Any]] = {}
@@ -82,7 +83,7 @@ def execute_cell(job: CellJob, features=None, on_epoch: Callable | None = None,
     Exceptions of the model or the data become a failed outcome with the traceback; Ctrl-C and
     SIGTERM (KeyboardInterrupt) propagate.
     """
-    from benchmark.emotion_set import EmotionSetProvider
+    from benchmark.emotion_set import EmotionSetProvider, EmotionSetUnavailable
     from benchmark.engine import resolve_device, train_model
     from benchmark.models.base import PrepareContext
     from benchmark.runner import run_precision
@@ -109,6 +110,8 @@ def execute_cell(job: CellJob, features=None, on_epoch: Callable | None = None,
         outcome.ok = True
     except KeyboardInterrupt:
         raise
+    except EmotionSetUnavailable as exc:  # "not available" in the table, not a failure
+        outcome.unavailable = str(exc).removeprefix("not available: ")
     except Exception as exc:  # recorded as a FAILED cell by the submitting process
         outcome.error = f"{type(exc).__name__}: {exc}"
         outcome.traceback = traceback.format_exc()

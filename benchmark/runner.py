@@ -300,6 +300,7 @@ class SuiteRunner:
         self.failed = 0
         self.failed_names: list[str] = []
         self.synthetic = False
+        self._unavailable: dict[str, dict[str, str]] = {}
 
     @property
     def current_cell(self) -> str | None:
@@ -361,7 +362,7 @@ class SuiteRunner:
             "rows": [r.label for r in rows]})
         self.failed = 0
         status = "FINISHED"
-        unavailable: dict[str, dict[str, str]] = {}  # slot id -> row label -> why the row cannot run there
+        unavailable = self._unavailable = {}  # slot id -> row label -> why the row cannot run there
         try:
             planned: list[_PlannedCell] = []
             for res in resolutions:
@@ -529,6 +530,12 @@ class SuiteRunner:
                 self.tracker.log_artifact(run_id, path)
         if outcome.n_params:
             self.tracker.log_params(run_id, {"n_params": outcome.n_params})
+        if outcome.unavailable:  # not a result and not a failure: the row reads "not available: why"
+            self.tracker.client.delete_run(run_id)
+            self._open.pop(run_id, None)
+            self._unavailable.setdefault(res.slot.id, {})[row.label] = outcome.unavailable
+            self.say(f"[{row.label} | {res.slot.label}] not available: {outcome.unavailable}")
+            return True
         if not outcome.ok:
             self.tracker.set_tags(run_id, {"error": outcome.error[:4000]})
             self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})

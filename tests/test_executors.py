@@ -44,3 +44,24 @@ def test_two_workers_store_the_same_cells_as_one_thread_inline(tmp_path, capsys)
     # epoch metrics replayed from the workers: the same per-epoch series in the store
     runs = {r.data.tags["row"] + r.data.tags["seed"]: r for r in Tracker(tmp_path / "two").cell_runs("table2")}
     assert all("train_loss_total" in r.data.metrics and "val_accuracy" in r.data.metrics for r in runs.values())
+
+
+def test_a_cell_without_its_emotion_set_reads_not_available(tmp_path, monkeypatch, capsys):
+    import benchmark.executors as executors
+    from benchmark.emotion_set import EmotionSetUnavailable
+
+    def no_emotion_set(*args, **kwargs):
+        raise EmotionSetUnavailable(["data/unbiasedemo"])
+
+    monkeypatch.setattr("benchmark.variants.build_model", no_emotion_set)
+    args = ["run", "--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--seeds", "1",
+            "--limit", "60", "--max-epochs", "1", "--device", "cpu", "--workdir", str(tmp_path), "--jobs", "1"]
+    assert main(args) == 0  # not a failure
+    out = capsys.readouterr().out
+    assert "[COOLANT | Twitter] not available: no emotion image set (looked for data/unbiasedemo)" in out
+    assert "0 failed cell(s)" in out
+    tracker = Tracker(tmp_path)
+    assert tracker.cell_runs("table2", statuses=("FINISHED", "FAILED", "RUNNING", "KILLED")) == []
+    table = (tmp_path / "reports" / "table2" / "table.md").read_text()
+    assert "no emotion image set (looked for data/unbiasedemo)" in table
+    assert executors.CellOutcome(ok=False).unavailable == ""
