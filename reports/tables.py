@@ -551,6 +551,7 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
     rows: list[TableRow] = []
     seed_pairs: list[tuple[str, int, int]] = []
     fallback: set[str] = set()
+    mats_by_d: dict[str, dict[str, PredictionMatrix]] = {}
     for c in claims:
         fa, xa = _split(relevant, c.dataset, c.row_a)
         fb, xb = _split(relevant, c.dataset, c.row_b)
@@ -586,6 +587,7 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
                             cluster_unit=ma.cluster_unit, n_clusters=ci.n_clusters, n_seeds=min(len(fa), len(fb)),
                             n_seeds_a=len(fa), n_seeds_b=len(fb))
                 seed_pairs.append((f"{c.label} on {c.dataset}", len(fa), len(fb)))
+                mats_by_d.setdefault(c.dataset, {}).update({c.row_a: ma, c.row_b: mb})
                 if not (ma.clusters_stored and mb.clusters_stored):
                     fallback.add(c.dataset)
         cells = [Cell(c.dataset), Cell(c.metric), Cell(f"{c.points:+.2f}"), Cell(measured, vals), Cell(ci_txt),
@@ -598,8 +600,10 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
              f"(independent items) is used, so the intervals may be too narrow." for d in sorted(fallback)]
     if (warn := _seed_warning(seed_pairs)):
         foot.append(warn)
-    return TableData(title=title, header=provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha)),
-                     columns=columns, rows=rows, footnotes=foot, row_header="comparison (A − B)", name=name)
+    header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
+    header += [dataset_clusters(d, list(m.values())).line() for d, m in mats_by_d.items()]
+    return TableData(title=title, header=header, columns=columns, rows=rows, footnotes=foot,
+                     row_header="comparison (A − B)", name=name)
 
 
 # ---------------------------------------------------------------------------------------------

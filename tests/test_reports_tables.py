@@ -242,6 +242,9 @@ def test_difference_table():
     assert t.rows[1].cells[t.columns.index("verdict")].text == "below"
     assert t.rows[2].cells[t.columns.index("verdict")].text == "not reproduced (PMN not run)"
     assert t.rows[0].label == "PMNE − PM"
+    assert ok["cluster_unit"] == "image" and ok["n_clusters"] == N and ok["n_seeds"] == 2
+    assert any(h.startswith("Clusters (nef): unit image, 400 clusters") for h in t.header)
+    assert any("half-width is at most 5 points" in f for f in t.footnotes)
 
 
 def test_mcnemar_table():
