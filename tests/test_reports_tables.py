@@ -97,6 +97,8 @@ def test_metric_table_below_verdict_and_significance_mark(table2):
     assert m.values["difference"] == pytest.approx(0.70 - 0.90)
     assert m.values["p_value"] == pytest.approx(1 / 10001)
     assert m.values["n_clusters"] == N and m.values["method"].startswith("cluster sign-flip")
+    assert m.values["ci_low"] <= -0.20 <= m.values["ci_high"] < 0  # the difference's clustered interval
+    assert m.text.startswith("Δacc -0.200 [")
 
 
 def test_metric_table_holm_across_comparisons_and_one_seed(table2):
