@@ -10,9 +10,9 @@ their number), the 95% two-stage bootstrap interval (test clusters, then seeds),
 where it has one, the difference (reproduced mean − paper), and the verdict ("reproduced" when the
 paper's value lies inside the interval, "below"/"above" otherwise, "inconclusive (±x)" when the
 interval is too wide to tell; :func:`reports.stats.reference_verdict`). Each header names the cluster
-unit, the number of clusters, the design effect and the minimum detectable difference per dataset. Rows the suite did not run but the paper
-reports show the paper's value and "not reproduced"; cells of an unavailable dataset say why; failed
-runs show their error instead of silently vanishing.
+unit, the number of clusters, the design effect and the minimum detectable difference per dataset.
+Rows the suite did not run but the paper reports show the paper's value and "not reproduced"; cells
+of an unavailable dataset say why; failed runs show their error instead of silently vanishing.
 
 Record conventions the builders rely on
 ---------------------------------------
@@ -636,7 +636,8 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
     adds a column quoting what the paper states for every pair.
     """
     columns = ["dataset", "b", "c", "statistic", "item-level McNemar p (as in the paper)", "method",
-               "item-level Holm p", "clustered paired test: Δacc, p, Holm p", f"significant at {threshold:g} (clustered)"]
+               "item-level Holm p", "clustered paired test: Δacc, p, Holm p",
+               f"significant at {threshold:g} (clustered)"]
     if paper_claim is not None:
         columns.append("paper")
     relevant = [r for r in records if r.dataset in datasets and any(r.row in p for p in pairs)]
@@ -764,12 +765,9 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     parts.append(f"{tag}: {_failed_text(fail) if fail else 'not run'}")
             if mats[0] is not None and mats[1] is not None and (m != "roc_auc" or (
                     mats[0].p_fake is not None and mats[1].p_fake is not None)):
-                scores = mats[0].p_fake is not None and mats[1].p_fake is not None
                 ci = hierarchical_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
-                                                    _pair_clusters(mats[0], mats[1]),
-                                                    p_fake_a=mats[1].p_fake if scores else None,
-                                                    p_fake_b=mats[0].p_fake if scores else None,
-                                                    n_boot=n_boot, seed=seed, alpha=alpha)
+                                                    _pair_clusters(mats[0], mats[1]), p_fake_a=mats[1].p_fake,
+                                                    p_fake_b=mats[0].p_fake, n_boot=n_boot, seed=seed, alpha=alpha)
                 gap = vals["released_mean"] - vals["clean_mean"]
                 parts.append(f"gap {_f(gap, signed=True)} [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]")
                 vals.update(gap=gap, gap_ci_low=ci.low, gap_ci_high=ci.high, status="ok",
