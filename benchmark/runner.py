@@ -180,6 +180,15 @@ def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> F
     return dataclasses.replace(features, **tables, dims=dataclasses.replace(features.dims, num_events=k))
 
 
+def with_clusters(frame, splits: DatasetSplits):
+    """Test predictions with a ``cluster`` column under the dataset's cluster unit (reports resample and
+    compare clusters, not items; see benchmark.data.clusters)."""
+    from benchmark.data.clusters import cluster_keys
+    keys = dict(zip((i.item_id for i in splits.test), cluster_keys(splits.test, splits.cluster_unit)))
+    frame["cluster"] = [keys.get(str(i), f"item:{i}") for i in frame["item_id"]]
+    return frame
+
+
 class SuiteRunner:
     """Runs one suite invocation end to end; ``run()`` returns the number of failed cells."""
 
@@ -195,7 +204,6 @@ class SuiteRunner:
         self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
         self.limit = options.limit if options.limit is not None else suite.limit
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
-        self._clusters: dict[str, dict[str, str]] = {}
 
     def say(self, message: str) -> None:
         print(message, file=self.out or sys.stdout, flush=True)
@@ -205,15 +213,6 @@ class SuiteRunner:
         if dataset not in self._features:
             self._features[dataset] = load_features(dataset, self.options, self.limit, say=self.say)
         return self._features[dataset]
-
-    def test_clusters(self, dataset: str) -> dict[str, str]:
-        """item_id -> cluster key of every test item, under the dataset's cluster unit (stored per prediction)."""
-        if dataset not in self._clusters:
-            from benchmark.data.clusters import cluster_keys
-            splits, _ = self.features_for(dataset)
-            self._clusters[dataset] = dict(zip((i.item_id for i in splits.test),
-                                               cluster_keys(splits.test, splits.cluster_unit)))
-        return self._clusters[dataset]
 
     # cells ---------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -334,7 +333,7 @@ class SuiteRunner:
                                 "protocol": self.options.protocol, "seed": seed, "selected_on": result.selected_on,
                                 "encoders": features.encoders, "limit": self.limit, "dims": dataclasses.asdict(features.dims),
                                 "split_notes": splits.notes, "cluster_unit": splits.cluster_unit},
-                "predictions.csv": self._with_clusters(result.test.frame(features.test.item_ids), res.dataset),
+                "predictions.csv": with_clusters(result.test.frame(features.test.item_ids), splits),
                 "history.csv": result.history,
             }
             if result.test.representation is not None:
@@ -356,12 +355,6 @@ class SuiteRunner:
             self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
             log.debug("cell failed", exc_info=True)
             return False
-
-    def _with_clusters(self, frame, dataset: str):
-        """predictions with a ``cluster`` column (the statistics resample and compare clusters, not items)."""
-        clusters = self.test_clusters(dataset)
-        frame["cluster"] = [clusters.get(str(i), f"item:{i}") for i in frame["item_id"]]
-        return frame
 
     def _record_setup_failure(self, parent: str, res: SlotResolution, row: SuiteRow, seed: int,
                               exc: Exception) -> bool:
