@@ -11,7 +11,8 @@ predicting the majority class; ROC-AUC is NaN when only one class is present or 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support,
+                             roc_auc_score)
 
 METRIC_NAMES = ("accuracy", "fake_precision", "fake_recall", "fake_f1", "real_precision", "real_recall",
                 "real_f1", "macro_f1", "micro_f1", "weighted_f1", "balanced_accuracy", "roc_auc")

@@ -5,19 +5,23 @@ comparisons, which footnotes) and then written as Markdown, LaTeX and CSV by :mo
 so the three never disagree. Every number comes from the records' stored metrics and per-item test
 predictions, never from a training process, so a table can be rebuilt or re-tested at any time.
 
-What each reproduced cell carries (ARCHITECTURE "Every table shows ..."): mean ± std over seeds,
-the 95% percentile-bootstrap interval over test items (paired across seeds), the paper's value where
-it has one, the difference (reproduced mean − paper), and the verdict ("reproduced" when the paper's
-value lies inside the interval, "below"/"above" otherwise). Rows the suite did not run but the paper
-reports show the paper's value and "not reproduced"; cells of an unavailable dataset say why; failed
-runs show their error instead of silently vanishing.
+What each reproduced cell carries (ARCHITECTURE "Every table shows ..."): mean ± std over seeds (and
+their number), the 95% two-stage bootstrap interval (test clusters, then seeds), the paper's value
+where it has one, the difference (reproduced mean − paper), and the verdict ("reproduced" when the
+paper's value lies inside the interval, "below"/"above" otherwise, "inconclusive (±x)" when the
+interval is too wide to tell; :func:`reports.stats.reference_verdict`). Each header names the cluster
+unit, the number of clusters, the design effect and the minimum detectable difference per dataset.
+Rows the suite did not run but the paper reports show the paper's value and "not reproduced"; cells
+of an unavailable dataset say why; failed runs show their error instead of silently vanishing.
 
 Record conventions the builders rely on
 ---------------------------------------
 * ``record.row`` and ``record.dataset`` select the cell; one record per seed (a repeated seed is an
   error naming both run ids).
-* ``record.predictions`` has columns item_id, y_true, y_pred; all seeds of a cell, and both sides of
-  a comparison, must cover the same item ids (aligned by sorting on item_id).
+* ``record.predictions`` has columns item_id, y_true, y_pred (and p_fake, cluster where stored); all
+  seeds of a cell, and both sides of a comparison, must cover the same item ids (aligned by sorting on
+  item_id). The cluster unit comes from the "cluster_unit" tag; runs without a cluster column fall
+  back to unit "item" and the table notes say so.
 * Provenance for the header comes from ``record.tags``: "git_commit" (or "mlflow.source.git.commit")
   and "encoders" (or "encoder.text" + "encoder.image", as benchmark.runner tags cells; or
   "text_encoder" + "image_encoder"); anything absent is printed "not recorded".
@@ -35,10 +39,10 @@ import numpy as np
 from benchmark.metrics import classification_metrics
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
-from reports.stats import (MAX_HALF_WIDTH, MIN_SEEDS, ClusterSummary, aggregate_over_seeds, cluster_paired_test,
-                           cluster_summary, hierarchical_bootstrap_cis, hierarchical_bootstrap_diff_ci, holm,
-                           mcnemar_test, mean_correctness, min_detectable_difference, paired_difference_se,
-                           reference_verdict, significance_mark)
+from reports.stats import (MAX_HALF_WIDTH, MIN_SEEDS, ClusterSummary, ConfidenceInterval, aggregate_over_seeds,
+                           cluster_paired_test, cluster_summary, hierarchical_bootstrap_cis,
+                           hierarchical_bootstrap_diff_ci, holm, mcnemar_test, mean_correctness,
+                           min_detectable_difference, paired_difference_se, reference_verdict, significance_mark)
 
 __all__ = ["Cell", "TableRow", "TableData", "PredictionMatrix", "prediction_matrix", "provenance_lines",
            "metric_table", "difference_table", "mcnemar_table", "protocol_gap_table"]
@@ -391,6 +395,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
 
     # -- significance vs the reference row, Holm across the whole table --------------------------
     tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> PairedTestResult | str (why not)
+    diff_cis: dict[tuple[str, str], ConfidenceInterval] = {}  # accuracy difference row − reference
     matrices: dict[tuple[str, str], PredictionMatrix | str] = {}
     pair_ses: dict[str, list[float]] = {d: [] for d in datasets}
     seed_pairs: list[tuple[str, int, int]] = []
@@ -420,6 +425,9 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                         tests[(d, row)] = cluster_paired_test(cur.y_true, cur.y_pred, ref.y_pred, clusters,
                                                               n_perm=n_perm, seed=seed)
                         pair_ses[d].append(paired_difference_se(cur.y_true, cur.y_pred, ref.y_pred, clusters))
+                        diff_cis[(d, row)] = hierarchical_bootstrap_diff_ci(cur.y_true, cur.y_pred, ref.y_pred,
+                                                                            "accuracy", clusters, n_boot=n_boot,
+                                                                            seed=seed, alpha=alpha)
                         seed_pairs.append((f"{row} vs {reference_row} on {d}", ref.y_pred.shape[0],
                                            cur.y_pred.shape[0]))
                     except ValueError as exc:
@@ -495,7 +503,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     cells.append(Cell("not run", {**base, "status": "not run"}))
         if reference_row is not None:
             for d in datasets:
-                cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adjusted.get((d, row))))
+                cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adjusted.get((d, row)),
+                                          diff_cis.get((d, row))))
         out_rows.append(TableRow(row, cells))
 
     if reference_row is not None:
@@ -504,7 +513,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
             f"per-item differences in correctness (each item's correctness averaged over its row's seeds, no "
             f"tie-break); its statistic is the clustered McNemar statistic of Durkalski et al. (2003), "
             f"Stat Med 22:2417. p-values Holm-adjusted across the {len(tested)} comparison(s) of this table; "
-            f"* p < 0.05, ** p < 0.01 (adjusted). Δacc = row − {reference_row}.")
+            f"* p < 0.05, ** p < 0.01 (adjusted). Δacc = row − {reference_row}, with its 95% two-stage "
+            f"bootstrap interval (same clusters for both rows, each row's seeds drawn independently).")
         warn = _seed_warning(seed_pairs)
         if warn:
             footnotes.append(warn)
@@ -516,7 +526,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name)
 
 
-def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None) -> Cell:
+def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None,
+                 ci: ConfidenceInterval | None = None) -> Cell:
     if row == reference_row:
         return Cell("reference", {})
     if res is None:
@@ -525,10 +536,12 @@ def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | 
         return Cell(f"not tested: {res}", {"dataset": d, "metric": "paired_test", "status": "not tested",
                                            "reason": res})
     mark = significance_mark(p_adj)
-    text = (f"Δacc {_f(res.difference, signed=True)}; p = {_p(res.p_value)}, Holm {_p(p_adj)}"
-            f"{(' ' + mark) if mark else ''}\n{res.n_discordant_clusters} of {res.n_clusters} clusters differ")
+    interval = f" [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]" if ci is not None else ""
+    text = (f"Δacc {_f(res.difference, signed=True)}{interval}\np = {_p(res.p_value)}, Holm {_p(p_adj)}"
+            f"{(' ' + mark) if mark else ''}; {res.n_discordant_clusters} of {res.n_clusters} clusters differ")
     return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row,
-                       "difference": res.difference, "statistic": res.statistic, "p_value": res.p_value,
+                       "difference": res.difference, "ci_low": ci.low if ci else math.nan,
+                       "ci_high": ci.high if ci else math.nan, "statistic": res.statistic, "p_value": res.p_value,
                        "p_chi2": res.p_chi2, "p_holm": p_adj, "n_clusters": res.n_clusters,
                        "method": res.method, "mark": mark})
 
@@ -551,6 +564,7 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
     rows: list[TableRow] = []
     seed_pairs: list[tuple[str, int, int]] = []
     fallback: set[str] = set()
+    mats_by_d: dict[str, dict[str, PredictionMatrix]] = {}
     for c in claims:
         fa, xa = _split(relevant, c.dataset, c.row_a)
         fb, xb = _split(relevant, c.dataset, c.row_b)
@@ -586,6 +600,7 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
                             cluster_unit=ma.cluster_unit, n_clusters=ci.n_clusters, n_seeds=min(len(fa), len(fb)),
                             n_seeds_a=len(fa), n_seeds_b=len(fb))
                 seed_pairs.append((f"{c.label} on {c.dataset}", len(fa), len(fb)))
+                mats_by_d.setdefault(c.dataset, {}).update({c.row_a: ma, c.row_b: mb})
                 if not (ma.clusters_stored and mb.clusters_stored):
                     fallback.add(c.dataset)
         cells = [Cell(c.dataset), Cell(c.metric), Cell(f"{c.points:+.2f}"), Cell(measured, vals), Cell(ci_txt),
@@ -598,8 +613,10 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
              f"(independent items) is used, so the intervals may be too narrow." for d in sorted(fallback)]
     if (warn := _seed_warning(seed_pairs)):
         foot.append(warn)
-    return TableData(title=title, header=provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha)),
-                     columns=columns, rows=rows, footnotes=foot, row_header="comparison (A − B)", name=name)
+    header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
+    header += [dataset_clusters(d, list(m.values())).line() for d, m in mats_by_d.items()]
+    return TableData(title=title, header=header, columns=columns, rows=rows, footnotes=foot,
+                     row_header="comparison (A − B)", name=name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,7 +636,8 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
     adds a column quoting what the paper states for every pair.
     """
     columns = ["dataset", "b", "c", "statistic", "item-level McNemar p (as in the paper)", "method",
-               "item-level Holm p", "clustered paired test: Δacc, p, Holm p", f"significant at {threshold:g} (clustered)"]
+               "item-level Holm p", "clustered paired test: Δacc, p, Holm p",
+               f"significant at {threshold:g} (clustered)"]
     if paper_claim is not None:
         columns.append("paper")
     relevant = [r for r in records if r.dataset in datasets and any(r.row in p for p in pairs)]
@@ -747,12 +765,9 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     parts.append(f"{tag}: {_failed_text(fail) if fail else 'not run'}")
             if mats[0] is not None and mats[1] is not None and (m != "roc_auc" or (
                     mats[0].p_fake is not None and mats[1].p_fake is not None)):
-                scores = mats[0].p_fake is not None and mats[1].p_fake is not None
                 ci = hierarchical_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
-                                                    _pair_clusters(mats[0], mats[1]),
-                                                    p_fake_a=mats[1].p_fake if scores else None,
-                                                    p_fake_b=mats[0].p_fake if scores else None,
-                                                    n_boot=n_boot, seed=seed, alpha=alpha)
+                                                    _pair_clusters(mats[0], mats[1]), p_fake_a=mats[1].p_fake,
+                                                    p_fake_b=mats[0].p_fake, n_boot=n_boot, seed=seed, alpha=alpha)
                 gap = vals["released_mean"] - vals["clean_mean"]
                 parts.append(f"gap {_f(gap, signed=True)} [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]")
                 vals.update(gap=gap, gap_ci_low=ci.low, gap_ci_high=ci.high, status="ok",

@@ -97,6 +97,8 @@ def test_metric_table_below_verdict_and_significance_mark(table2):
     assert m.values["difference"] == pytest.approx(0.70 - 0.90)
     assert m.values["p_value"] == pytest.approx(1 / 10001)
     assert m.values["n_clusters"] == N and m.values["method"].startswith("cluster sign-flip")
+    assert m.values["ci_low"] <= -0.20 <= m.values["ci_high"] < 0  # the difference's clustered interval
+    assert m.text.startswith("Δacc -0.200 [")
 
 
 def test_metric_table_holm_across_comparisons_and_one_seed(table2):
@@ -242,6 +244,9 @@ def test_difference_table():
     assert t.rows[1].cells[t.columns.index("verdict")].text == "below"
     assert t.rows[2].cells[t.columns.index("verdict")].text == "not reproduced (PMN not run)"
     assert t.rows[0].label == "PMNE − PM"
+    assert ok["cluster_unit"] == "image" and ok["n_clusters"] == N and ok["n_seeds"] == 2
+    assert any(h.startswith("Clusters (nef): unit image, 400 clusters") for h in t.header)
+    assert any("half-width is at most 5 points" in f for f in t.footnotes)
 
 
 def test_mcnemar_table():

@@ -61,7 +61,8 @@ def test_clustered_test_holds_its_level_where_item_level_mcnemar_does_not():
 
 
 def test_clustered_test_has_power_when_one_model_is_better():
-    """Not a vacuous test: with a real difference (each image right with probability 0.95 vs 0.45) it rejects most of the time."""
+    """Not a vacuous test: with a real difference (each image right with probability 0.95 vs 0.45) it
+    rejects most of the time."""
     rng = np.random.default_rng(7)
     hits = 0
     for t in range(60):
