@@ -177,6 +177,10 @@ def make_splits(items: Sequence[NewsItem], policy: str, test_fraction: float, va
     """Test held out of all items, then validation out of the rest, both under ``policy``."""
     check_policy(policy, items, dataset)
     keys = ContentKeys()
+    if policy != "random" and len(items) >= 2 and len(set(group_ids(items, policy, keys))) < 2:
+        raise DataError(f"{dataset}: --split {policy} finds one group for all {len(items)} items (shared "
+                        "images, texts or field values link them all), so no test split can be held out; "
+                        "use --split grouped (if a named key linked them) or --split random --allow-leaks")
     train_all, test = carve(items, policy, test_fraction, seed, keys)
     train, validation = carve(train_all, policy, validation_fraction, seed, keys)
     tr, va = round((1 - validation_fraction) * 100), round(validation_fraction * 100)
