@@ -15,7 +15,8 @@ Robustness: a metadata line without exactly 15 fields is reported (``file:line``
 re-synchronises on the next valid metadata line, so one broken post does not shift every later post.
 Posts whose images are all missing follow ``LoadOptions.on_missing_image``. Duplicate ids within one
 split are reported and the later copy dropped. Validation is carved from train (stratified by label,
-seeded); the test split is the published one.
+seeded; ``LoadOptions.split`` other than ``random`` keeps shared images/texts on one side); the test
+split is the published one.
 """
 
 from __future__ import annotations
