@@ -87,7 +87,8 @@ def cmd_run(args) -> int:
         protocol=args.protocol, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
         text_encoder_path=args.text_encoder_path, image_encoder_path=args.image_encoder_path,
         on_missing_image=args.on_missing_image, split=args.split, allow_leaks=args.allow_leaks,
-        keep_humor=args.keep_humor, params=_params_from(args, suite), rows=tuple(args.row or ()), datasets=tuple(args.dataset or ()))
+        keep_humor=args.keep_humor, params=_params_from(args, suite), rows=tuple(args.row or ()),
+        datasets=tuple(args.dataset or ()))
     started = time.time()
     failed = SuiteRunner(suite, options).run()
     print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
@@ -189,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
     p.add_argument("--trials", type=int, help="sweep suites (table3): number of trials (default: the suite's)")
-    p.add_argument("--text-encoder", help="registered text encoder (default: minilm; use-multilingual-v3 for Chinese datasets)")
+    p.add_argument("--text-encoder",
+                   help="registered text encoder (default: minilm; use-multilingual-v3 for Chinese datasets)")
     p.add_argument("--image-encoder", help="registered image encoder (default efficientnet-lite0)")
     p.add_argument("--text-encoder-path", help="local folder of the text encoder weights")
     p.add_argument("--image-encoder-path", help="local file of the image encoder weights")

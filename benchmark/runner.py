@@ -227,7 +227,7 @@ class SuiteRunner:
         parent_tags = {"suite": self.suite.name, "protocol": opts.protocol, "started": started,
                        "git_commit": git_commit(), "data_root": str(opts.data_root),
                        "data_source": "synthetic" if synthetic else "real",
-                       "device": str(self.device), "on_missing_image": opts.on_missing_image,
+                       "device": str(self.device), "on_missing_image": opts.on_missing_image, "split": opts.split,
                        **{f"slot.{r.slot.id}": r.status for r in resolutions},
                        **{f"version.{k}": v for k, v in package_versions().items()}}
         if synthetic:

@@ -43,7 +43,8 @@ def write_weibo(root: Path) -> int:
                     name = f"img{pid}.jpg"
                     if k % 4 == 0:
                         (root / folder).mkdir(exist_ok=True)
-                        Image.new("RGB", (24, 24), (220 if kind == "rumor" else 20, 10 * k, 90 if split == "train" else 200)).save(root / folder / name)
+                        colour = (220 if kind == "rumor" else 20, 10 * k, 90 if split == "train" else 200)
+                        Image.new("RGB", (24, 24), colour).save(root / folder / name)
                         with_image += 1
                     body += f"{_meta(pid)}\nhttp://ww1.sinaimg.cn/mw690/{name}|null\n{template.format(p=place)}\n"
                     k += 1
