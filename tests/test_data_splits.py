@@ -153,21 +153,20 @@ def test_unusable_policies_fail_with_the_fix(tmp_path):
     assert SPLIT_POLICIES == ("random", "grouped", "publisher", "event")
 
 
-RECOVERY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "recovery"
-
-
-@pytest.mark.skipif(not RECOVERY.is_dir(), reason="real ReCOVery data not found at ../shared/data/recovery")
 @pytest.mark.parametrize("policy", ["grouped", "publisher"])
-def test_recovery_grouped_splits_do_not_leak(policy):
+def test_recovery_grouped_splits_do_not_leak(shared_data, policy):
     from benchmark.data.novemofake import load_recovery
     from benchmark.data.spec import LoadOptions
 
-    splits = load_recovery(RECOVERY, LoadOptions(split=policy))
+    root = shared_data / "recovery"
+    if not root.is_dir():
+        pytest.skip(f"real ReCOVery data not found at {root}")
+    splits = load_recovery(root, LoadOptions(split=policy))
     assert splits.split_policy == policy and splits.cluster_unit == "publisher"
     assert find_leaks(splits) == []
     assert sum(len(splits.split(s)) for s in SPLIT_NAMES) == 1156
     if policy == "publisher":
         test = {i.publisher for i in splits.test}
         assert test and not test & {i.publisher for i in splits.train + splits.validation}
-    random_split = load_recovery(RECOVERY, LoadOptions(split="random"))
+    random_split = load_recovery(root, LoadOptions(split="random"))
     assert len(find_leaks(random_split)) > 0  # the paper's split reuses photos across train and test
