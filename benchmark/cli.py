@@ -109,9 +109,12 @@ def cmd_list(args) -> int:
             for stem, error in sorted(SUITE_ERRORS.items()):
                 print(f"  {stem:<10} BROKEN: {error}")
         elif kind == "encoders":
-            from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER
+            from benchmark.encoders.catalog import (DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER,
+                                                    DEFAULT_TEXT_ENCODER_BY_LANGUAGE)
             for name in ENCODERS.names():
-                mark = " (default)" if name in (DEFAULT_TEXT_ENCODER, DEFAULT_IMAGE_ENCODER) else ""
+                languages = [lang for lang, default in DEFAULT_TEXT_ENCODER_BY_LANGUAGE.items() if default == name]
+                mark = (" (default)" if name in (DEFAULT_TEXT_ENCODER, DEFAULT_IMAGE_ENCODER)
+                        else f" (default for {', '.join(languages)} datasets)" if languages else "")
                 print(f"  {name}{mark}")
     return 0
 
@@ -299,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
     p.add_argument("--trials", type=int, help="sweep suites (table3): number of trials (default: the suite's)")
-    p.add_argument("--text-encoder", help="registered text encoder (default minilm)")
+    p.add_argument("--text-encoder",
+                   help="registered text encoder (default: minilm; use-multilingual-v3 for Chinese datasets)")
     p.add_argument("--image-encoder", help="registered image encoder (default efficientnet-lite0)")
     p.add_argument("--text-encoder-path", help="local folder of the text encoder weights")
     p.add_argument("--image-encoder-path", help="local file of the image encoder weights")

@@ -353,6 +353,7 @@ class SuiteRunner:
                        "data_source": "synthetic" if synthetic else "real",
                        "device": str(self.device), "precision": run_precision(opts),
                        "executor": self.executor.describe(), "on_missing_image": opts.on_missing_image,
+                       "split": opts.split,
                        **{f"slot.{r.slot.id}": r.status for r in resolutions},
                        **{f"version.{k}": v for k, v in package_versions().items()}}
         if synthetic:

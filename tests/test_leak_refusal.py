@@ -41,4 +41,5 @@ def test_leaking_split_is_refused_before_training(tmp_path, capsys):
     assert "overlap between training/validation and test" in captured.err
     assert "103" in captured.err and "901" in captured.err  # both overlapping posts are named
     assert "--allow-leaks" in captured.err
+    assert "--split grouped" in captured.err  # the leak-free fix is named
     assert "[cell]" not in captured.out  # nothing was trained

@@ -43,7 +43,8 @@ def write_weibo(root: Path) -> int:
                     name = f"img{pid}.jpg"
                     if k % 4 == 0:
                         (root / folder).mkdir(exist_ok=True)
-                        Image.new("RGB", (24, 24), (220 if kind == "rumor" else 20, 10 * k, 90 if split == "train" else 200)).save(root / folder / name)
+                        colour = (220 if kind == "rumor" else 20, 10 * k, 90 if split == "train" else 200)
+                        Image.new("RGB", (24, 24), colour).save(root / folder / name)
                         with_image += 1
                     body += f"{_meta(pid)}\nhttp://ww1.sinaimg.cn/mw690/{name}|null\n{template.format(p=place)}\n"
                     k += 1
@@ -73,3 +74,22 @@ def test_table2_on_weibo_blank_images_uses_the_multilingual_encoder(tmp_path, ca
     assert "minilm" not in encoders.lower()
     assert "- Split: weibo: published" in table
     assert "failed" not in table.lower()
+
+
+@pytest.mark.parametrize("policy,dropped,blanked", [("drop", 9, 0), ("blank", 0, 9)])
+def test_data_check_prints_posts_per_file_before_the_image_policy(tmp_path, policy, dropped, blanked):
+    import io
+
+    from benchmark.data.check import run_data_check
+
+    data = tmp_path / "data"
+    write_weibo(data / "weibo")
+    out = io.StringIO()
+    assert run_data_check("weibo", data, LoadOptions(on_missing_image=policy), out=out) == 0
+    text = out.getvalue()
+    assert f"posts per file, before any policy, and what the missing-image policy did " \
+           f"(--on-missing-image {policy}):" in text
+    row = next(line for line in text.splitlines() if line.split() and line.split()[0].endswith("train_rumor.txt"))
+    assert row.split()[-3:] == ["12", str(dropped), str(blanked)]  # 12 posts, 3 with an image file
+    total = next(line for line in text.splitlines() if line.startswith("all "))
+    assert total.split()[1:] == ["32", str(24 if policy == "drop" else 0), str(24 if policy == "blank" else 0)]

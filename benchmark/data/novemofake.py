@@ -35,8 +35,9 @@ image URLs, not files). Each part takes background knowledge from a ``sources.js
 data file (``{"id": ..., "sources": [...]}`` per line), when present.
 
 Splits: the ``split`` field when every record has one; otherwise 80:20 train/test and then
-train 90:10 train/validation (``LoadOptions.validation_fraction``), stratified by label and seeded
-with ``LoadOptions.seed``. The paper's reference code split with ``random_state=43``; pass
+train 90:10 train/validation (``LoadOptions.validation_fraction``) under ``LoadOptions.split``
+(:mod:`benchmark.data.splits`: ``random`` = stratified by label and seeded with
+``LoadOptions.seed``; ``grouped`` / ``publisher`` / ``event`` keep groups on one side). The paper's reference code split with ``random_state=43``; pass
 ``--seed 43`` to use that seed (the item order differs from scikit-learn's, so the exact partition
 is not the reference code's).
 """

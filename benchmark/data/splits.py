@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from benchmark.data.check import normalise_text  # the leak check's own normalisation: same groups as leaks
 from benchmark.data.clusters import ContentKeys
 from benchmark.data.sampling import stratified_split
 from benchmark.data.schema import FAKE, DataError, NewsItem
@@ -34,7 +35,7 @@ from benchmark.data.schema import FAKE, DataError, NewsItem
 log = logging.getLogger(__name__)
 
 __all__ = ["SPLIT_POLICIES", "check_policy", "group_ids", "grouped_holdout", "carve", "make_splits",
-           "balance_line"]
+           "balance_line", "SplitResult"]
 
 SPLIT_POLICIES = ("random", "grouped", "publisher", "event")
 _FIELD_POLICIES = ("publisher", "event")
@@ -49,11 +50,6 @@ def check_policy(policy: str, items: Sequence[NewsItem] = (), dataset: str = "da
         raise DataError(f"{dataset}: --split {policy} needs items with a {policy}, but none has one; "
                         f"use --split grouped (leak-free) or --split random")
     return policy
-
-
-def _normalise_text(text: str | None) -> str:
-    from benchmark.data.check import normalise_text  # the leak check's own normalisation
-    return normalise_text(text)
 
 
 class _UnionFind:
@@ -97,7 +93,7 @@ def group_ids(items: Sequence[NewsItem], policy: str, keys: ContentKeys | None =
             digest = keys.get(Path(path))
             if digest:
                 link(f"image:{digest}", index)
-        text = _normalise_text(item.text)
+        text = normalise_text(item.text)
         if text:
             link(f"text:{text}", index)
         if policy in _FIELD_POLICIES and getattr(item, policy):
@@ -166,6 +162,8 @@ def balance_line(name: str, items: Sequence[NewsItem]) -> str:
 
 @dataclass(frozen=True)
 class SplitResult:
+    """The three splits and the notes saying how they were made (policy, groups, label balance)."""
+
     train: list[NewsItem]
     validation: list[NewsItem]
     test: list[NewsItem]
@@ -177,6 +175,10 @@ def make_splits(items: Sequence[NewsItem], policy: str, test_fraction: float, va
     """Test held out of all items, then validation out of the rest, both under ``policy``."""
     check_policy(policy, items, dataset)
     keys = ContentKeys()
+    if policy != "random" and len(items) >= 2 and len(set(group_ids(items, policy, keys))) < 2:
+        raise DataError(f"{dataset}: --split {policy} finds one group for all {len(items)} items (shared "
+                        "images, texts or field values link them all), so no test split can be held out; "
+                        "use --split grouped (if a named key linked them) or --split random --allow-leaks")
     train_all, test = carve(items, policy, test_fraction, seed, keys)
     train, validation = carve(train_all, policy, validation_fraction, seed, keys)
     tr, va = round((1 - validation_fraction) * 100), round(validation_fraction * 100)

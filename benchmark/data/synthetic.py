@@ -470,7 +470,8 @@ def make_synthetic(name: str, n_items: int, seed: int, workdir: Path, language: 
     if with_source:
         notes.append("background knowledge: each post's source is an earlier faithful report on its event")
     return DatasetSplits(name=name, train=train, validation=validation, test=test, source="synthetic",
-                         root=image_dir.parent, problems=[], language=language, notes=notes)
+                         root=image_dir.parent, problems=[], language=language, notes=notes,
+                         split_policy="synthetic-event")  # fixed by the generator; --split does not apply
 
 
 # ------------------------------------------------------------------------------ registered sizes

@@ -174,7 +174,8 @@ def make_synthetic_pairs(name: str, n_items: int, seed: int, workdir: Path,
         "fake kinds (all reuse the source image): " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
     ]
     return DatasetSplits(name=name, train=train, validation=validation, test=test, source="synthetic",
-                         root=image_dir.parent, problems=[], language="en", notes=notes)
+                         root=image_dir.parent, problems=[], language="en", notes=notes,
+                         split_policy="synthetic-random")  # fixed by the generator; --split does not apply
 
 
 def origin_view(splits: DatasetSplits, origin: str, name: str | None = None) -> DatasetSplits:

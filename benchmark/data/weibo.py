@@ -15,7 +15,8 @@ Robustness: a metadata line without exactly 15 fields is reported (``file:line``
 re-synchronises on the next valid metadata line, so one broken post does not shift every later post.
 Posts whose images are all missing follow ``LoadOptions.on_missing_image``. Duplicate ids within one
 split are reported and the later copy dropped. Validation is carved from train (stratified by label,
-seeded); the test split is the published one.
+seeded; ``LoadOptions.split`` other than ``random`` keeps shared images/texts on one side); the test
+split is the published one.
 """
 
 from __future__ import annotations
@@ -224,8 +225,8 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
     check_policy(options.split, split_items["train"], "weibo")
     train, validation = carve(split_items["train"], options.split, options.validation_fraction, options.seed)
     how = ("stratified by label" if options.split == "random" else
-           f"split={options.split}: no group of shared image/text{'/' + options.split if options.split in ('publisher', 'event') else ''} "
-           "straddles train and validation, stratified as far as groups allow")
+           f"split={options.split}: no group of shared image/text straddles train and validation, "
+           "stratified as far as groups allow")
     notes = [
         "published train/test files; validation carved from train "
         f"({how}, fraction {options.validation_fraction}, seed {options.seed})",
@@ -237,7 +238,8 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
              len(train), len(validation), len(split_items["test"]), len(problems))
     return DatasetSplits(name="weibo", train=train, validation=validation, test=split_items["test"],
                          source="real", root=root, problems=problems, language="zh", notes=notes, intake=intake,
-                         split_policy="published" if options.split == "random" else f"published/{options.split}-validation")
+                         split_policy=("published" if options.split == "random"
+                                       else f"published/{options.split}-validation"))
 
 
 SPEC = DatasetSpec(
