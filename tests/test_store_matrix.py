@@ -122,8 +122,8 @@ def test_bad_numbers_exit_2_at_parse_time(tmp_path, capsys, flag, value, message
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--row", "W/O ITM"], "Unknown row of suite table2 (--row) 'W/O ITM'. Did you mean 'w/o ITM'?"),
-    (["--dataset", "twiter"], "Unknown dataset slot of suite table2 (--dataset) 'twiter'. Did you mean 'twitter'?"),
+    (["--row", "W/O ITM"], "--row: suite table2: Unknown row 'W/O ITM'. Did you mean 'w/o ITM'? Known rows: COOLANT,"),
+    (["--dataset", "twiter"], "--dataset: suite table2: Unknown dataset slot 'twiter'. Did you mean 'twitter'?"),
 ])
 def test_unknown_row_or_slot_exits_2_naming_the_fix(tmp_path, capsys, args, message):
     assert main(["run", "--suite", "table2", "--workdir", str(tmp_path / "w"), *args]) == 2
