@@ -141,12 +141,12 @@ def validate_run(suite: Suite, options: RunOptions) -> None:
     labels = [r.label for r in suite_rows(suite)]
     for label in options.rows:
         if label not in labels:
-            raise UnknownNameError(unknown_name_message(f"row of suite {suite.name} (--row)", label, labels))
+            raise UnknownNameError(f"--row: suite {suite.name}: {unknown_name_message('row', label, labels)}")
     slot_ids = [slot.id for slot in suite.datasets]
     for slot_id in options.datasets:
         if slot_id not in slot_ids:
-            raise UnknownNameError(unknown_name_message(f"dataset slot of suite {suite.name} (--dataset)", slot_id,
-                                                        slot_ids))
+            raise UnknownNameError(f"--dataset: suite {suite.name}: "
+                                   f"{unknown_name_message('dataset slot', slot_id, slot_ids)}")
     check_rows(suite, [r for r in suite_rows(suite) if not options.rows or r.label in options.rows])
     if options.data_root_explicit and options.data_root is not None:
         check_data_root([s for s in suite.datasets if not options.datasets or s.id in options.datasets],

@@ -18,7 +18,7 @@ from benchmark.suites import Suite
 from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
-from reports.store import load_cells, load_records, suite_invocation_tags
+from reports.store import LeftOut, load_cells, load_records, suite_invocation_tags
 from reports.tables import TableData, difference_table, mcnemar_table, metric_table, protocol_gap_table
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
 
 
 def current_records(suite: Suite, workdir: Path, protocol: str | None,
-                    with_representation: bool = False) -> tuple[list[CellRecord], list[str], list[str]]:
+                    with_representation: bool = False) -> tuple[list[CellRecord], list[CellRecord], list[LeftOut]]:
     """Stored cells of ``suite`` whose row config still matches the suite's definition, the cells
     left out as stale, and the cells the store left out (another setting, damaged artifacts).
 
@@ -95,7 +95,7 @@ def current_records(suite: Suite, workdir: Path, protocol: str | None,
     for rec in stored_cells.records:
         stored = rec.tags.get("suite_config_fingerprint")
         if stored and rec.row in current and stored != current[rec.row]:
-            stale.append(f"{rec.row} on {rec.dataset} seed {rec.seed} (run {rec.run_id[:8]})")
+            stale.append(rec)
         else:
             kept.append(rec)
     return kept, stale, stored_cells.left_out
@@ -121,13 +121,14 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
                               title=_title(suite, records, protocol), name=suite.name)
         out.append(("", _decorate(table, records)))
     if stale and out:
+        names = [f"{r.row} on {r.dataset} seed {r.seed} (run {r.run_id[:8]})" for r in stale]
         out[0][1].footnotes.append(
             f"Left out {len(stale)} cell(s) stored under an older configuration of their row (re-run the suite "
-            f"to replace them): {', '.join(stale[:10])}{' ...' if len(stale) > 10 else ''}.")
+            f"to replace them): {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}.")
     if left_out and out:
         out[0][1].footnotes.append(
             f"Left out {len(left_out)} stored cell(s) so that each row holds one setting of verified cells: "
-            f"{'; '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}.")
+            f"{'; '.join(map(str, left_out[:10]))}{' ...' if len(left_out) > 10 else ''}.")
     if out:  # under the table: the declared deviations of the rows it shows
         out[0][1].footnotes.extend(footnote_lines(
             [(r.label, r.model, r.variant, r.overrides) for r in suite_rows(suite)]))
@@ -208,11 +209,15 @@ def _cells_manifest(out_dir: Path, protocol: str) -> Path:
 
 def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allow_shrink: bool
                  ) -> tuple[list[str], list[str]]:
-    """(the finished cells the new table will hold, those that disappeared); raises ReportShrinks (unless ``allow_shrink``) when the
-    table written last time held cells the new one lacks, so a lost or damaged store never silently
-    empties a table."""
-    records, _, _ = current_records(suite, workdir, protocol)
+    """(the finished cells the new table will hold, those that disappeared from the store).
+
+    Raises ReportShrinks (unless ``allow_shrink``) when the table written last time held cells that are
+    now neither in the new table nor deliberately left out (another setting of their row, an older row
+    configuration: both explained in the table notes), so a lost, moved or damaged store never
+    silently empties a table."""
+    records, stale, left_out = current_records(suite, workdir, protocol)
     now = sorted(f"{r.row} | {r.dataset} | seed {r.seed}" for r in records if r.status == "FINISHED")
+    deliberate = {c.cell for c in left_out if c.kind == "setting"} | {f"{r.row} | {r.dataset} | seed {r.seed}" for r in stale}
     manifest = _cells_manifest(out_dir, protocol)
     before: list[str] = []
     if manifest.is_file():
@@ -220,14 +225,14 @@ def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allo
             before = list(json.loads(manifest.read_text(encoding="utf-8")).get("cells", []))
         except (json.JSONDecodeError, AttributeError):
             log.warning("%s is unreadable; the table is rebuilt without the shrink check", manifest)
-    gone = [cell for cell in before if cell not in now]
-    if gone and len(now) < len(before) and not allow_shrink:
+    gone = [cell for cell in before if cell not in now and cell not in deliberate]
+    if gone and not allow_shrink:
         raise ReportShrinks(
             f"the rebuilt {suite.name} table would hold {len(now)} finished cell(s) instead of {len(before)} "
-            f"(no longer usable: {', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''}); the existing report in "
+            f"(no longer in the store or damaged: {', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''}); the existing report in "
             f"{out_dir} is left untouched. Run `bench doctor --workdir {workdir}` to see why, or pass "
             "--allow-shrink to write the smaller table")
-    return now, (gone if len(now) < len(before) else [])
+    return now, gone
 
 
 def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", fmt: str = "markdown",
@@ -246,7 +251,7 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
         return write_sweep_report(suite, workdir)
     cells, gone = guard_shrink(suite, workdir, out_dir, protocol, allow_shrink)
     if gone:
-        print(f"[report] note: the {suite.name} table now holds fewer finished cells; no longer shown: "
+        print(f"[report] note: cells missing from the store or damaged are no longer shown: "
               f"{', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''} (see the table notes)")
     for sub, table in suite_tables(suite, workdir, protocol):
         written = write_table(table, out_dir / sub if sub else out_dir)

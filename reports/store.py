@@ -18,16 +18,37 @@ from reports.records import CellRecord
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A stored cell a report did not use: ``kind`` is "setting" (another setting of its row, a
+    deliberate choice) or "damaged" (its artifacts failed verification)."""
+
+    row: str
+    dataset: str
+    seed: str
+    run_id: str
+    kind: str
+    why: str
+
+    @property
+    def cell(self) -> str:
+        return f"{self.row} | {self.dataset} | seed {self.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.row} on {self.dataset} seed {self.seed} (run {self.run_id[:8]}): {self.why}"
+
+
 @dataclass
 class StoredCells:
-    """The cells a report may use, and a sentence for every stored cell it left out (and why)."""
+    """The cells a report may use, and every stored cell it left out (and why)."""
 
     records: list[CellRecord]
-    left_out: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
 
 
-def _label(t: dict[str, str], run) -> str:
-    return f"{t.get('row')} on {t.get('dataset')} seed {t.get('seed')} (run {run.info.run_id[:8]})"
+def _left_out(run, kind: str, why: str) -> LeftOut:
+    t = run.data.tags
+    return LeftOut(str(t.get("row")), str(t.get("dataset")), str(t.get("seed")), run.info.run_id, kind, why)
 
 
 def _test_metrics(run) -> dict[str, float]:
@@ -65,7 +86,7 @@ def load_cells(workdir: Path, suite: str, protocol: str | None = None,
     unreadable or disagree with their logged metrics are left out and named, never shown or crashed on.
     """
     tracker = Tracker(Path(workdir))
-    left_out: list[str] = []
+    left_out: list[LeftOut] = []
     groups: dict[tuple, list] = {}
     checks = {}
     for run in tracker.cell_runs(suite):  # newest first
@@ -75,15 +96,15 @@ def load_cells(workdir: Path, suite: str, protocol: str | None = None,
         if run.info.status == "FINISHED":
             check = check_cell(tracker.artifact_path(run), _test_metrics(run))
             if not check.ok:
-                left_out.append(f"{_label(t, run)}: {'; '.join(check.problems)} (damaged: run `bench doctor "
-                                f"--repair` and `bench run` again to retrain it)")
+                left_out.append(_left_out(run, "damaged", f"{'; '.join(check.problems)} (damaged: run `bench "
+                                          "doctor --repair` and `bench run` again to retrain it)"))
                 continue
             checks[run.info.run_id] = check
         groups.setdefault((t.get("row"), t.get("dataset"), t.get("protocol")), []).append(run)
     records = []
     for runs in groups.values():
         chosen, other = _choose(runs)
-        left_out += [f"{_label(run.data.tags, run)}: other setting, {why}" for run, why in other]
+        left_out += [_left_out(run, "setting", f"other setting, {why}") for run, why in other]
         for run in chosen:
             record = _record(suite, run, checks.get(run.info.run_id), tracker, with_representation, left_out)
             if record is not None:
@@ -95,7 +116,7 @@ def load_cells(workdir: Path, suite: str, protocol: str | None = None,
 
 
 def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_representation: bool,
-            left_out: list[str]) -> CellRecord | None:
+            left_out: list[LeftOut]) -> CellRecord | None:
     t = run.data.tags
     folder = tracker.artifact_path(run)
     config = {}
@@ -106,7 +127,7 @@ def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_rep
         try:
             rep = np.load(folder / "representation.npy").astype(np.float32)
         except (ValueError, OSError) as exc:
-            left_out.append(f"{_label(t, run)}: representation.npy unreadable ({exc}); no t-SNE panel")
+            left_out.append(_left_out(run, "damaged", f"representation.npy unreadable ({exc}); no t-SNE panel"))
     metrics = _test_metrics(run)
     empty = pd.DataFrame(columns=["item_id", "y_true", "y_pred", "p_fake"])
     return CellRecord(
