@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -170,6 +169,10 @@ def cmd_run(args) -> int:
         from reports.build import build_suite_report
         from reports.summary import console_summary
         written = build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True)
+        if runner.parent_id is not None:  # the invocation's run carries the tables it produced
+            for path in written:
+                if path.name.startswith("table") and path.suffix in (".md", ".csv", ".tex"):
+                    runner.tracker.log_artifact(runner.parent_id, path)
         print(console_summary(suite, options.workdir, written, runner.failed_names, runner.synthetic))
     return 1 if failed else 0
 
@@ -232,7 +235,40 @@ def cmd_ui(args) -> int:
     print("[ui] " + " ".join(command))
     if args.print_command:
         return 0
-    return subprocess.call(command)
+    return serve(command)
+
+
+def serve(command: list[str]) -> int:
+    """Run the MLflow server in its own process group and stop the whole group (uvicorn, job runners)
+    when `bench ui` gets Ctrl-C or SIGTERM: `mlflow ui` alone leaves its children serving."""
+    import signal
+    import subprocess
+
+    sys.stdout.flush()
+    server = subprocess.Popen(command, start_new_session=True)
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        print("[ui] stopping the MLflow server", file=sys.stderr)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        try:  # children that outlived the server process itself
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 # data check --------------------------------------------------------------------------------------

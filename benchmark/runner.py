@@ -260,6 +260,17 @@ def with_kmeans_events(features: FeatureSplits, k: int = 10, seed: int = 0) -> F
     return dataclasses.replace(features, **tables, dims=dataclasses.replace(features.dims, num_events=k))
 
 
+def epoch_metrics(record: dict[str, float]) -> dict[str, float]:
+    """An epoch's record as MLflow metrics. Per-epoch test scores (as-released only) are named
+    ``epoch_test_*`` so that ``test_*`` always holds the selected epoch's single value."""
+    return {("epoch_" + k if k.startswith("test_") else k): v for k, v in record.items() if k != "epoch"}
+
+
+def short_run_name(row: str, slot: str, seed: int) -> str:
+    """'COOLANT twitter s0': short enough that the MLflow UI's run column shows the seed."""
+    return f"{row} {slot} s{seed}"
+
+
 @dataclass
 class _PlannedCell:
     """A cell that must be trained: its job for an executor and what its MLflow run records."""
@@ -300,6 +311,8 @@ class SuiteRunner:
         self.failed = 0
         self.failed_names: list[str] = []
         self.synthetic = False
+        self.trained = self.skipped = 0
+        self.parent_id: str | None = None
         self._unavailable: dict[str, dict[str, str]] = {}
 
     @property
@@ -361,7 +374,9 @@ class SuiteRunner:
         parent = self.tracker.start_parent(self.suite.name, parent_tags, {
             "seeds": len(self.seeds), "max_epochs": self.max_epochs, "limit": self.limit,
             "rows": [r.label for r in rows]})
-        self.failed = 0
+        self.failed = self.trained = self.skipped = 0
+        self.parent_id = parent
+        wall_start = time.time()
         status = "FINISHED"
         unavailable = self._unavailable = {}  # slot id -> row label -> why the row cannot run there
         try:
@@ -381,6 +396,7 @@ class SuiteRunner:
                         plan = self.plan_cell(parent, res, row, seed)
                         if isinstance(plan, bool):
                             self.failed += not plan
+                            self.skipped += plan
                         else:
                             planned.append(plan)
             if planned:
@@ -397,7 +413,14 @@ class SuiteRunner:
         finally:
             self.tracker.set_tags(parent, {"failed_cells": self.failed,
                                            **({"rows_not_available": json.dumps(unavailable)} if unavailable else {})})
+            self.tracker.log_metrics(parent, {"cells_trained": self.trained, "cells_skipped": self.skipped,
+                                              "cells_failed": self.failed,
+                                              "wall_seconds": time.time() - wall_start}, step=0)
             self.tracker.end(parent, status)
+        if status == "FINISHED" and not self.trained and not self.failed and not unavailable:
+            # nothing ran: the finished cells keep their own invocation; no empty parent per re-run
+            self.tracker.client.delete_run(parent)
+            self.parent_id = None
         return self.failed
 
     def row_unavailable(self, res: SlotResolution, row: SuiteRow) -> str | None:
@@ -495,7 +518,9 @@ class SuiteRunner:
         self._bar = bar
 
         def start(job: CellJob) -> str:
-            run_id = self.tracker.start_cell(self.suite.name, parent, job.name, by_key[job.key].tags)
+            plan = by_key[job.key]
+            run_id = self.tracker.start_cell(self.suite.name, parent, short_run_name(plan.row.label, plan.res.slot.id,
+                                                                                  plan.seed), plan.tags)
             self.tracker.log_params(run_id, {**dataclasses.asdict(job.config), "seed": job.seed})
             self._open[run_id] = job.name
             run_ids[job.key] = run_id
@@ -504,7 +529,7 @@ class SuiteRunner:
 
         def live(run_id: str) -> dict[str, Any]:
             return {"on_epoch": lambda epoch, record: self.tracker.log_metrics(
-                        run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch),
+                        run_id, epoch_metrics(record), step=epoch),
                     "log_artifact": lambda path: self.tracker.log_artifact(run_id, path),
                     "log_metrics": lambda metrics, step=0: self.tracker.log_metrics(run_id, metrics, step)}
 
@@ -524,7 +549,7 @@ class SuiteRunner:
         name, res, row, seed, config = plan.job.name, plan.res, plan.row, plan.seed, plan.config
         if not outcome.live:
             for epoch, record in outcome.epochs:
-                self.tracker.log_metrics(run_id, {k: v for k, v in record.items() if k != "epoch"}, step=epoch)
+                self.tracker.log_metrics(run_id, epoch_metrics(record), step=epoch)
             for metrics, step in outcome.extra_metrics:
                 self.tracker.log_metrics(run_id, metrics, step)
             for path in outcome.artifacts:
@@ -551,7 +576,7 @@ class SuiteRunner:
         final = {**{f"test_{k}": v for k, v in result.test.metrics.items()},
                  **{f"selected_val_{k}": v for k, v in result.validation.metrics.items()},
                  "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds}
-        self.tracker.log_metrics(run_id, final, step=result.epochs_run)
+        self.tracker.log_metrics(run_id, final, step=0)  # single values, not points of the epoch curves
         dims = self.features_for(res.dataset)[1].dims  # featurised by ``execute`` before training
         files: dict[str, Any] = {
             "config.json": {"model": row.model, "variant": row.variant, "row": row.label,
@@ -569,6 +594,7 @@ class SuiteRunner:
         self.tracker.log_files(run_id, files)
         self.tracker.end(run_id, "FINISHED")
         self._open.pop(run_id, None)
+        self.trained += 1
         m = result.test.metrics
         self.say(f"[done{' ' + progress if progress else ''}] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
                  f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")

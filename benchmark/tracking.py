@@ -110,6 +110,12 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# MLflow 3's UI opens an experiment on its GenAI "Traces" page unless the experiment says it holds
+# model training runs; this tag is what its own "Model training" toggle writes.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
 @dataclass
 class Tracker:
     """Thin wrapper over MlflowClient bound to one work directory."""
@@ -133,10 +139,13 @@ class Tracker:
         name = f"bench/{suite}"
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
+            if create and exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+                self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return exp.experiment_id
         if not create:
             return None
-        return self.client.create_experiment(name, artifact_location=f"{artifact_root(self.workdir)}/{suite}")
+        return self.client.create_experiment(name, artifact_location=f"{artifact_root(self.workdir)}/{suite}",
+                                             tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
 
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
