@@ -207,10 +207,12 @@ def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
                                keep_humor=options.keep_humor, workdir=Path(options.workdir),
                                split=options.split)  # type: ignore[arg-type]
     splits = spec.load(options.data_root, load_options)
-    for problem in splits.problems[:10]:
-        say(f"[data]   {problem}")
-    if len(splits.problems) > 10:
-        say(f"[data]   ... {len(splits.problems) - 10} more problems (see `bench data check {dataset}`)")
+    from benchmark.data.check import group_problems
+    grouped = group_problems(splits.problems)
+    for line in grouped[:10]:
+        say(f"[data]   {line}")
+    if len(grouped) > 10:
+        say(f"[data]   ... {len(grouped) - 10} more distinct problems (see `bench data check {dataset}`)")
     if limit:
         splits = limit_splits(splits, int(limit), seed=0)
     assert_no_leaks(splits, allow=options.allow_leaks)

@@ -129,3 +129,16 @@ def test_leak_in_folder_fails_the_check(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["weibo", "--data-root", str(data_root)]) == 1
     text = capsys.readouterr().out
     assert "is in both" in text and "leaks between train/validation and test: " in text
+
+
+def test_problems_are_grouped_by_message_with_counts_and_lines():
+    from benchmark.data.check import _missing_image_groups, group_problems
+    from benchmark.data.schema import Problem
+    reason = "image(s) sandy_real_6 not found in imgs (no <image_id>.<ext> file); tweet dropped"
+    problems = [Problem("posts.txt", line, reason, "warning") for line in (10, 11, 12, 13, 14, 15, 16)]
+    problems.append(Problem("posts.txt", 20, "image(s) boston_1 not found in imgs (no file); tweet dropped", "warning"))
+    lines = group_problems(problems)
+    assert len(lines) == 2
+    assert lines[0] == f"posts.txt: warning: {reason} [7 rows: lines 10, 11, 12, 13, 14, ... (2 more)]"
+    assert lines[1].startswith("posts.txt:20: warning: image(s) boston_1")
+    assert _missing_image_groups(problems) == {"sandy_real_6": 7, "boston_1": 1}

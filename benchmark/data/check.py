@@ -253,6 +253,36 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     return [line([str(h) for h in header]), line(["-" * w for w in widths]), *[line(r) for r in rows]]
 
 
+_MISSING_IMAGE = re.compile(r"image\(s\) (?P<ids>.+?) not found in ")
+
+
+def _missing_image_groups(problems: Sequence[Problem]) -> Counter:
+    """Missing image id -> number of posts that referenced it (from the adapters' warnings)."""
+    counts: Counter = Counter()
+    for problem in problems:
+        match = _MISSING_IMAGE.search(problem.reason)
+        if match:
+            counts.update(i.strip() for i in match.group("ids").split(","))
+    return counts
+
+
+def group_problems(problems: Sequence[Problem]) -> list[str]:
+    """One line per distinct (file, severity, reason) with how many rows and which lines: a missing
+    image used by 400 tweets is one warning with a count, not 400 lines."""
+    groups: dict[tuple[str, str, str], list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.file, problem.severity, problem.reason), []).append(problem)
+    lines = []
+    for (file, severity, reason), members in groups.items():
+        if len(members) == 1:
+            lines.append(str(members[0]))
+            continue
+        where = [str(p.line) for p in members if p.line is not None]
+        shown = ", ".join(where[:5]) + (f", ... ({len(where) - 5} more)" if len(where) > 5 else "")
+        lines.append(f"{file}: {severity}: {reason} [{len(members)} rows" + (f": lines {shown}]" if where else "]"))
+    return lines
+
+
 def format_check_report(report: CheckReport, max_problems: int | None = None) -> str:
     """A plain-text report: a table per topic, then every problem as ``file:line: severity: reason``."""
     out: list[str] = []
@@ -277,10 +307,16 @@ def format_check_report(report: CheckReport, max_problems: int | None = None) ->
     rows.append(["all", *total, len(all_events) if all_events else "-"])
     out += _table(["split", "items", "fake", "real", "events"], rows)
     out.append("")
-    header = ["images", "found", "missing", "unreadable", "posts w/o image"]
+    header = ["images (kept posts)", "found", "missing", "unreadable", "posts w/o image"]
     rows = [[split, s.found, s.missing, s.unreadable, s.items_without_image]
             for split, s in report.images.items()]
     out += _table(header, rows)
+    missing_ids = _missing_image_groups(report.all_problems)
+    if missing_ids:
+        posts = sum(missing_ids.values())
+        out.append(f"missing image files before the policy: {len(missing_ids)} image id(s) used by {posts} post(s) "
+                   f"(the posts above are what the policy kept); most used: "
+                   + ", ".join(f"{k} ({n})" for k, n in missing_ids.most_common(5)))
     if report.has_source:
         out.append("")
         out += _table(["source images", "found", "missing", "unreadable"],
@@ -313,11 +349,13 @@ def format_check_report(report: CheckReport, max_problems: int | None = None) ->
     out.append(f"leaks between train/validation and test: {leak_count}")
     problems = sorted(report.all_problems,  # errors first, then by file and line
                       key=lambda p: (p.severity != "error", p.file, -1 if p.line is None else p.line))
-    out.append(f"problems: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
-    shown = problems if max_problems is None else problems[:max_problems]
-    out += [f"  {p}" for p in shown]
-    if len(shown) < len(problems):
-        out.append(f"  ... and {len(problems) - len(shown)} more")
+    grouped = group_problems(problems)
+    out.append(f"problems: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+               + (f" in {len(grouped)} distinct message(s)" if len(grouped) != len(problems) else ""))
+    shown = grouped if max_problems is None else grouped[:max_problems]
+    out += [f"  {line}" for line in shown]
+    if len(shown) < len(grouped):
+        out.append(f"  ... and {len(grouped) - len(shown)} more")
     out.append("")
     if report.errors:
         out.append(f"RESULT: FAILED with {len(report.errors)} error(s); fix them or see docs/datasets.md")
