@@ -244,7 +244,7 @@ class SuiteRunner:
         self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
         self.limit = options.limit if options.limit is not None else suite.limit
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
-        self.current_cell: str | None = None  # the cell being trained (named when interrupted)
+        self.killed_cells: list[str] = []  # cells closed as KILLED by an interrupt (named in the one-line message)
 
     def say(self, message: str) -> None:
         print(message, file=self.out or sys.stdout, flush=True)
@@ -290,7 +290,13 @@ class SuiteRunner:
                         failed += not self.run_cell(parent, res, row, seed)
         except KeyboardInterrupt as exc:
             status = "KILLED"
-            self.tracker.set_tags(parent, {"error": str(exc) or "interrupted (Ctrl-C)"})
+            reason = str(exc) or "interrupted (Ctrl-C)"
+            for run_id, name in list(self.tracker.open_runs.items()):  # interrupted between two statements
+                if run_id != parent:
+                    self.tracker.set_tags(run_id, {"error": reason})
+                    self.tracker.end(run_id, "KILLED")
+                    self.killed_cells.append(name)
+            self.tracker.set_tags(parent, {"error": reason})
             raise
         except BaseException:
             status = "FAILED"
@@ -356,10 +362,9 @@ class SuiteRunner:
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
         run_id = self.tracker.start_cell(self.suite.name, parent, name, {k: str(v) for k, v in tags.items()})
-        self.say(f"[cell] {name} ...")
-        self.current_cell = name
         started = time.time()
         try:
+            self.say(f"[cell] {name} ...")
             torch.manual_seed(seed)
             model = build_model(row.model, config, features.dims)
             self.tracker.log_params(run_id, {**dataclasses.asdict(config), "seed": seed,
@@ -391,7 +396,6 @@ class SuiteRunner:
                 files["representation.npy"] = result.test.representation.astype("float16")
             self.tracker.log_files(run_id, files)
             self.tracker.end(run_id, "FINISHED")
-            self.current_cell = None
             m = result.test.metrics
             self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
                      f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
@@ -399,12 +403,12 @@ class SuiteRunner:
         except KeyboardInterrupt as exc:
             self.tracker.set_tags(run_id, {"error": str(exc) or "interrupted (Ctrl-C)"})
             self.tracker.end(run_id, "KILLED")
+            self.killed_cells.append(name)
             raise
         except Exception as exc:
             self.tracker.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:4000]})
             self.tracker.log_files(run_id, {"traceback.txt": traceback.format_exc()})
             self.tracker.end(run_id, "FAILED")
-            self.current_cell = None
             self.say(f"[FAILED] {name}: {type(exc).__name__}: {exc}")
             log.debug("cell failed", exc_info=True)
             return False
