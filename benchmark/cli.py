@@ -160,8 +160,8 @@ def cmd_run(args) -> int:
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
-            cell = runner.current_cell if runner is not None else None
-            closed = f"cell '{cell}' closed as KILLED; " if cell else ""
+            killed = runner.killed_cells if runner is not None else []
+            closed = "".join(f"cell '{name}' closed as KILLED; " for name in killed)
             print(f"bench: {str(exc) or 'interrupted (Ctrl-C)'}: {closed}finished cells are kept; run the same "
                   "command again to resume", file=sys.stderr)
             return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT

@@ -309,7 +309,7 @@ class SuiteRunner:
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
         self._clusters: dict[str, dict[str, str]] = {}
         self._open: dict[str, str] = {}  # MLflow run id -> cell name, for cells being trained
-        self._killed: list[str] = []  # cells closed as KILLED when the run stopped
+        self.killed_cells: list[str] = []  # cells closed as KILLED when the run stopped (named in the message)
         self.failed = 0
         self.failed_names: list[str] = []
         self.synthetic = False
@@ -320,7 +320,7 @@ class SuiteRunner:
     @property
     def current_cell(self) -> str | None:
         """The cell(s) being trained, or closed as KILLED when the run stopped (named in the message)."""
-        return ", ".join(list(self._open.values()) or self._killed) or None
+        return ", ".join(list(self._open.values()) or self.killed_cells) or None
 
     def say(self, message: str) -> None:
         bar = getattr(self, "_bar", None)
@@ -604,10 +604,14 @@ class SuiteRunner:
 
     def _close_open(self, reason: str) -> None:
         """Cells being trained when the run stops are closed as KILLED, never left RUNNING."""
-        for run_id in list(self._open):
+        open_runs = {**getattr(self.tracker, "open_runs", {}), **self._open}  # also one opened a moment ago
+        for run_id, name in open_runs.items():
+            if run_id == self.parent_id:
+                continue
             self.tracker.set_tags(run_id, {"error": reason})
             self.tracker.end(run_id, "KILLED")
-            self._killed.append(self._open.pop(run_id))
+            self._open.pop(run_id, None)
+            self.killed_cells.append(name)
 
     def _with_clusters(self, frame, dataset: str):
         """predictions with a ``cluster`` column (the statistics resample and compare clusters, not items)."""

@@ -123,6 +123,7 @@ class Tracker:
     workdir: Path
 
     def __post_init__(self) -> None:
+        self.open_runs: dict[str, str] = {}  # run id -> name of runs this tracker started and has not ended
         _quiet_mlflow()
         from mlflow.tracking import MlflowClient
         _quiet_mlflow()  # mlflow configures its loggers on import; lower them again
@@ -164,10 +165,12 @@ class Tracker:
             **tags, "kind": "cell", "mlflow.parentRunId": parent_id, "pid": str(os.getpid()),
             "host": socket.gethostname()})
         _STARTED_HERE.add(run.info.run_id)
+        self.open_runs[run.info.run_id] = name
         return run.info.run_id
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+        self.open_runs.pop(run_id, None)
 
     def close_orphans(self, experiment_ids: list[str] | None = None) -> int:
         """Mark runs left RUNNING by a dead process on this host as KILLED, in every suite by default."""

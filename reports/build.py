@@ -217,7 +217,8 @@ def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allo
     silently empties a table."""
     records, stale, left_out = current_records(suite, workdir, protocol)
     now = sorted(f"{r.row} | {r.dataset} | seed {r.seed}" for r in records if r.status == "FINISHED")
-    deliberate = {c.cell for c in left_out if c.kind == "setting"} | {f"{r.row} | {r.dataset} | seed {r.seed}" for r in stale}
+    deliberate = {c.cell for c in left_out if c.kind == "setting"}
+    deliberate |= {f"{r.row} | {r.dataset} | seed {r.seed}" for r in stale}
     manifest = _cells_manifest(out_dir, protocol)
     before: list[str] = []
     if manifest.is_file():
@@ -229,7 +230,8 @@ def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allo
     if gone and not allow_shrink:
         raise ReportShrinks(
             f"the rebuilt {suite.name} table would hold {len(now)} finished cell(s) instead of {len(before)} "
-            f"(no longer in the store or damaged: {', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''}); the existing report in "
+            f"(no longer in the store or damaged: {', '.join(gone[:8])}{' ...' if len(gone) > 8 else ''}); "
+            "the existing report in "
             f"{out_dir} is left untouched. Run `bench doctor --workdir {workdir}` to see why, or pass "
             "--allow-shrink to write the smaller table")
     return now, gone

@@ -286,6 +286,18 @@ def test_sigterm_and_ctrl_c_close_the_cell_in_one_line(store, capsys, monkeypatc
     assert parents[0].info.status == "KILLED" and said in parents[0].data.tags["error"]
 
 
+def test_an_interrupt_between_two_statements_still_closes_the_cell(store, capsys, monkeypatch):
+    class Clock:  # the first clock read after the cell's run is created is where the signal lands
+        @staticmethod
+        def time():
+            raise KeyboardInterrupt("terminated by SIGTERM")
+
+    monkeypatch.setattr(runner_mod, "time", Clock)
+    assert bench_run(store, epochs="2") == 130
+    assert "cell 'COOLANT | Twitter | seed 0' closed as KILLED" in capsys.readouterr().err
+    assert sorted(r.info.status for r in cells(store)) == ["FINISHED", "FINISHED", "KILLED"]
+
+
 def test_orphans_of_every_suite_are_closed_and_own_pid_is_not_proof_of_life(tmp_path):
     tracker = Tracker(tmp_path)
     parent = tracker.start_parent("demo", {"suite": "demo"}, {})

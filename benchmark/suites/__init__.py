@@ -109,7 +109,7 @@ def load_suite_file(path: Path) -> Suite:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        raise ValueError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: invalid suite spec: expected a mapping of keys (name, title, rows, datasets, "
                          f"...), got {type(data).__name__}. See benchmark/suites/table2.yaml for the format.")
