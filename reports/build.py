@@ -45,6 +45,18 @@ def _missing(suite: Suite, workdir: Path) -> dict[tuple[str, str], str]:
     return out
 
 
+def _running(suite: Suite, workdir: Path, protocol: str | None) -> set[tuple[str, str]]:
+    """(slot, row) pairs with a cell being trained now (a RUNNING run whose process is alive)."""
+    from benchmark.tracking import Tracker, pid_alive
+    out = set()
+    for run in Tracker(Path(workdir)).cell_runs(suite.name, statuses=("RUNNING",)):
+        t = run.data.tags
+        if (protocol is None or t.get("protocol") == protocol) and t.get("pid", "").isdigit() \
+                and pid_alive(int(t["pid"])):
+            out.add((t.get("dataset", ""), t.get("row", "")))
+    return out
+
+
 def _paper_only_rows(suite: Suite) -> list[str]:
     """Rows of the suite's reference table without an implementation: shown with the paper's value only."""
     if not suite.reference:
@@ -114,7 +126,9 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         ref_row = suite.reference_row if suite.reference_row in rows else None
         table = metric_table(records, rows, datasets, list(suite.metrics), reference=reference,
                              reference_row=ref_row, missing=missing, paper_only=paper_only,
-                             title=_title(suite, records, protocol), name=suite.name)
+                             title=_title(suite, records, protocol), name=suite.name,
+                             dataset_labels={slot.id: slot.label for slot in suite.datasets},
+                             running=_running(suite, workdir, protocol))
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
         table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",

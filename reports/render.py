@@ -29,14 +29,20 @@ __all__ = ["render_markdown", "render_latex", "render_csv", "render", "write_tab
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return text.replace("|", "\\|").replace("\n", "; ")
+
+
+def _labels(table: TableData) -> list[str]:
+    """Column heads as readers name them ("Twitter accuracy"); ``columns`` stay the CSV keys."""
+    labels = getattr(table, "column_labels", None)
+    return list(labels) if labels and len(labels) == len(table.columns) else list(table.columns)
 
 
 def render_markdown(table: TableData) -> str:
     out = [f"## {table.title}", ""]
     out += [f"- {line}" for line in table.header]
     out.append("")
-    heads = [table.row_header, *table.columns]
+    heads = [table.row_header, *_labels(table)]
     out.append("| " + " | ".join(_md_escape(h) for h in heads) + " |")
     out.append("|" + "|".join(":---" for _ in heads) + "|")
     for row in table.rows:
@@ -55,14 +61,21 @@ _LATEX_SPECIAL = {
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"$<$", ">": r"$>$", "|": r"\textbar{}",
     "±": r"$\pm$", "Δ": r"$\Delta$", "−": r"$-$", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$",
-    "×": r"$\times$",
+    "×": r"$\times$", "α": r"$\alpha$", "β": r"$\beta$", "≈": r"$\approx$", "·": r"$\cdot$",
+    "→": r"$\rightarrow$", "²": r"$^2$", "√": r"$\surd$",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
 
 def latex_escape(text: str) -> str:
-    """Escape LaTeX specials (& % $ # _ { } ~ ^ \\ < > |) and map the few Unicode signs tables use."""
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], str(text))
+    """Escape LaTeX specials (& % $ # _ { } ~ ^ \\ < > |), map the Unicode signs tables use, and spell
+    any other non-ASCII character in ASCII (accents dropped) so that pdflatex never stops on one."""
+    import unicodedata
+    out = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], str(text))
+    if out.isascii():
+        return out
+    return "".join(ch if ch.isascii() else
+                   (unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?") for ch in out)
 
 
 def _tex_cell(text: str) -> str:
@@ -72,22 +85,35 @@ def _tex_cell(text: str) -> str:
     return r"\begin{tabular}[t]{@{}l@{}}" + r" \\ ".join(lines) + r"\end{tabular}"
 
 
+LATEX_PREAMBLE = (r"\usepackage[T1]{fontenc}", r"\usepackage{booktabs}", r"\usepackage{graphicx}")
+
+
 def render_latex(table: TableData) -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}``), with header lines and footnotes below it."""
+    """A booktabs table scaled to the text width (needs booktabs and graphicx, see ``LATEX_PREAMBLE``),
+    in a two-column-wide float, with header lines and footnotes below it in footnote size."""
     ncol = len(table.columns) + 1
-    out = [r"\begin{table}[htbp]", r"\centering", r"\small", rf"\caption{{{latex_escape(table.title)}}}",
+    heads = [table.row_header, *_labels(table)]
+    out = [r"\begin{table*}[htbp]", r"\centering", rf"\caption{{{latex_escape(table.title)}}}",
            rf"\label{{tab:{re.sub(r'[^A-Za-z0-9]+', '-', table.name)}}}",
+           r"\resizebox{\textwidth}{!}{%",
            r"\begin{tabular}{" + "l" * ncol + "}", r"\toprule",
-           " & ".join(_tex_cell(h) for h in [table.row_header, *table.columns]) + r" \\", r"\midrule"]
+           " & ".join(_tex_cell(h) for h in heads) + r" \\", r"\midrule"]
     for row in table.rows:
         out.append(" & ".join([_tex_cell(row.label), *(_tex_cell(c.text) for c in row.cells)]) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}"]
+    out += [r"\bottomrule", r"\end{tabular}}"]
     notes = [*table.header, *table.footnotes]
     if notes:
-        out.append(r"\par\smallskip\footnotesize")
+        out.append(r"\par\smallskip\scriptsize\raggedright")
         out += [latex_escape(n) + r"\par" for n in notes]
-    out.append(r"\end{table}")
+    out.append(r"\end{table*}")
     return "\n".join(out) + "\n"
+
+
+def latex_document(table: TableData) -> str:
+    """A complete document holding the table (what the compile test builds)."""
+    return "\n".join([r"\documentclass[a4paper]{article}", *LATEX_PREAMBLE,
+                      r"\usepackage[margin=2cm]{geometry}", r"\begin{document}", render_latex(table),
+                      r"\end{document}", ""])
 
 
 # ---------------------------------------------------------------------------------------------

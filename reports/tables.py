@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import classification_metrics
+from benchmark.metrics import classification_metrics, metric_label
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
 from reports.stats import (MAX_HALF_WIDTH, MIN_SEEDS, ClusterSummary, ConfidenceInterval, aggregate_over_seeds,
@@ -84,6 +84,7 @@ class TableData:
     footnotes: list[str] = field(default_factory=list)
     row_header: str = "row"
     name: str = "table"
+    column_labels: list[str] | None = None  # headings as shown (``columns`` stay the CSV keys)
 
     def __post_init__(self) -> None:
         for r in self.rows:
@@ -367,7 +368,9 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                  metrics: Sequence[str], reference: ReferenceFn | None = None,
                  reference_row: str | None = None, missing: dict[tuple[str, str], str] | None = None, *,
                  paper_only: Iterable[str] = (), title: str = "", name: str = "table", n_boot: int = 1000,
-                 seed: int = 0, alpha: float = 0.05, n_perm: int = 10000) -> TableData:
+                 seed: int = 0, alpha: float = 0.05, n_perm: int = 10000,
+                 dataset_labels: dict[str, str] | None = None,
+                 running: Iterable[tuple[str, str]] = ()) -> TableData:
     """Rows × (dataset, metric) cells with mean ± std, CI, paper value, difference, verdict and significance.
 
     ``reference(dataset, row, metric)`` gives the paper's value or None (e.g.
@@ -390,8 +393,11 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     protocol = _single_protocol(relevant, title or name)
 
     columns = [f"{d}: {m}" for d in datasets for m in metrics]
+    slot = dict(dataset_labels or {})
+    column_labels = [f"{slot.get(d, d)} {metric_label(m)}" for d in datasets for m in metrics]
     if reference_row is not None:
         columns += [f"{d}: vs {reference_row} (clustered paired test)" for d in datasets]
+        column_labels += [f"{slot.get(d, d)}: vs {reference_row} (clustered paired test)" for d in datasets]
 
     # -- significance vs the reference row, Holm across the whole table --------------------------
     tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> PairedTestResult | str (why not)
@@ -495,12 +501,15 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                 elif reason is not None:
                     text = f"not available: {reason}" + (f"\npaper {_f(paper)}" if paper is not None else "")
                     cells.append(Cell(text, {**base, "status": "not available", "reason": reason}))
-                elif paper is not None:
-                    cells.append(Cell(f"paper {_f(paper)}\nnot reproduced", {**base, "status": "not reproduced"}))
-                elif row in paper_only:
-                    cells.append(Cell("no paper value\nnot reproduced", {**base, "status": "not reproduced"}))
-                else:
-                    cells.append(Cell("not run", {**base, "status": "not run"}))
+                elif row in paper_only:  # the paper's row, without an implementation here
+                    text = f"paper {_f(paper)}\nnot reproduced" if paper is not None else "no paper value\nnot reproduced"
+                    cells.append(Cell(text, {**base, "status": "not reproduced"}))
+                elif (d, row) in running:
+                    cells.append(Cell("running" + (f"\npaper {_f(paper)}" if paper is not None else ""),
+                                      {**base, "status": "running"}))
+                else:  # implemented, nothing stored yet: not a failed reproduction
+                    cells.append(Cell("not run yet" + (f"\npaper {_f(paper)}" if paper is not None else ""),
+                                      {**base, "status": "not run"}))
         if reference_row is not None:
             for d in datasets:
                 cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adjusted.get((d, row)),
@@ -523,7 +532,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     footnotes += [n for c in clusters_by_d.values() if (n := c.fallback_note())]
     header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
     header += [c.line() for c in clusters_by_d.values()]
-    return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name)
+    return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name,
+                     column_labels=column_labels)
 
 
 def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None,

@@ -167,13 +167,27 @@ def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
                      reference=lambda d, r, m: ref.get((d, r)), paper_only=["FND-CLIP"], n_boot=50)
     assert cell(t, "FND-CLIP", "twitter: accuracy").text == "no paper value\nnot reproduced"
     assert cell(t, "FND-CLIP", "weibo: accuracy").text == "paper 0.907\nnot reproduced"
-    assert cell(t, "EANN", "twitter: accuracy").text == "not run"  # implemented but not run
+    assert cell(t, "EANN", "twitter: accuracy").text == "not run yet"  # implemented but not run
+
+
+def test_implemented_rows_without_cells_read_not_run_yet_or_running_never_not_reproduced():
+    records = [rec("COOLANT", "twitter", 0, 40)]
+    ref = {("twitter", "w/o ITM"): 0.883, ("twitter", "w/o ATT"): 0.875}
+    t = metric_table(records, ["COOLANT", "w/o ITM", "w/o ATT"], ["twitter"], ["accuracy"],
+                     reference=lambda d, r, m: ref.get((d, r)), n_boot=50, running=[("twitter", "w/o ATT")],
+                     dataset_labels={"twitter": "Twitter"})
+    assert cell(t, "w/o ITM", "twitter: accuracy").text == "not run yet\npaper 0.883"
+    assert cell(t, "w/o ATT", "twitter: accuracy").text == "running\npaper 0.875"
+    assert t.column_labels == ["Twitter accuracy"]
+    from reports.render import render_markdown
+    md = render_markdown(t)
+    assert "| row | Twitter accuracy |" in md and "<br>" not in md and "not run yet; paper 0.883" in md
 
 
 def test_metric_table_not_reproduced_not_available_failed(table2):
     itc = cell(table2, "w/o ITC", "twitter: fake_f1")
-    assert itc.text == "paper 0.864\nnot reproduced"
-    assert itc.values["status"] == "not reproduced"
+    assert itc.text == "not run yet\npaper 0.864"  # implemented: not run yet, not "not reproduced"
+    assert itc.values["status"] == "not run"
     weibo = cell(table2, "COOLANT", "weibo: accuracy")
     assert weibo.text.startswith("not available: Weibo images not obtainable")
     assert "paper 0.923" in weibo.text
