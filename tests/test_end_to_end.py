@@ -78,7 +78,7 @@ def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner_mod, "train_model", interrupted)
+    monkeypatch.setattr("benchmark.engine.train_model", interrupted)
     load_plugins()
     options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
                          limit=40, device="cpu", rows=("COOLANT",), datasets=("twitter",))
@@ -96,14 +96,15 @@ def test_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
     from benchmark.registry import SUITES
     from benchmark.runner import RunOptions, SuiteRunner
 
-    real_train = runner_mod.train_model
+    import benchmark.engine
+    real_train = benchmark.engine.train_model  # cells train through benchmark.executors.execute_cell
 
     def flaky(model, *args, **kwargs):
         if type(model).__name__ == "Coolant" and model.config.use_itm is False:
             raise FloatingPointError("non-finite loss (test)")
         return real_train(model, *args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "train_model", flaky)
+    monkeypatch.setattr("benchmark.engine.train_model", flaky)
     load_plugins()
     options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
                          limit=40, device="cpu", rows=("COOLANT", "w/o ITM"), datasets=("twitter",))
