@@ -123,8 +123,28 @@ def _params_from(args, suite) -> dict:
     return best_params_for_suite(_workdir(args), suite)
 
 
+def _slurm_options(args, workdir: Path):
+    """``--slurm-*`` flags to ``SlurmOptions``; job logs under ``<workdir>/slurm-logs``."""
+    from benchmark.executors import SlurmOptions, parse_slurm_params
+    if args.executor != "slurm":
+        given = [flag for flag, value in (("--slurm-partition", args.slurm_partition), ("--slurm-time", args.slurm_time),
+                                          ("--gpus-per-cell", args.gpus_per_cell), ("--slurm-param", args.slurm_param),
+                                          ("--slurm-array-parallelism", args.slurm_array_parallelism)) if value]
+        if given:
+            raise SystemExit(f"bench run: {', '.join(given)} only apply with --executor slurm")
+        return None
+    try:
+        params = parse_slurm_params(args.slurm_param or ())
+    except ValueError as exc:
+        raise SystemExit(f"bench run: {exc}") from None
+    return SlurmOptions(folder=Path(workdir).resolve() / "slurm-logs", partition=args.slurm_partition,
+                        time_min=args.slurm_time or 60, gpus_per_cell=args.gpus_per_cell or 0,
+                        array_parallelism=args.slurm_array_parallelism or 64, params=params)
+
+
 def cmd_run(args) -> int:
     from benchmark.engine import resolve_device
+    from benchmark.executors import make_executor
     from benchmark.runner import RunOptions, SuiteRunner, validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
@@ -149,8 +169,8 @@ def cmd_run(args) -> int:
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
         try:
-            from benchmark.executors import make_executor
-            executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type))
+            executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
+                                     slurm=_slurm_options(args, options.workdir))
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
@@ -283,9 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train N cells at once in N worker processes with one torch thread each (default: "
                         "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
                         "the numbers are the same for every N)")
-    p.add_argument("--executor", choices=("inline", "local"), default=None,
+    p.add_argument("--executor", choices=("inline", "local", "slurm"), default=None,
                    help="local (default on CPU): --jobs worker processes; inline: one cell at a time in this "
-                        "process with all threads (default with --device cuda)")
+                        "process with all threads (default with --device cuda; one thread with --jobs 1); "
+                        "slurm: one Slurm job per cell through submitit (run on a login node; the work "
+                        "directory must be on storage the nodes share)")
+    p.add_argument("--slurm-partition", help="Slurm partition of the cell jobs (default: the cluster's)")
+    p.add_argument("--slurm-time", type=at_least(1), help="time limit of one cell's job in minutes (default 60)")
+    p.add_argument("--gpus-per-cell", type=at_least(0), help="GPUs per cell job (default 0)")
+    p.add_argument("--slurm-array-parallelism", type=at_least(1),
+                   help="at most N cell jobs running at once (default 64)")
+    p.add_argument("--slurm-param", action="append", metavar="KEY=VALUE",
+                   help="extra sbatch option for every cell job, e.g. mem=8G, qos=short, account=lab (repeatable)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                    help="training and featurising precision: fp32 (CPU default, repeats exactly) or bf16 "
                         "autocast (CUDA default; on CPUs with bf16 units about 2-3x faster); part of each "

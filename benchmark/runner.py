@@ -511,7 +511,13 @@ class SuiteRunner:
                 self.tracker.log_artifact(run_id, path)
         if outcome.n_params:
             self.tracker.log_params(run_id, {"n_params": outcome.n_params})
+        if outcome.job_id:  # a cluster job ran the cell: where to look when it misbehaved
+            self.tracker.set_tags(run_id, {"executor.job_id": outcome.job_id,
+                                           "executor.log": " ".join(outcome.logs)})
         if not outcome.ok:
+            for log_file in outcome.logs:  # the job's own log, when the shared file system has it
+                if Path(log_file).is_file() and os.access(log_file, os.R_OK):
+                    self.tracker.log_artifact(run_id, log_file)
             self.tracker.set_tags(run_id, {"error": outcome.error[:4000]})
             self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})
             self.tracker.end(run_id, "FAILED")
