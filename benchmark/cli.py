@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from benchmark.data.schema import DataError
-from benchmark.registry import DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, UnknownNameError, load_plugins
+from benchmark.registry import (DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, PluginError, UnknownNameError,
+                                load_plugins)
 
 LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -66,8 +67,14 @@ def _workdir(args) -> Path:
 
 
 def get_suite(name: str):
-    """The registered suite ``name``; a suite file that failed to load is named with its error."""
-    from benchmark.suites import SUITE_ERRORS
+    """The registered suite ``name``, or the suite file at path ``name`` (``*.yaml``; registered under
+    its own name); a suite file that failed to load is named with its error."""
+    from benchmark.suites import SUITE_ERRORS, register_suite_path
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        try:
+            return register_suite_path(Path(name))
+        except (OSError, ValueError) as exc:
+            raise UnknownNameError(f"suite file {name}: {exc}") from None
     if name not in SUITES and name in SUITE_ERRORS:
         raise UnknownNameError(f"suite {name!r} could not be loaded: {SUITE_ERRORS[name]}")
     return SUITES.get(name)
@@ -270,6 +277,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="work directory for the MLflow store, caches and reports (default ./bench-runs)")
 
 
+def _add_tracking(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", help="MLflow tracking server shared by many writers, e.g. http://mlflow-host:5000 "
+                   "(default: $BENCH_TRACKING_URI, else the SQLite store in the work directory)")
+
+
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="folder holding the datasets (default $BENCH_DATA_ROOT or ./data)")
     p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
@@ -330,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-leaks", action="store_true", help="run even if train and test share items")
     p.add_argument("--row", action="append", help="only this row label (repeatable)")
     p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
+    _add_tracking(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="rebuild tables and figures from the store alone")
@@ -341,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-shrink", action="store_true",
                    help="write the table even if it holds fewer finished cells than the one it replaces")
     _add_common(p)
+    _add_tracking(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("doctor", help="verify every stored cell (artifacts, predictions vs metrics, orphans)")
@@ -348,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true",
                    help="mark damaged cells FAILED (the next `bench run` retrains them) and close orphans")
     _add_common(p)
+    _add_tracking(p)
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("ui", help="MLflow UI over the store, bound to 127.0.0.1")
@@ -400,17 +415,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from benchmark.tracking import StoreError
+    from benchmark.tracking import StoreError, using_tracking_uri
     from benchmark.workdir_lock import WorkdirBusy
     try:
-        return int(args.func(args) or 0)
+        with using_tracking_uri(getattr(args, "tracking_uri", None)):
+            return int(args.func(args) or 0)
     except UnknownNameError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     except DataError as exc:
         print(f"bench: data error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, WorkdirBusy) as exc:
+    except (StoreError, WorkdirBusy, PluginError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     except PermissionError as exc:
