@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.executors import InlineExecutor, ProcessExecutor, make_executor
+from benchmark.executors import (InlineExecutor, ProcessExecutor, SlurmExecutor, SlurmOptions, make_executor,
+                                 parse_slurm_params)
 from benchmark.tracking import Tracker
 
 
@@ -16,9 +17,18 @@ def test_make_executor_defaults(monkeypatch):
     one = make_executor(None, 1)
     assert isinstance(one, InlineExecutor) and one.threads == 1
     assert make_executor("inline", 4).threads is None  # all threads, one cell at a time
+    assert make_executor("inline", 1).threads == 1  # the numbers of every other executor
     assert isinstance(make_executor(None, None, device="cuda"), InlineExecutor)
+    slurm = make_executor("slurm", None, slurm=SlurmOptions(partition="gpu", gpus_per_cell=1, time_min=30))
+    assert isinstance(slurm, SlurmExecutor) and "gpu, 30 min, 1 GPU(s)" in slurm.describe()
     with pytest.raises(ValueError, match="unknown executor"):
         make_executor("slurmish", 2)
+
+
+def test_slurm_params_parse_and_name_a_malformed_item():
+    assert parse_slurm_params(["mem=8G", "mail-type=END"]) == {"mem": "8G", "mail_type": "END"}
+    with pytest.raises(ValueError, match="'qos': expected key=value"):
+        parse_slurm_params(["qos"])
 
 
 def _predictions(workdir):
