@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from postgres_server import free_port  # noqa: E402
+
 DAEMONS = ("munged", "slurmctld", "slurmd")
 
 
@@ -29,12 +32,6 @@ def _which(name: str) -> str | None:
 def missing_binaries() -> list[str]:
     """Binaries the cluster needs that this machine lacks (apt-get install -y slurm-wlm munge)."""
     return [name for name in (*DAEMONS, "sbatch", "squeue", "scancel", "mungekey") if _which(name) is None]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -72,8 +69,8 @@ class SlurmCluster:
         self.conf.write_text(f"""\
 ClusterName=benchtest
 SlurmctldHost={host}(127.0.0.1)
-SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
