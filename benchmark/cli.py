@@ -171,13 +171,14 @@ def cmd_run(args) -> int:
         rows=tuple(args.row or ()),
         datasets=tuple(args.dataset or ()))
     validate_run(suite, options)  # before the work directory is touched
+    slurm = _slurm_options(args, options.workdir)
     check_store(options.workdir, must_exist=False)
     started = time.time()
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
         try:
             executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
-                                     slurm=_slurm_options(args, options.workdir))
+                                     slurm=slurm)
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:

@@ -247,7 +247,6 @@ class SlurmExecutor:
     def __init__(self, options: SlurmOptions) -> None:
         self.options = options
         self.jobs = options.array_parallelism
-        self.in_flight: list[tuple[CellJob, Any]] = []
 
     def describe(self) -> str:
         o = self.options
@@ -290,7 +289,6 @@ class SlurmExecutor:
         with executor.batch():
             submitted = [executor.submit(worker_cell, job) for job in cells]
         waiting = {str(s.job_id): (s, job, handle) for s, job, handle in zip(submitted, cells, handles)}
-        self.in_flight = [(job, handle) for _, job, handle in waiting.values()]
         try:
             while waiting:
                 queued = _squeue(list(waiting))
@@ -299,7 +297,6 @@ class SlurmExecutor:
                     if submitted_job.paths.result_pickle.exists() or job_id not in queued:
                         del waiting[job_id]
                         finish(job, handle, _slurm_outcome(submitted_job))
-                self.in_flight = [(job, handle) for _, job, handle in waiting.values()]
                 if waiting:
                     time.sleep(self.options.poll_seconds)
         except BaseException:  # Ctrl-C/SIGTERM: the jobs of cells closed as KILLED must not run on

@@ -462,7 +462,10 @@ class SuiteRunner:
                 **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
-        job = CellJob(name=name, dataset=str(res.dataset), options=self.options, limit=self.limit,
+        # precision pinned here: a job on another host (a GPU node under --device auto) must train and
+        # read features at the precision this cell's identity records
+        job = CellJob(name=name, dataset=str(res.dataset), limit=self.limit,
+                      options=dataclasses.replace(self.options, precision=run_precision(self.options)),
                       model=row.model, config=config, seed=seed,
                       keep_representation=self.suite.store_representation, key=cell_key)
         return _PlannedCell(res=res, row=row, seed=seed, config=config, job=job,
