@@ -57,6 +57,15 @@ def _bench(workdir: Path, *extra: str) -> subprocess.Popen:
                             text=True, env=env)
 
 
+def _output(process: subprocess.Popen, timeout: float) -> str:
+    """The command's output once it ends; killed (and the test failed) if it runs past ``timeout``."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"bench run did not end within {timeout:.0f} s:\n{process.communicate()[0][-3000:]}")
+
+
 def _queue() -> dict[str, str]:
     out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=30)
     return dict(line.split() for line in out.stdout.splitlines() if line.strip())
@@ -77,10 +86,12 @@ def test_slurm_cells_match_inline_and_killed_jobs_rerun(slurm, tmp_path):
         assert first.poll() is None, first.communicate()[0]
         time.sleep(0.3)
     queue = _queue()
-    assert "RUNNING" in queue.values(), f"no cell job started within 150 s: {queue}"
+    if "RUNNING" not in queue.values():
+        first.kill()
+        pytest.fail(f"no cell job started within 150 s: {queue}\n{slurm.logs()}")
     array = next(iter(queue)).split("_")[0]
     subprocess.run(["scancel", array], check=True, timeout=30)
-    output = first.communicate(timeout=180)[0]
+    output = _output(first, 180)
     assert first.returncode == 1, output
     runs = Tracker(work).cell_runs("table2", statuses=("FAILED",))
     assert runs, output
@@ -95,7 +106,7 @@ def test_slurm_cells_match_inline_and_killed_jobs_rerun(slurm, tmp_path):
 
     # 2) the same command again: only the cells without a finished run are submitted, and finish
     again = _bench(work)
-    output = again.communicate(timeout=240)[0]
+    output = _output(again, 240)
     assert again.returncode == 0, output
     assert f"[run] {len(runs)} cell(s) on slurm" in output
     cells = _cells(work)
