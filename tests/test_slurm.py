@@ -8,6 +8,7 @@ and log, and re-running the same command trains exactly those cells again.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -128,3 +129,20 @@ def test_slurm_flags_need_the_slurm_executor(tmp_path, capsys):
         main([*ARGS, "--workdir", str(tmp_path), "--slurm-partition", "gpu"])
     with pytest.raises(SystemExit, match="expected key=value"):
         main([*ARGS, "--workdir", str(tmp_path), "--executor", "slurm", "--slurm-param", "mem"])
+
+
+def test_ctrl_c_cancels_the_submitted_jobs_and_closes_their_cells(slurm, tmp_path):
+    run = _bench(tmp_path, "--slurm-array-parallelism", "1")
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and not _queue():
+        assert run.poll() is None, run.communicate()[0]
+        time.sleep(0.3)
+    assert _queue(), "no cell job was submitted within 150 s"
+    run.send_signal(signal.SIGINT)
+    output = _output(run, 60)
+    assert run.returncode == 130, output
+    deadline = time.monotonic() + 30  # scancel'd jobs leave the queue after KillWait
+    while _queue() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _queue() == {}, "jobs of an interrupted run must not go on training"
+    assert sorted(r.info.status for r in Tracker(tmp_path).cell_runs("table2", statuses=("KILLED",))) == ["KILLED"] * 2
