@@ -202,7 +202,7 @@ def cmd_report(args) -> int:
     if not args.all and not args.suite:
         raise SystemExit("bench report: give --suite NAME or --all")
     if args.suite:
-        get_suite(args.suite)
+        args.suite = get_suite(args.suite).name  # a suite file's path becomes its registered name
     check_store(_workdir(args), must_exist=True)
     try:
         if args.all:
@@ -225,7 +225,7 @@ def cmd_doctor(args) -> int:
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:
-        get_suite(args.suite)
+        args.suite = get_suite(args.suite).name
     workdir = _workdir(args)
     check_store(workdir, must_exist=True)
     suites = [args.suite] if args.suite else None

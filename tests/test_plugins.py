@@ -46,8 +46,11 @@ def test_example_plugin_runs_beside_coolant_from_a_suite_file(plugin_path, tmp_p
     run = _bench(plugin_path, "run", "--suite", "examples/my_suite.yaml", "--limit", "60", "--max-epochs", "1",
                  "--seeds", "1", "--device", "cpu", "--workdir", str(tmp_path))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    table = (tmp_path / "reports" / "my-suite" / "table.md").read_text()
-    assert "| COOLANT" in table and "| Gated fusion" in table
+    table = (tmp_path / "reports" / "my-suite" / "table.md")
+    assert "| COOLANT" in table.read_text() and "| Gated fusion" in table.read_text()
+    table.unlink()
+    report = _bench(plugin_path, "report", "--suite", "examples/my_suite.yaml", "--workdir", str(tmp_path))
+    assert report.returncode == 0 and "| Gated fusion" in table.read_text(), report.stderr
     # the plugin is loaded in worker processes too (--jobs 2: spawned workers import it again)
     run = _bench(plugin_path, "run", "--suite", "example", "--row", "w/o gate", "--limit", "60",
                  "--max-epochs", "1", "--device", "cpu", "--workdir", str(tmp_path), "--jobs", "2")
