@@ -223,6 +223,7 @@ class SlurmOptions:
     array_parallelism: int = 64  # at most this many cells running at once
     params: dict[str, str] = field(default_factory=dict)  # extra sbatch parameters (--slurm-param key=value)
     poll_seconds: float = 2.0
+    result_grace_seconds: float = 10.0  # a job gone from the queue without a result file yet: wait this long
 
 
 def parse_slurm_params(items: Iterable[str]) -> dict[str, str]:
@@ -289,14 +290,19 @@ class SlurmExecutor:
         with executor.batch():
             submitted = [executor.submit(worker_cell, job) for job in cells]
         waiting = {str(s.job_id): (s, job, handle) for s, job, handle in zip(submitted, cells, handles)}
+        gone_since: dict[str, float] = {}  # left the queue, result file not seen yet
         try:
             while waiting:
-                queued = _squeue(list(waiting))
+                queued, now = _squeue(list(waiting)), time.monotonic()
                 for job_id in list(waiting):
                     submitted_job, job, handle = waiting[job_id]
-                    if submitted_job.paths.result_pickle.exists() or job_id not in queued:
-                        del waiting[job_id]
-                        finish(job, handle, _slurm_outcome(submitted_job))
+                    if not submitted_job.paths.result_pickle.exists():
+                        if job_id in queued:
+                            continue
+                        if now - gone_since.setdefault(job_id, now) < self.options.result_grace_seconds:
+                            continue  # shared file systems show a finished job's result file late
+                    del waiting[job_id]
+                    finish(job, handle, _slurm_outcome(submitted_job))
                 if waiting:
                     time.sleep(self.options.poll_seconds)
         except BaseException:  # Ctrl-C/SIGTERM: the jobs of cells closed as KILLED must not run on
@@ -323,13 +329,10 @@ def _squeue(job_ids: list[str]) -> set[str]:
     return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
 
-def _slurm_outcome(submitted_job, grace_seconds: float = 10.0) -> CellOutcome:
+def _slurm_outcome(submitted_job) -> CellOutcome:
     """The cell's outcome from the job's result file; a job that ended without one died."""
     paths = submitted_job.paths
     logs = [str(p) for p in (paths.stderr, paths.stdout)]
-    deadline = time.monotonic() + grace_seconds  # shared file systems show the result file late
-    while not paths.result_pickle.exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
     if not paths.result_pickle.exists():
         return CellOutcome(ok=False, job_id=str(submitted_job.job_id), logs=logs,
                            error=f"Slurm job {submitted_job.job_id} ended without a result (cancelled, killed, "
@@ -338,9 +341,9 @@ def _slurm_outcome(submitted_job, grace_seconds: float = 10.0) -> CellOutcome:
     try:
         outcome = submitted_job.result()
     except Exception as exc:  # the job ran but the function raised outside execute_cell (e.g. import error)
-        outcome = CellOutcome(ok=False, error=f"Slurm job {submitted_job.job_id} failed: "
-                                              f"{str(exc).strip().splitlines()[-1][:500] if str(exc).strip() else exc}; "
-                                              f"log {paths.stderr}", traceback=str(exc))
+        last_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:500]
+        outcome = CellOutcome(ok=False, error=f"Slurm job {submitted_job.job_id} failed: {last_line}; log "
+                                              f"{paths.stderr}", traceback=str(exc))
     outcome.job_id, outcome.logs = str(submitted_job.job_id), logs
     return outcome
 
