@@ -54,3 +54,32 @@ def test_two_workers_store_the_same_cells_as_one_thread_inline(tmp_path, capsys)
     # epoch metrics replayed from the workers: the same per-epoch series in the store
     runs = {r.data.tags["row"] + r.data.tags["seed"]: r for r in Tracker(tmp_path / "two").cell_runs("table2")}
     assert all("train_loss_total" in r.data.metrics and "val_accuracy" in r.data.metrics for r in runs.values())
+
+
+class _FinishedJob:
+    """The part of a submitit job that ``_slurm_outcome`` reads: id, paths, result()."""
+
+    def __init__(self, folder, result=None, error: Exception | None = None) -> None:
+        from types import SimpleNamespace
+        self.job_id = "42_3"
+        self.paths = SimpleNamespace(result_pickle=folder / "42_3_0_result.pkl", stderr=folder / "42_3_0_log.err",
+                                     stdout=folder / "42_3_0_log.out")
+        self._result, self._error = result, error
+        if result is not None or error is not None:
+            self.paths.result_pickle.write_bytes(b"x")
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def test_slurm_outcomes_name_the_job_and_its_log(tmp_path):
+    from benchmark.executors import CellOutcome, _slurm_outcome
+    died = _slurm_outcome(_FinishedJob(tmp_path))
+    assert not died.ok and died.job_id == "42_3" and "Slurm job 42_3 ended without a result" in died.error
+    assert str(tmp_path / "42_3_0_log.err") in died.error and died.logs[0].endswith("42_3_0_log.err")
+    crashed = _slurm_outcome(_FinishedJob(tmp_path, error=RuntimeError("Traceback ...\nPluginError: plugin x failed")))
+    assert not crashed.ok and crashed.error.startswith("Slurm job 42_3 failed: PluginError: plugin x failed; log ")
+    fine = _slurm_outcome(_FinishedJob(tmp_path, result=CellOutcome(ok=True, seconds=1.0)))
+    assert fine.ok and fine.job_id == "42_3" and len(fine.logs) == 2
