@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from benchmark.data.schema import DataError
-from benchmark.registry import DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, UnknownNameError, load_plugins
+from benchmark.registry import (DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, PluginError, UnknownNameError,
+                                load_plugins)
 
 LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -65,8 +66,14 @@ def _workdir(args) -> Path:
 
 
 def get_suite(name: str):
-    """The registered suite ``name``; a suite file that failed to load is named with its error."""
-    from benchmark.suites import SUITE_ERRORS
+    """The registered suite ``name``, or the suite file at path ``name`` (``*.yaml``; registered under
+    its own name); a suite file that failed to load is named with its error."""
+    from benchmark.suites import SUITE_ERRORS, register_suite_path
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        try:
+            return register_suite_path(Path(name))
+        except (OSError, ValueError) as exc:
+            raise UnknownNameError(f"suite file {name}: {exc}") from None
     if name not in SUITES and name in SUITE_ERRORS:
         raise UnknownNameError(f"suite {name!r} could not be loaded: {SUITE_ERRORS[name]}")
     return SUITES.get(name)
@@ -128,8 +135,28 @@ def _params_from(args, suite) -> dict:
     return best_params_for_suite(_workdir(args), suite)
 
 
+def _slurm_options(args, workdir: Path):
+    """``--slurm-*`` flags to ``SlurmOptions``; job logs under ``<workdir>/slurm-logs``."""
+    from benchmark.executors import SlurmOptions, parse_slurm_params
+    if args.executor != "slurm":
+        given = [flag for flag, value in (("--slurm-partition", args.slurm_partition), ("--slurm-time", args.slurm_time),
+                                          ("--gpus-per-cell", args.gpus_per_cell), ("--slurm-param", args.slurm_param),
+                                          ("--slurm-array-parallelism", args.slurm_array_parallelism)) if value]
+        if given:
+            raise SystemExit(f"bench run: {', '.join(given)} only apply with --executor slurm")
+        return None
+    try:
+        params = parse_slurm_params(args.slurm_param or ())
+    except ValueError as exc:
+        raise SystemExit(f"bench run: {exc}") from None
+    return SlurmOptions(folder=Path(workdir).resolve() / "slurm-logs", partition=args.slurm_partition,
+                        time_min=args.slurm_time or 60, gpus_per_cell=args.gpus_per_cell or 0,
+                        array_parallelism=args.slurm_array_parallelism or 64, params=params)
+
+
 def cmd_run(args) -> int:
     from benchmark.engine import resolve_device
+    from benchmark.executors import make_executor
     from benchmark.runner import RunOptions, SuiteRunner, validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
@@ -150,13 +177,14 @@ def cmd_run(args) -> int:
         rows=tuple(args.row or ()),
         datasets=tuple(args.dataset or ()))
     validate_run(suite, options)  # before the work directory is touched
+    slurm = _slurm_options(args, options.workdir)
     check_store(options.workdir, must_exist=False)
     started = time.time()
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
         try:
-            from benchmark.executors import make_executor
-            executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type))
+            executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
+                                     slurm=slurm)
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
@@ -185,7 +213,7 @@ def cmd_report(args) -> int:
     if not args.all and not args.suite:
         raise SystemExit("bench report: give --suite NAME or --all")
     if args.suite:
-        get_suite(args.suite)
+        args.suite = get_suite(args.suite).name  # a suite file's path becomes its registered name
     check_store(_workdir(args), must_exist=True)
     try:
         if args.all:
@@ -208,7 +236,7 @@ def cmd_doctor(args) -> int:
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:
-        get_suite(args.suite)
+        args.suite = get_suite(args.suite).name
     workdir = _workdir(args)
     check_store(workdir, must_exist=True)
     suites = [args.suite] if args.suite else None
@@ -294,6 +322,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="work directory for the MLflow store, caches and reports (default ./bench-runs)")
 
 
+def _add_tracking(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", help="MLflow tracking server shared by many writers, e.g. http://mlflow-host:5000 "
+                   "(default: $BENCH_TRACKING_URI, else the SQLite store in the work directory)")
+
+
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="folder holding the datasets (default $BENCH_DATA_ROOT or ./data)")
     p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
@@ -327,9 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train N cells at once in N worker processes with one torch thread each (default: "
                         "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
                         "the numbers are the same for every N)")
-    p.add_argument("--executor", choices=("inline", "local"), default=None,
+    p.add_argument("--executor", choices=("inline", "local", "slurm"), default=None,
                    help="local (default on CPU): --jobs worker processes; inline: one cell at a time in this "
-                        "process with all threads (default with --device cuda)")
+                        "process with all threads (default with --device cuda; one thread with --jobs 1); "
+                        "slurm: one Slurm job per cell through submitit (run on a login node; the work "
+                        "directory must be on storage the nodes share)")
+    p.add_argument("--slurm-partition", help="Slurm partition of the cell jobs (default: the cluster's)")
+    p.add_argument("--slurm-time", type=at_least(1), help="time limit of one cell's job in minutes (default 60)")
+    p.add_argument("--gpus-per-cell", type=at_least(0), help="GPUs per cell job (default 0)")
+    p.add_argument("--slurm-array-parallelism", type=at_least(1),
+                   help="at most N cell jobs running at once (default 64)")
+    p.add_argument("--slurm-param", action="append", metavar="KEY=VALUE",
+                   help="extra sbatch option for every cell job, e.g. mem=8G, qos=short, account=lab (repeatable)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                    help="training and featurising precision: fp32 (CPU default, repeats exactly) or bf16 "
                         "autocast (CUDA default; on CPUs with bf16 units about 2-3x faster); part of each "
@@ -346,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-leaks", action="store_true", help="run even if train and test share items")
     p.add_argument("--row", action="append", help="only this row label (repeatable)")
     p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
+    _add_tracking(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="rebuild tables and figures from the store alone")
@@ -357,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-shrink", action="store_true",
                    help="write the table even if it holds fewer finished cells than the one it replaces")
     _add_common(p)
+    _add_tracking(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("doctor", help="verify every stored cell (artifacts, predictions vs metrics, orphans)")
@@ -364,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true",
                    help="mark damaged cells FAILED (the next `bench run` retrains them) and close orphans")
     _add_common(p)
+    _add_tracking(p)
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("ui", help="MLflow UI over the store, bound to 127.0.0.1")
@@ -416,17 +461,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from benchmark.tracking import StoreError
+    from benchmark.tracking import StoreError, using_tracking_uri
     from benchmark.workdir_lock import WorkdirBusy
     try:
-        return int(args.func(args) or 0)
+        with using_tracking_uri(getattr(args, "tracking_uri", None)):
+            return int(args.func(args) or 0)
     except UnknownNameError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     except DataError as exc:
         print(f"bench: data error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, WorkdirBusy) as exc:
+    except (StoreError, WorkdirBusy, PluginError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     except PermissionError as exc:

@@ -11,6 +11,10 @@ Executors:
   cell trains; ``None`` keeps the process's setting).
 - ``ProcessExecutor``: N spawned worker processes with one torch thread each; each worker loads a
   dataset's features once from the feature cache (the parent featurised it) and keeps them.
+- ``SlurmExecutor``: one Slurm job per cell (a job array) through submitit; the jobs read features
+  from the feature cache on shared storage, results come back as submitit's result files, and a job
+  that ends without one (scancel, node failure, out of memory) is a FAILED cell naming its job id and
+  log. Re-running the same command re-submits exactly the cells that are not finished.
 
 Results repeat exactly for the same seed *and thread count*: ``--jobs 1`` runs inline on one thread,
 so it gives the same numbers as ``--jobs 2``.
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import subprocess
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,7 +35,8 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-__all__ = ["CellJob", "CellOutcome", "execute_cell", "InlineExecutor", "ProcessExecutor", "make_executor"]
+__all__ = ["CellJob", "CellOutcome", "execute_cell", "InlineExecutor", "ProcessExecutor", "make_executor",
+           "worker_cell"]
 
 
 @dataclass
@@ -62,6 +69,8 @@ class CellOutcome:
     traceback: str = ""
     live: bool = False  # epoch metrics and artifacts were already logged by the callbacks
     unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
+    logs: list[str] = field(default_factory=list)  # log files of the job that ran the cell (cluster executors)
+    job_id: str = ""  # the scheduler's job id (cluster executors)
 
 
 _FEATURES: dict[tuple, tuple[Any, Any]] = {}
@@ -154,6 +163,12 @@ def _worker_init() -> None:
     load_plugins()
 
 
+def worker_cell(job: CellJob) -> CellOutcome:
+    """``execute_cell`` in a fresh worker (a Slurm job): one torch thread, plugins registered first."""
+    _worker_init()
+    return execute_cell(job)
+
+
 class ProcessExecutor:
     """Cells in ``jobs`` spawned worker processes, one torch thread each; at most ``jobs`` in flight."""
 
@@ -199,6 +214,143 @@ class ProcessExecutor:
         pool.shutdown(wait=True)
 
 
+@dataclass
+class SlurmOptions:
+    """How cells are submitted to Slurm (``bench run --executor slurm --slurm-...``)."""
+
+    folder: Path = Path("bench-runs/slurm-logs")  # job scripts, pickles and logs; on shared storage
+    partition: str | None = None
+    time_min: int = 60  # per cell
+    gpus_per_cell: int = 0
+    cpus_per_cell: int = 1  # one torch thread per cell: the numbers of ``--jobs 1``
+    array_parallelism: int = 64  # at most this many cells running at once
+    params: dict[str, str] = field(default_factory=dict)  # extra sbatch parameters (--slurm-param key=value)
+    poll_seconds: float = 2.0
+    result_grace_seconds: float = 10.0  # a job gone from the queue without a result file yet: wait this long
+
+
+def parse_slurm_params(items: Iterable[str]) -> dict[str, str]:
+    """``["mem=4G", "qos=short"]`` to a dict; a malformed item names itself and the expected form."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--slurm-param {item!r}: expected key=value (an sbatch option without the "
+                             "leading dashes, e.g. --slurm-param mem=4G --slurm-param qos=short)")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+class SlurmExecutor:
+    """One Slurm job per cell through submitit (a job array), polled until every job has ended.
+
+    Job state comes from ``squeue`` (present in the queue = not ended) and the result file submitit
+    writes; ``sacct`` is not needed, so clusters without accounting work too.
+    """
+
+    def __init__(self, options: SlurmOptions) -> None:
+        self.options = options
+        self.jobs = options.array_parallelism
+
+    def describe(self) -> str:
+        o = self.options
+        return (f"slurm ({o.partition or 'default partition'}, {o.time_min} min, {o.gpus_per_cell} GPU(s) and "
+                f"{o.cpus_per_cell} CPU(s) per cell, at most {o.array_parallelism} at once)")
+
+    def _executor(self):
+        try:
+            import submitit
+        except ImportError as exc:  # pragma: no cover - submitit is a dependency
+            raise RuntimeError("--executor slurm needs submitit (pip install submitit)") from exc
+        if shutil.which("sbatch") is None:
+            raise RuntimeError("--executor slurm: sbatch is not on PATH; run `bench run` on a Slurm login node "
+                               "(or use --executor local)")
+        o = self.options
+        executor = submitit.SlurmExecutor(folder=str(o.folder), max_num_timeout=0)
+        parameters: dict[str, Any] = {
+            "time": o.time_min, "cpus_per_task": o.cpus_per_cell, "ntasks_per_node": 1, "nodes": 1,
+            "array_parallelism": o.array_parallelism, "job_name": "bench-cell",
+            "setup": ["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1"]}
+        if o.partition:
+            parameters["partition"] = o.partition
+        if o.gpus_per_cell:
+            parameters["gpus_per_node"] = o.gpus_per_cell
+        extra = dict(o.params)
+        parameters["additional_parameters"] = {k: v for k, v in extra.items()
+                                               if k not in executor._valid_parameters()}
+        parameters.update({k: v for k, v in extra.items() if k in executor._valid_parameters()})
+        executor.update_parameters(**parameters)
+        return executor
+
+    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
+            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+        cells = [job for job, _ in jobs]
+        if not cells:
+            return
+        Path(self.options.folder).mkdir(parents=True, exist_ok=True)
+        executor = self._executor()
+        handles = [start(job) for job in cells]  # each cell's run is open before its job exists
+        with executor.batch():
+            submitted = [executor.submit(worker_cell, job) for job in cells]
+        waiting = {str(s.job_id): (s, job, handle) for s, job, handle in zip(submitted, cells, handles)}
+        gone_since: dict[str, float] = {}  # left the queue, result file not seen yet
+        try:
+            while waiting:
+                queued, now = _squeue(list(waiting)), time.monotonic()
+                for job_id in list(waiting):
+                    submitted_job, job, handle = waiting[job_id]
+                    if not submitted_job.paths.result_pickle.exists():
+                        if job_id in queued:
+                            continue
+                        if now - gone_since.setdefault(job_id, now) < self.options.result_grace_seconds:
+                            continue  # shared file systems show a finished job's result file late
+                    del waiting[job_id]
+                    finish(job, handle, _slurm_outcome(submitted_job))
+                if waiting:
+                    time.sleep(self.options.poll_seconds)
+        except BaseException:  # Ctrl-C/SIGTERM: the jobs of cells closed as KILLED must not run on
+            for submitted_job, _, _ in waiting.values():
+                try:
+                    submitted_job.cancel(check=False)
+                except Exception:  # noqa: BLE001 - best effort while stopping
+                    pass
+            raise
+
+
+def _squeue(job_ids: list[str]) -> set[str]:
+    """Job ids (array tasks expanded, ``123_4``) that are still in the Slurm queue (pending, running,
+    completing); a failing squeue keeps every job waiting rather than declaring it dead."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(job_ids)], capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return set(job_ids)
+    if out.returncode != 0:
+        if "Invalid job id" in out.stderr:  # every listed job has left the controller's memory
+            return set()
+        return set(job_ids)
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def _slurm_outcome(submitted_job) -> CellOutcome:
+    """The cell's outcome from the job's result file; a job that ended without one died."""
+    paths = submitted_job.paths
+    logs = [str(p) for p in (paths.stderr, paths.stdout)]
+    if not paths.result_pickle.exists():
+        return CellOutcome(ok=False, job_id=str(submitted_job.job_id), logs=logs,
+                           error=f"Slurm job {submitted_job.job_id} ended without a result (cancelled, killed, "
+                                 f"timed out or its node failed); log {paths.stderr}. Run the same command "
+                                 "again to re-submit this cell")
+    try:
+        outcome = submitted_job.result()
+    except Exception as exc:  # the job ran but the function raised outside execute_cell (e.g. import error)
+        last_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:500]
+        outcome = CellOutcome(ok=False, error=f"Slurm job {submitted_job.job_id} failed: {last_line}; log "
+                                              f"{paths.stderr}", traceback=str(exc))
+    outcome.job_id, outcome.logs = str(submitted_job.job_id), logs
+    return outcome
+
+
 def default_jobs() -> int:
     """``$BENCH_JOBS``, else the number of cores this process may use."""
     if os.environ.get("BENCH_JOBS"):
@@ -209,13 +361,17 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def make_executor(executor: str | None, jobs: int | None, device: str = "cpu"):
+def make_executor(executor: str | None, jobs: int | None, device: str = "cpu", slurm: Any = None):
     """``--executor``/``--jobs`` to an executor. Default: N = cores worker processes on CPU; inline
-    (all threads, one cell at a time) on CUDA, where one GPU runs one cell best."""
+    (all threads, one cell at a time) on CUDA, where one GPU runs one cell best. ``inline --jobs 1``
+    trains on one thread (the numbers of every other executor); ``slurm`` takes ``slurm``
+    (``benchmark.slurm.SlurmOptions``)."""
     if executor == "inline":
-        return InlineExecutor(threads=None)
+        return InlineExecutor(threads=1 if jobs == 1 else None)
+    if executor == "slurm":
+        return SlurmExecutor(slurm or SlurmOptions())
     if executor not in (None, "local"):
-        raise ValueError(f"unknown executor {executor!r}; use inline or local")
+        raise ValueError(f"unknown executor {executor!r}; use inline, local or slurm")
     if jobs is None:
         if executor is None and device == "cuda":
             return InlineExecutor(threads=None)

@@ -1,7 +1,8 @@
 """One generic registry for models, variants, datasets, encoders and suites.
 
 Entries are registered with a decorator or as lazy ``"module:attr"`` strings; unknown names fail with
-a "did you mean" suggestion so a typo on the command line is a one-look fix.
+a "did you mean" suggestion so a typo on the command line is a one-look fix. Built-in entries come
+from ``PLUGIN_MODULES``; third-party packages add theirs through entry points (``load_plugins``).
 """
 
 from __future__ import annotations
@@ -99,7 +100,33 @@ PLUGIN_MODULES: tuple[str, ...] = (
 )
 
 
+ENTRY_POINT_GROUP = "mmfnd_bench.plugins"  # third-party packages: each entry point names a module to import
+_LOADED_ENTRY_POINTS: set[tuple[str, str]] = set()
+
+
+class PluginError(RuntimeError):
+    """An installed plugin (entry point of group ``mmfnd_bench.plugins``) failed to import."""
+
+
 def load_plugins() -> None:
-    """Import every module that registers entries (idempotent)."""
+    """Import every module that registers entries, then every installed plugin (idempotent).
+
+    Plugins are the entry points of group ``mmfnd_bench.plugins`` (value: a module, imported for its
+    registrations). A plugin that fails to import stops the command naming the entry point and its
+    distribution: a silently missing model would turn into a half-empty table.
+    """
     for module_name in PLUGIN_MODULES:
         importlib.import_module(module_name)
+    from importlib.metadata import entry_points
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        key = (entry.name, entry.value)
+        if key in _LOADED_ENTRY_POINTS:
+            continue
+        dist = getattr(entry.dist, "name", None) or "an installed package"
+        try:
+            importlib.import_module(entry.module)
+        except Exception as exc:
+            raise PluginError(f"plugin {entry.name} = {entry.value} (entry point group {ENTRY_POINT_GROUP!r} of "
+                              f"{dist}) failed to import: {type(exc).__name__}: {exc}. Fix the plugin, or remove "
+                              f"it with `pip uninstall {dist}`") from exc
+        _LOADED_ENTRY_POINTS.add(key)

@@ -497,7 +497,10 @@ class SuiteRunner:
                 **{f"version.{k}": v for k, v in package_versions().items()}}
         if res.source == "synthetic":
             tags["WARNING"] = "synthetic data"
-        job = CellJob(name=name, dataset=str(res.dataset), options=self.options, limit=self.limit,
+        # precision pinned here: a job on another host (a GPU node under --device auto) must train and
+        # read features at the precision this cell's identity records
+        job = CellJob(name=name, dataset=str(res.dataset), limit=self.limit,
+                      options=dataclasses.replace(self.options, precision=run_precision(self.options)),
                       model=row.model, config=config, seed=seed,
                       keep_representation=self.suite.store_representation, key=cell_key)
         return _PlannedCell(res=res, row=row, seed=seed, config=config, job=job,
@@ -558,6 +561,9 @@ class SuiteRunner:
                 self.tracker.log_artifact(run_id, path)
         if outcome.n_params:
             self.tracker.log_params(run_id, {"n_params": outcome.n_params})
+        if outcome.job_id:  # a cluster job ran the cell: where to look when it misbehaved
+            self.tracker.set_tags(run_id, {"executor.job_id": outcome.job_id,
+                                           "executor.log": " ".join(outcome.logs)})
         if outcome.unavailable:  # not a result and not a failure: the row reads "not available: why"
             self.tracker.client.delete_run(run_id)
             self._open.pop(run_id, None)
@@ -565,6 +571,9 @@ class SuiteRunner:
             self.say(f"[{row.label} | {res.slot.label}] not available: {outcome.unavailable}")
             return True
         if not outcome.ok:
+            for log_file in outcome.logs:  # the job's own log, when the shared file system has it
+                if Path(log_file).is_file() and os.access(log_file, os.R_OK):
+                    self.tracker.log_artifact(run_id, log_file)
             self.tracker.set_tags(run_id, {"error": outcome.error[:4000]})
             self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})
             self.tracker.end(run_id, "FAILED")

@@ -398,26 +398,7 @@ def parse_ratio(value: Any) -> float:
 
 
 # tracking ----------------------------------------------------------------------------------------
-@dataclass
-class SweepTracker(Tracker):
-    """The suite tracker, optionally pointed at an MLflow tracking server (workers on many machines)."""
-
-    tracking_uri: str | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.tracking_uri:
-            from mlflow.tracking import MlflowClient
-            self.uri = self.tracking_uri
-            self.client = MlflowClient(tracking_uri=self.tracking_uri)
-
-    def experiment_id(self, suite: str, create: bool = True) -> str | None:
-        if not self.tracking_uri:
-            return super().experiment_id(suite, create)
-        exp = self.client.get_experiment_by_name(f"bench/{suite}")  # the server picks artifact storage
-        if exp is not None:
-            return exp.experiment_id
-        return self.client.create_experiment(f"bench/{suite}") if create else None
+SweepTracker = Tracker  # the suite tracker; ``tracking_uri`` points it at a server (workers on many machines)
 
 
 # one sweep ---------------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""MLflow tracking on a SQLite store inside the work directory.
+"""MLflow tracking: a SQLite store inside the work directory, or one MLflow tracking server.
+
+Many writers (runs submitted from several machines, sweeps on several hosts) share one ``mlflow
+server`` with a PostgreSQL backend store: ``--tracking-uri http://host:5000`` or
+``$BENCH_TRACKING_URI``. The server's artifact root must be a folder on storage this host also sees
+(``mlflow server --default-artifact-root /shared/... --no-serve-artifacts``): reports and the
+finished-cell check read artifacts as files.
 
 One experiment per suite; one parent run per ``bench run`` invocation; one child run per cell with
 params, per-epoch metrics for every loss term, final test metrics, provenance tags and artifacts
@@ -21,10 +27,11 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -48,6 +55,31 @@ def tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
 
 
+TRACKING_URI_ENV = "BENCH_TRACKING_URI"
+
+
+def server_uri() -> str | None:
+    """The MLflow tracking server every Tracker writes to (``$BENCH_TRACKING_URI``), or None (SQLite)."""
+    return os.environ.get(TRACKING_URI_ENV) or None
+
+
+@contextmanager
+def using_tracking_uri(uri: str | None) -> Iterator[None]:
+    """``--tracking-uri`` for one command: every Tracker in it (runner, reports, doctor) uses the server."""
+    if not uri:
+        yield
+        return
+    previous = os.environ.get(TRACKING_URI_ENV)
+    os.environ[TRACKING_URI_ENV] = uri
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TRACKING_URI_ENV, None)
+        else:
+            os.environ[TRACKING_URI_ENV] = previous
+
+
 def artifact_root(workdir: Path) -> str:
     return (Path(workdir).resolve() / "mlartifacts").as_uri()
 
@@ -62,6 +94,8 @@ def check_store(workdir: Path, must_exist: bool) -> None:
     ``must_exist``: readers (``bench report``, ``bench doctor``) need the store; a writer may start a
     new one, unless stored artifacts show that a store existed and was lost.
     """
+    if server_uri():
+        return  # the tracking server owns its store
     workdir = Path(workdir)
     db = workdir / "mlflow.db"
     if db.is_file():
@@ -118,9 +152,11 @@ EXPERIMENT_KIND = "custom_model_development"
 
 @dataclass
 class Tracker:
-    """Thin wrapper over MlflowClient bound to one work directory."""
+    """Thin wrapper over MlflowClient bound to one work directory (caches, reports) and one store:
+    the directory's SQLite file, or ``tracking_uri`` (default ``$BENCH_TRACKING_URI``), a server."""
 
     workdir: Path
+    tracking_uri: str | None = None
 
     def __post_init__(self) -> None:
         self.open_runs: dict[str, str] = {}  # run id -> name of runs this tracker started and has not ended
@@ -130,6 +166,11 @@ class Tracker:
         from benchmark.workdir_lock import schema_lock
         self.workdir = Path(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.tracking_uri = self.tracking_uri or server_uri()
+        if self.tracking_uri:
+            self.uri = self.tracking_uri
+            self.client = MlflowClient(tracking_uri=self.uri)
+            return
         self.uri = tracking_uri(self.workdir)
         with schema_lock(self.workdir):  # MLflow's first-time schema setup is not safe to race
             self.client = MlflowClient(tracking_uri=self.uri)
@@ -145,8 +186,11 @@ class Tracker:
             return exp.experiment_id
         if not create:
             return None
+        tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+        if self.tracking_uri:  # the server places artifacts under its own artifact root
+            return self.client.create_experiment(name, tags=tags)
         return self.client.create_experiment(name, artifact_location=f"{artifact_root(self.workdir)}/{suite}",
-                                             tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+                                             tags=tags)
 
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
@@ -293,6 +337,8 @@ class Tracker:
         if not _is_local(uri):
             return Path(uri)
         stored = Path(unquote(urlparse(uri).path))
+        if self.tracking_uri:  # a server's artifact root on shared storage: the stored path is the path
+            return stored
         parts = stored.parts
         if ARTIFACT_DIR in parts:
             tail = parts[len(parts) - 1 - parts[::-1].index(ARTIFACT_DIR):]

@@ -305,3 +305,31 @@ def test_minilm_token_counts_match_its_attention_mask() -> None:
     counts = enc.token_counts(texts)
     assert counts == enc.encode(texts).mask.sum(dim=1).tolist()
     assert counts[1] == 16  # truncated at max_length, like encode
+
+
+def test_a_writer_killed_mid_shard_leaves_nothing_a_reader_could_load(tmp_path: Path, monkeypatch) -> None:
+    """Caches on shared storage are read by other hosts while being written: a shard is visible only
+    under its final name, after its bytes are complete (temporary name, fsync, ``os.replace``)."""
+    import benchmark.encoders.cache as cache_module
+    enc = CountingText()
+    real_save = torch.save
+
+    def dies_half_way(obj, handle) -> None:
+        handle.write(b"PK\x03\x04 half a shard")
+        raise KeyboardInterrupt  # the writer is killed inside the write
+
+    monkeypatch.setattr(cache_module.torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        FeatureCache(tmp_path).get_text(enc, ["alpha", "beta"])
+    directory = FeatureCache(tmp_path).directory_for(enc.identity)
+    assert list(directory.glob("shard-*")) == [] and list(directory.glob(".*.tmp")) == []
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+    monkeypatch.setattr(cache_module.torch, "save", real_save)
+    monkeypatch.setattr(cache_module.os, "replace",
+                        lambda a, b: (renames.append((Path(a).name, Path(b).name)), real_replace(a, b))[1])
+    enc.calls = 0
+    feats = FeatureCache(tmp_path).get_text(enc, ["alpha", "beta"])  # another process: encodes them afresh
+    assert enc.calls == 1 and feats.pooled.shape[0] == 2
+    shards = [p.name for p in directory.glob("shard-*.pt")]
+    assert len(shards) == 1 and renames == [(renames[0][0], shards[0])] and renames[0][0].endswith(".tmp")

@@ -71,14 +71,13 @@ def test_ui_command_binds_to_localhost(smoke_workdir, capsys):
 
 
 def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
-    import benchmark.runner as runner_mod
     from benchmark.registry import SUITES
     from benchmark.runner import RunOptions, SuiteRunner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("benchmark.engine.train_model", interrupted)
+    monkeypatch.setattr("benchmark.engine.train_model", interrupted)  # execute_cell imports it per cell
     load_plugins()
     options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
                          limit=40, device="cpu", rows=("COOLANT",), datasets=("twitter",))
@@ -92,19 +91,18 @@ def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
 
 
 def test_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
-    import benchmark.runner as runner_mod
     from benchmark.registry import SUITES
     from benchmark.runner import RunOptions, SuiteRunner
 
-    import benchmark.engine
-    real_train = benchmark.engine.train_model  # cells train through benchmark.executors.execute_cell
+    import benchmark.engine as engine_mod
+    real_train = engine_mod.train_model
 
     def flaky(model, *args, **kwargs):
         if type(model).__name__ == "Coolant" and model.config.use_itm is False:
             raise FloatingPointError("non-finite loss (test)")
         return real_train(model, *args, **kwargs)
 
-    monkeypatch.setattr("benchmark.engine.train_model", flaky)
+    monkeypatch.setattr(engine_mod, "train_model", flaky)
     load_plugins()
     options = RunOptions(suite="table2", data_root=tmp_path / "none", workdir=tmp_path, seeds=1, max_epochs=1,
                          limit=40, device="cpu", rows=("COOLANT", "w/o ITM"), datasets=("twitter",))

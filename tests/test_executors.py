@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.executors import InlineExecutor, ProcessExecutor, make_executor
+from benchmark.executors import (InlineExecutor, ProcessExecutor, SlurmExecutor, SlurmOptions, make_executor,
+                                 parse_slurm_params)
 from benchmark.tracking import Tracker
 
 
@@ -16,9 +17,18 @@ def test_make_executor_defaults(monkeypatch):
     one = make_executor(None, 1)
     assert isinstance(one, InlineExecutor) and one.threads == 1
     assert make_executor("inline", 4).threads is None  # all threads, one cell at a time
+    assert make_executor("inline", 1).threads == 1  # the numbers of every other executor
     assert isinstance(make_executor(None, None, device="cuda"), InlineExecutor)
+    slurm = make_executor("slurm", None, slurm=SlurmOptions(partition="gpu", gpus_per_cell=1, time_min=30))
+    assert isinstance(slurm, SlurmExecutor) and "gpu, 30 min, 1 GPU(s)" in slurm.describe()
     with pytest.raises(ValueError, match="unknown executor"):
         make_executor("slurmish", 2)
+
+
+def test_slurm_params_parse_and_name_a_malformed_item():
+    assert parse_slurm_params(["mem=8G", "mail-type=END"]) == {"mem": "8G", "mail_type": "END"}
+    with pytest.raises(ValueError, match="'qos': expected key=value"):
+        parse_slurm_params(["qos"])
 
 
 def _predictions(workdir):
@@ -65,3 +75,32 @@ def test_a_cell_without_its_emotion_set_reads_not_available(tmp_path, monkeypatc
     table = (tmp_path / "reports" / "table2" / "table.md").read_text()
     assert "no emotion image set (looked for data/unbiasedemo)" in table
     assert executors.CellOutcome(ok=False).unavailable == ""
+
+
+class _FinishedJob:
+    """The part of a submitit job that ``_slurm_outcome`` reads: id, paths, result()."""
+
+    def __init__(self, folder, result=None, error: Exception | None = None) -> None:
+        from types import SimpleNamespace
+        self.job_id = "42_3"
+        self.paths = SimpleNamespace(result_pickle=folder / "42_3_0_result.pkl", stderr=folder / "42_3_0_log.err",
+                                     stdout=folder / "42_3_0_log.out")
+        self._result, self._error = result, error
+        if result is not None or error is not None:
+            self.paths.result_pickle.write_bytes(b"x")
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def test_slurm_outcomes_name_the_job_and_its_log(tmp_path):
+    from benchmark.executors import CellOutcome, _slurm_outcome
+    died = _slurm_outcome(_FinishedJob(tmp_path))
+    assert not died.ok and died.job_id == "42_3" and "Slurm job 42_3 ended without a result" in died.error
+    assert str(tmp_path / "42_3_0_log.err") in died.error and died.logs[0].endswith("42_3_0_log.err")
+    crashed = _slurm_outcome(_FinishedJob(tmp_path, error=RuntimeError("Traceback ...\nPluginError: plugin x failed")))
+    assert not crashed.ok and crashed.error.startswith("Slurm job 42_3 failed: PluginError: plugin x failed; log ")
+    fine = _slurm_outcome(_FinishedJob(tmp_path, result=CellOutcome(ok=True, seconds=1.0)))
+    assert fine.ok and fine.job_id == "42_3" and len(fine.logs) == 2

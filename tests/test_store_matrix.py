@@ -272,7 +272,7 @@ def test_sigterm_and_ctrl_c_close_the_cell_in_one_line(store, capsys, monkeypatc
             time.sleep(30)  # the handler interrupts this
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("benchmark.engine.train_model", killed)
+    monkeypatch.setattr("benchmark.engine.train_model", killed)  # execute_cell imports it when a cell trains
     previous = signal.getsignal(signal.SIGTERM)
     assert bench_run(store, epochs="2") == code
     err = capsys.readouterr().err

@@ -4,7 +4,8 @@ metrics, the paper's reference values and significance pairs. This module parses
 A dataset slot names the real datasets that can fill it (first one found under the data root wins)
 and the synthetic stand-in used when no real data is present at all.
 
-Extra suite files are read from the folders in ``$BENCH_SUITES`` (``:``-separated). A file that does
+Extra suite files are read from the folders in ``$BENCH_SUITES`` (``:``-separated), from plugins
+(``register_suite_folder``) and from a path given to ``bench run --suite path/to/suite.yaml``. A file that does
 not parse is recorded in ``SUITE_ERRORS`` and skipped, so one bad file cannot break every command;
 ``bench list`` shows it and ``bench run --suite <its name>`` prints its error.
 """
@@ -114,6 +115,27 @@ def load_suite_file(path: Path) -> Suite:
         raise ValueError(f"{path}: invalid suite spec: expected a mapping of keys (name, title, rows, datasets, "
                          f"...), got {type(data).__name__}. See benchmark/suites/table2.yaml for the format.")
     return parse_suite(data, source=path)
+
+
+def register_suite_path(path: Path) -> Suite:
+    """Load and register one suite file from anywhere (``bench run --suite path/to/suite.yaml``).
+
+    Loading the same file again is a no-op; a file whose suite name is already taken by another
+    definition is refused (two different tables under one experiment name would mix their cells).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise OSError(f"no such file (give a path to a suite .yaml, or a registered suite name)")
+    suite = load_suite_file(path.resolve())
+    if suite.name in SUITES:
+        existing = SUITES.get(suite.name)
+        if existing != suite:
+            where = existing.source or "a plugin"
+            raise ValueError(f"defines suite {suite.name!r}, which {where} already defines; give the file's "
+                             "suite another `name:`")
+        return existing
+    SUITES.register(suite.name, suite)
+    return suite
 
 
 def register_suite_folder(folder: Path) -> list[str]:
