@@ -253,6 +253,11 @@ def ui_command(workdir: Path, port: int) -> list[str]:
             "--default-artifact-root", artifact_root(workdir), "--host", "127.0.0.1", "--port", str(port)]
 
 
+def ui_url(port: int) -> str:
+    """The experiments page in model-training mode (the UI reads ``workflowType`` from the URL)."""
+    return f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
+
+
 def cmd_ui(args) -> int:
     workdir = _workdir(args)
     if not (workdir / "mlflow.db").is_file():
@@ -261,6 +266,7 @@ def cmd_ui(args) -> int:
         return 2
     command = ui_command(workdir, args.port)
     print("[ui] " + " ".join(command))
+    print(f"[ui] open {ui_url(args.port)}  (MLflow 3 otherwise opens on its GenAI traces page)")
     if args.print_command:
         return 0
     return serve(command)

@@ -196,7 +196,7 @@ class Tracker:
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
         exp = self.experiment_id(suite)
         self.close_orphans()
-        run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')}".strip(),
+        run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')[5:16]}".strip(),
                                      tags={**tags, "kind": "suite", "pid": str(os.getpid()),
                                            "host": socket.gethostname()})
         _STARTED_HERE.add(run.info.run_id)
