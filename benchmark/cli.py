@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 
 from benchmark.data.schema import DataError
 from benchmark.registry import (DATASETS, ENCODERS, MODELS, SUITES, VARIANTS, PluginError, UnknownNameError,
-                                load_plugins)
+                                load_plugins, plugin_entry_points)
+
 
 LIST_KINDS = ("models", "variants", "datasets", "suites", "encoders")
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -71,11 +72,23 @@ def get_suite(name: str):
     from benchmark.suites import SUITE_ERRORS, register_suite_path
     if name.endswith((".yaml", ".yml")) or os.sep in name:
         try:
-            return register_suite_path(Path(name))
+            known = set(SUITES.names())
+            suite = register_suite_path(Path(name))
         except (OSError, ValueError) as exc:
             raise UnknownNameError(f"suite file {name}: {exc}") from None
+        if suite.name not in known:  # validated now, so that a bad file never stays registered
+            from benchmark.runner import check_rows, suite_rows
+            load_plugins()
+            try:
+                check_rows(suite, suite_rows(suite))
+            except BaseException:
+                SUITES.unregister(suite.name)
+                raise
+        return suite
     if name not in SUITES and name in SUITE_ERRORS:
         raise UnknownNameError(f"suite {name!r} could not be loaded: {SUITE_ERRORS[name]}")
+    if name not in SUITES:  # a suite that a third-party plugin registers
+        load_plugins()
     return SUITES.get(name)
 
 
@@ -88,7 +101,7 @@ def _data_root(args) -> tuple[Path, bool]:
 
 # list --------------------------------------------------------------------------------------------
 def cmd_list(args) -> int:
-    if args.kind == "suites":  # suite files only: no model (torch, transformers) is imported
+    if args.kind == "suites" and not plugin_entry_points():  # suite files only: no torch import
         import benchmark.suites  # noqa: F401
     else:
         load_plugins()

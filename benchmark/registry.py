@@ -68,6 +68,10 @@ class Registry(Generic[T]):
     def _unknown_message(self, name: str) -> str:
         return unknown_name_message(self.kind, name, list(self._entries))
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (a suite file that failed validation must not linger in the process)."""
+        self._entries.pop(name, None)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
@@ -106,6 +110,12 @@ _LOADED_ENTRY_POINTS: set[tuple[str, str]] = set()
 
 class PluginError(RuntimeError):
     """An installed plugin (entry point of group ``mmfnd_bench.plugins``) failed to import."""
+
+
+def plugin_entry_points() -> list:
+    """Installed third-party plugins (cheap: package metadata only, nothing imported)."""
+    from importlib.metadata import entry_points
+    return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def load_plugins() -> None:

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import traceback
+from time import perf_counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -312,6 +313,7 @@ class SuiteRunner:
         self.killed_cells: list[str] = []  # cells closed as KILLED when the run stopped (named in the message)
         self.failed = 0
         self.failed_names: list[str] = []
+        self._cell_started: dict[str, float] = {}
         self.synthetic = False
         self.trained = self.skipped = 0
         self.parent_id: str | None = None
@@ -378,7 +380,7 @@ class SuiteRunner:
             "rows": [r.label for r in rows]})
         self.failed = self.trained = self.skipped = 0
         self.parent_id = parent
-        wall_start = time.time()
+        wall_start = perf_counter()
         status = "FINISHED"
         unavailable = self._unavailable = {}  # slot id -> row label -> why the row cannot run there
         try:
@@ -417,7 +419,7 @@ class SuiteRunner:
                                            **({"rows_not_available": json.dumps(unavailable)} if unavailable else {})})
             self.tracker.log_metrics(parent, {"cells_trained": self.trained, "cells_skipped": self.skipped,
                                               "cells_failed": self.failed,
-                                              "wall_seconds": time.time() - wall_start}, step=0)
+                                              "wall_seconds": perf_counter() - wall_start}, step=0)
             self.tracker.end(parent, status)
         if status == "FINISHED" and not self.trained and not self.failed and not unavailable:
             # nothing ran: the finished cells keep their own invocation; no empty parent per re-run
@@ -514,7 +516,7 @@ class SuiteRunner:
         for plan in planned:
             features = self.features_for(plan.job.dataset)  # the workers read them from the warm cache
             jobs.append((plan.job, features if inline else None))
-        self.say(f"[run] {len(planned)} cell(s) to train on {self.executor.describe()}")
+        self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
         run_ids: dict[str, str] = {}
         total, done = len(planned), [0]
         bar = tqdm(total=total, desc=f"{self.suite.name}: cells", unit="cell", position=0, leave=True,
@@ -528,6 +530,7 @@ class SuiteRunner:
                                                                                   plan.seed), plan.tags)
             self.tracker.log_params(run_id, {**dataclasses.asdict(job.config), "seed": job.seed})
             self._open[run_id] = job.name
+            self._cell_started[run_id] = time.time()  # an interrupt from here on closes this cell
             run_ids[job.key] = run_id
             self.say(f"[cell] {job.name} ...")
             return run_id
@@ -578,7 +581,7 @@ class SuiteRunner:
             self.tracker.log_files(run_id, {"traceback.txt": outcome.traceback})
             self.tracker.end(run_id, "FAILED")
             self._open.pop(run_id, None)
-            self.say(f"[FAILED{' ' + progress if progress else ''}] {name}: {outcome.error}")
+            self.say(f"[FAILED] {name}: {outcome.error}" + (f" ({progress})" if progress else ""))
             self.failed_names.append(name)
             return False
         result = outcome.result
@@ -607,8 +610,9 @@ class SuiteRunner:
         self._open.pop(run_id, None)
         self.trained += 1
         m = result.test.metrics
-        self.say(f"[done{' ' + progress if progress else ''}] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
-                 f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)")
+        self.say(f"[done] {name}: test accuracy {m['accuracy']:.3f}, F1 fake {m['fake_f1']:.3f}, "
+                 f"F1 real {m['real_f1']:.3f} (best epoch {result.best_epoch}/{result.epochs_run}, {seconds:.1f}s)"
+                 + (f" [{progress} cells]" if progress else ""))
         return True
 
     def _close_open(self, reason: str) -> None:
