@@ -96,6 +96,14 @@ def tsne_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_path_s
 
 
 SYNTHETIC_MARK = "SYNTHETIC DATA: not a measurement of any published dataset"
+# Validation metrics drawn per epoch (the others stay in history.csv): the headline ones of the tables.
+HEADLINE_METRICS = ("accuracy", "balanced_accuracy", "fake_f1", "real_f1")
+
+
+def _headline(columns: list[str]) -> list[str]:
+    """The headline metrics among ``val_*``/``test_*`` columns (all of them when none is headline)."""
+    keep = [c for c in columns if c.split("_", 1)[1] in HEADLINE_METRICS]
+    return keep or columns
 # Validation columns that are always equal to another for binary labels (micro-F1 = accuracy).
 _REDUNDANT_VAL = {"val_micro_f1": "val_accuracy", "test_micro_f1": "test_accuracy"}
 
@@ -173,15 +181,31 @@ def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str
     if history.empty:
         raise ValueError("history is empty")
     numeric = [c for c in history.columns if c != "epoch" and pd.api.types.is_numeric_dtype(history[c])]
-    val_cols = [c for c in numeric if c.startswith("val_")]
-    test_cols = [c for c in numeric if c.startswith("test_")]
-    loss_cols = [c for c in numeric if c not in val_cols and c not in test_cols]
+    val_cols = _headline([c for c in numeric if c.startswith("val_")])
+    test_cols = _headline([c for c in numeric if c.startswith("test_")])
+    rest = [c for c in numeric if not c.startswith(("val_", "test_"))]
+    # engine histories name losses train_loss_*; anything else is a model diagnostic (e.g. COOLANT's g)
+    loss_cols = [c for c in rest if c.startswith("train_loss_")] or rest
+    diag_cols = [c for c in rest if c not in loss_cols]
     if not loss_cols and not val_cols:
         raise ValueError("history has no loss terms and no val_* columns to draw")
     loss_cols = _drawn_losses(history, loss_cols)
+    diag_cols = _drawn_losses(history, [c for c in diag_cols if not c.endswith("_std")])
     val_cols, test_cols = _drawn_metrics(history, val_cols), _drawn_metrics(history, test_cols)
     ep = history["epoch"].to_numpy()
-    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(13, 4.2))
+    panels = 3 if diag_cols else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2))
+    ax_l, ax_v = axes[0], axes[1]
+    if diag_cols:
+        ax_d = axes[2]
+        for c in diag_cols:
+            values = history[c].to_numpy(dtype=float)
+            (line,) = ax_d.plot(ep, values, marker=".", label=c)
+            if f"{c}_std" in history.columns:  # a band of one standard deviation over items
+                std = history[f"{c}_std"].to_numpy(dtype=float)
+                ax_d.fill_between(ep, values - std, values + std, alpha=0.15, color=line.get_color())
+        ax_d.set_ylabel("value (mean over training items, ± std)")
+        ax_d.set_title("model diagnostics")
     for c in loss_cols:
         ax_l.plot(ep, history[c].to_numpy(dtype=float), marker=".", label=c.removeprefix("train_loss_"))
     scale = loss_scale(history, loss_cols)
@@ -195,7 +219,7 @@ def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str
                   label=f"{c.removeprefix('test_')} on test (as-released only)")
     ax_v.set_ylabel("validation metric")
     ax_v.set_title("validation metrics")
-    for ax in (ax_l, ax_v):
+    for ax in axes:
         _integer_epochs(ax)
         if selected_epoch is not None and selected_epoch >= 1:
             ax.axvline(selected_epoch, color="grey", linestyle=":", linewidth=1.2,

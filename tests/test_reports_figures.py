@@ -104,3 +104,28 @@ def test_paper_vs_reproduced_one_panel_per_metric(tmp_path):
     rows_f1 = [("COOLANT", 0.900, 0.80, 0.76, 0.84), ("EANN", 0.617, 0.70, 0.65, 0.74)]
     paths = paper_vs_reproduced({"accuracy": rows_acc, "F1 (fake)": rows_f1}, tmp_path / "pvr", synthetic=True)
     _assert_written(paths)
+
+
+def test_model_diagnostics_get_their_own_panel_and_only_headline_metrics_are_drawn(tmp_path):
+    from reports import figures
+    hist = pd.DataFrame({"epoch": [1, 2], "train_loss_total": [2.0, 1.5], "ambiguity_mean": [0.8, 0.7],
+                         "ambiguity_std": [0.1, 0.1], "val_accuracy": [0.6, 0.7], "val_fake_precision": [0.5, 0.6],
+                         "val_real_f1": [0.4, 0.5]})
+    seen = {}
+    original = figures._save
+
+    def capture(fig, stem):
+        seen["titles"] = [ax.get_title() for ax in fig.axes]
+        seen["loss"] = [line.get_label() for line in fig.axes[0].get_lines()]
+        seen["val"] = [line.get_label() for line in fig.axes[1].get_lines()]
+        seen["diag"] = [line.get_label() for line in fig.axes[2].get_lines()]
+        return original(fig, stem)
+
+    figures._save = capture
+    try:
+        training_curves(hist, tmp_path / "d")
+    finally:
+        figures._save = original
+    assert seen["titles"] == ["loss terms", "validation metrics", "model diagnostics"]
+    assert seen["loss"] == ["total"] and seen["diag"] == ["ambiguity_mean"]
+    assert seen["val"] == ["accuracy", "real_f1"]  # fake_precision stays in history.csv
