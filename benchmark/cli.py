@@ -87,7 +87,7 @@ def get_suite(name: str):
         return suite
     if name not in SUITES and name in SUITE_ERRORS:
         raise UnknownNameError(f"suite {name!r} could not be loaded: {SUITE_ERRORS[name]}")
-    if name not in SUITES:  # a suite that a third-party plugin registers
+    if name not in SUITES and plugin_entry_points():  # a suite that a third-party plugin registers
         load_plugins()
     return SUITES.get(name)
 
@@ -168,13 +168,13 @@ def _slurm_options(args, workdir: Path):
 
 
 def cmd_run(args) -> int:
+    import benchmark.suites  # noqa: F401  (a misspelt suite is answered before torch is imported)
+    suite = get_suite(args.suite)
     from benchmark.engine import resolve_device
     from benchmark.executors import make_executor
     from benchmark.runner import RunOptions, SuiteRunner, validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
-    import benchmark.suites  # noqa: F401  (a misspelt suite is answered before torch is imported)
-    suite = get_suite(args.suite)
     load_plugins()
     data_root, explicit = _data_root(args)
     if suite.kind == "sweep":

@@ -150,6 +150,24 @@ def featurise_throughput(splits, n_items: int, threads: int) -> dict:
             "n_images": len(paths), "image_batch_size": image_bs}
 
 
+CLI_COMMANDS = (["--help"], ["list", "suites"], ["run", "--suite", "tabel2"])
+
+
+def cli_latency(repeats: int = 5) -> dict[str, float]:
+    """Median wall seconds of the answers a user waits for first (help, list, a misspelt suite name),
+    each in a fresh `python -m benchmark.cli` process, so import time is included."""
+    import statistics
+    out = {}
+    for argv in CLI_COMMANDS:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "benchmark.cli", *argv], capture_output=True)
+            times.append(time.perf_counter() - start)
+        out[" ".join(argv)] = statistics.median(times)
+    return out
+
+
 def measure(args) -> dict:
     """All measurements of this checkout (the code on PYTHONPATH)."""
     result: dict = {"threads": args.threads, "dataset": args.dataset, "limits": {}, "models": {}}
@@ -165,6 +183,12 @@ def measure(args) -> dict:
     if args.featurise:
         result["featurise"] = featurise_throughput(splits, args.featurise, args.threads)
     return result
+
+
+def print_cli(result: dict[str, float], out=sys.stdout) -> None:
+    print("bench command latency (median of fresh processes, imports included):", file=out)
+    for command, seconds in result.items():
+        print(f"  bench {command:<24} {seconds:6.2f} s", file=out)
 
 
 def print_table(results: dict[str, dict], out=sys.stdout) -> None:
@@ -257,6 +281,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare", nargs=2, metavar=("REV_A", "REV_B"), help="two git revisions")
     parser.add_argument("--repeat", type=int, default=2, help="alternating repeats with --compare")
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    parser.add_argument("--cli", action="store_true",
+                        help="only measure how long `bench --help`, `bench list suites` and a misspelt suite take")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.precisions = [p for p in args.precisions.split(",") if p]
@@ -282,6 +308,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
+    if args.cli:
+        print_cli(cli_latency())
+        return 0
     results = compare(args) if args.compare else {"this checkout": measure(args)}
     if args.json:
         Path(args.json).write_text(json.dumps(results if args.compare else results["this checkout"], indent=2))

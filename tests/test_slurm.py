@@ -113,13 +113,17 @@ def test_slurm_cells_match_inline_and_killed_jobs_rerun(slurm, tmp_path):
     cells = _cells(work)
     assert set(cells) == {("COOLANT", "0"), ("w/o ITM", "0")}
 
-    # 3) the same cells inline on one thread give identical predictions
+    # 3) the same cells inline on one thread give the same predictions: identical labels, and
+    #    probabilities equal to float32 rounding (a Slurm job pinned to one CPU may take another GEMM
+    #    blocking than a process that sees both cores; seen once at 1e-6)
     assert main([*ARGS, "--workdir", str(tmp_path / "inline"), "--executor", "inline", "--jobs", "1"]) == 0
     inline = _cells(tmp_path / "inline")
     for key, run in cells.items():
         ours = pd.read_csv(Tracker(work).artifact_path(run) / "predictions.csv")
         theirs = pd.read_csv(Tracker(tmp_path / "inline").artifact_path(inline[key]) / "predictions.csv")
-        pd.testing.assert_frame_equal(ours, theirs, check_exact=True, obj=str(key))
+        pd.testing.assert_frame_equal(ours.drop(columns="p_fake"), theirs.drop(columns="p_fake"), check_exact=True,
+                                      obj=str(key))
+        assert (ours["p_fake"] - theirs["p_fake"]).abs().max() < 1e-5, key
     assert (work / "reports" / "table2" / "table.md").read_text().split("\n")[2:] \
         == (tmp_path / "inline" / "reports" / "table2" / "table.md").read_text().split("\n")[2:]
 
