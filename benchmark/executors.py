@@ -133,7 +133,6 @@ class InlineExecutor:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads
-        self.jobs = 1
 
     def describe(self) -> str:
         return "inline" + (f", {self.threads} torch thread(s)" if self.threads else "")
@@ -206,7 +205,6 @@ class ProcessExecutor:
                                               traceback=traceback.format_exc())
                     finish(job, handle, outcome)
         except BaseException:
-            self.in_flight = [(job, handle) for job, handle in in_flight.values()]
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)

@@ -319,11 +319,6 @@ class SuiteRunner:
         self.parent_id: str | None = None
         self._unavailable: dict[str, dict[str, str]] = {}
 
-    @property
-    def current_cell(self) -> str | None:
-        """The cell(s) being trained, or closed as KILLED when the run stopped (named in the message)."""
-        return ", ".join(list(self._open.values()) or self.killed_cells) or None
-
     def say(self, message: str) -> None:
         bar = getattr(self, "_bar", None)
         if bar is not None and not bar.disable:  # keep the suite bar at the bottom of the terminal
@@ -530,7 +525,7 @@ class SuiteRunner:
                                                                                   plan.seed), plan.tags)
             self.tracker.log_params(run_id, {**dataclasses.asdict(job.config), "seed": job.seed})
             self._open[run_id] = job.name
-            self._cell_started[run_id] = time.time()  # an interrupt from here on closes this cell
+            self._cell_started[run_id] = time.time()  # for cell_wall_seconds (queueing and loading included)
             run_ids[job.key] = run_id
             self.say(f"[cell] {job.name} ...")
             return run_id
@@ -589,7 +584,8 @@ class SuiteRunner:
         seconds = outcome.seconds
         final = {**{f"test_{k}": v for k, v in result.test.metrics.items()},
                  **{f"selected_val_{k}": v for k, v in result.validation.metrics.items()},
-                 "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds}
+                 "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": seconds,
+                 "cell_wall_seconds": time.time() - self._cell_started.pop(run_id, time.time())}
         self.tracker.log_metrics(run_id, final, step=0)  # single values, not points of the epoch curves
         dims = self.features_for(res.dataset)[1].dims  # featurised by ``execute`` before training
         files: dict[str, Any] = {
