@@ -23,18 +23,20 @@ PER_CELL_KEYS = ("seed",)
 
 
 def cell_identity(*, model: str, variant: str, config: Any, dataset: str, splits: Any, encoders: dict[str, str],
-                  seed: int, protocol: str, limit: int | None, precision: str) -> dict[str, Any]:
+                  seed: int, protocol: str, limit: int | None, precision: str,
+                  data_fingerprint: str | None = None) -> dict[str, Any]:
     """Everything that changes a cell's stored result. ``config`` is the resolved model config (it
     already holds ``max_epochs``, row overrides and ``--params best``); ``splits``/``features`` the
     loaded data (its split policy and cluster unit included); ``encoders`` the identities of the
     encoders featurising it (role -> identity, precision included); ``precision``
-    the training precision ("fp32" or "bf16"; the featurising precision is in the encoder ids)."""
+    the training precision ("fp32" or "bf16"; the featurising precision is in the encoder ids);
+    ``data_fingerprint``: ``splits.fingerprint()`` when the caller already has it (it hashes every item)."""
     return {
         "model": model,
         "variant": variant,
         "config": fingerprint(dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config),
         "dataset": dataset,
-        "data": splits.fingerprint(),
+        "data": data_fingerprint or splits.fingerprint(),
         "split": getattr(splits, "split_policy", None),
         "cluster_unit": getattr(splits, "cluster_unit", None),
         "limit": limit,

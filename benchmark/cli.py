@@ -209,12 +209,15 @@ def cmd_run(args) -> int:
         print(f"[run] suite {suite.name} finished in {time.time() - started:.0f}s; {failed} failed cell(s)")
         from reports.build import build_suite_report
         from reports.summary import console_summary
-        written = build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True)
+        unchanged = runner.trained == 0 and failed == 0  # a no-op re-run: the report on disk may still hold
+        written = build_suite_report(suite.name, options.workdir, protocol=args.protocol, allow_shrink=True,
+                                     skip_if_unchanged=unchanged)
         if runner.parent_id is not None:  # the invocation's run carries the tables it produced
             for path in written:
                 if path.name.startswith("table") and path.suffix in (".md", ".csv", ".tex"):
                     runner.tracker.log_artifact(runner.parent_id, path)
-        print(console_summary(suite, options.workdir, written, runner.failed_names, runner.synthetic))
+        print(console_summary(suite, options.workdir, written, runner.failed_names, runner.synthetic,
+                              protocol=args.protocol))
     return 1 if failed else 0
 
 

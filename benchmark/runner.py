@@ -309,6 +309,7 @@ class SuiteRunner:
         self._splits: dict[str, tuple[DatasetSplits, dict[str, str]]] = {}
         self._features: dict[str, tuple[DatasetSplits, FeatureSplits]] = {}
         self._clusters: dict[str, dict[str, str]] = {}
+        self._data_fingerprints: dict[str, str] = {}  # dataset -> splits.fingerprint() (one splits per dataset)
         self._open: dict[str, str] = {}  # MLflow run id -> cell name, for cells being trained
         self.killed_cells: list[str] = []  # cells closed as KILLED when the run stopped (named in the message)
         self.failed = 0
@@ -437,9 +438,12 @@ class SuiteRunner:
 
     def identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
                  encoders: dict[str, str]) -> dict[str, Any]:
+        if res.dataset not in self._data_fingerprints:  # hash every item once per dataset, not per cell
+            self._data_fingerprints[str(res.dataset)] = splits.fingerprint()
         return cell_identity(model=row.model, variant=row.variant, config=config, dataset=str(res.dataset),
                              splits=splits, encoders=encoders, seed=seed, protocol=self.options.protocol,
-                             limit=self.limit, precision=run_precision(self.options))
+                             limit=self.limit, precision=run_precision(self.options),
+                             data_fingerprint=self._data_fingerprints[str(res.dataset)])
 
     def verified_finished(self, suite: str, cell_key: str, name: str):
         """The newest FINISHED run of this identity whose artifacts check out; damaged ones are named."""

@@ -6,6 +6,7 @@ predictions), so `bench report` can rebuild, re-score or re-test any table at an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -24,6 +25,13 @@ from reports.tables import TableData, difference_table, mcnemar_table, metric_ta
 log = logging.getLogger(__name__)
 SYNTHETIC_NOTE = ("SYNTHETIC DATA: these numbers come from the embedded synthetic set, not from the papers' "
                   "datasets; they test the harness, not the papers' claims.")
+
+
+def report_dir(workdir: Path, suite_name: str, protocol: str = "clean") -> Path:
+    """Where a suite's report lives: ``reports/<suite>/`` for the clean protocol, and
+    ``reports/<suite>/as-released/`` for the as-released one (so neither overwrites the other)."""
+    out = Path(workdir) / "reports" / suite_name
+    return out if protocol == "clean" else out / protocol
 
 
 def _slug(text: str) -> str:
@@ -181,12 +189,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
                                    rec.predictions["y_true"].to_numpy()))
             if panels:
                 paths += tsne_panels(panels, out_dir / f"tsne-{slot.id}")
-    curves = out_dir / "curves"
-    for rec in finished:
-        if rec.history is not None and len(rec.history):
-            paths += training_curves(rec.history, curves / _slug(f"{rec.row}-{rec.dataset}-seed{rec.seed}"),
-                                     title=f"{rec.row} on {rec.dataset} (seed {rec.seed})",
-                                     selected_epoch=rec.selected_epoch, synthetic=rec.data_source == "synthetic")
+    paths += _cell_curves(finished, out_dir / "curves", training_curves)
     if suite.reference:
         from benchmark.metrics import metric_label
         reference = reference_lookup(suite.reference)
@@ -211,6 +214,64 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
                     panels, out_dir / f"paper-vs-reproduced-{slot.id}", synthetic=synthetic,
                     title=f"{suite.title}, {slot.label}: reproduced mean and 95% CI (clusters x seeds) vs paper")
     return paths
+
+
+CURVES_INDEX = "index.json"
+
+
+def _cell_curves(finished: list[CellRecord], curves: Path, draw) -> list[Path]:
+    """One training-curve PNG per finished cell, redrawn only when its inputs changed.
+
+    A cell's curve depends on its stored history, selected epoch and the figure code alone, so
+    ``curves/index.json`` keeps a key of those per file and a rebuild skips curves whose key and PNG
+    are unchanged (most of a warm re-run's report time was redrawing them). PNG only: the per-cell
+    curves are diagnostics for the Markdown report and the MLflow comparison, not paper figures."""
+    index_path = curves / CURVES_INDEX
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
+    except (json.JSONDecodeError, OSError):
+        index = {}
+    code = _source_digest([Path(draw.__code__.co_filename)])
+    paths, fresh = [], {}
+    for rec in finished:
+        if rec.history is None or not len(rec.history):
+            continue
+        stem = curves / _slug(f"{rec.row}-{rec.dataset}-seed{rec.seed}")
+        png = stem.with_name(stem.name + ".png")
+        key = hashlib.sha1(json.dumps([code, rec.run_id, rec.selected_epoch, rec.data_source == "synthetic",
+                                       rec.history.to_csv(index=False)]).encode("utf-8")).hexdigest()
+        if index.get(png.name) != key or not png.is_file():
+            draw(rec.history, stem, title=f"{rec.row} on {rec.dataset} (seed {rec.seed})",
+                 selected_epoch=rec.selected_epoch, synthetic=rec.data_source == "synthetic", formats=("png",))
+        fresh[png.name] = key
+        paths.append(png)
+    if fresh:
+        curves.mkdir(parents=True, exist_ok=True)
+        index_path.write_text(json.dumps(fresh, indent=1, sort_keys=True), encoding="utf-8")
+    return paths
+
+
+def _source_digest(files: list[Path]) -> str:
+    digest = hashlib.sha1()
+    for path in sorted(files):
+        digest.update(path.name.encode("utf-8"))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def report_inputs_key(suite: Suite, workdir: Path, protocol: str, fmt: str, figures: bool) -> str:
+    """A key of everything a suite's report is built from: the suite's definition, every stored cell
+    run (id and status, both protocols: the protocol-gap table reads the other), the slots and rows the
+    newest invocation found unavailable, and the source of the code that renders it (reports, the
+    models' declared deviations, the papers' reference numbers). Same key: the same report."""
+    from benchmark.tracking import Tracker
+    import baselines, ablations, benchmark  # noqa: E401 - their sources feed the footnotes
+    runs = sorted((r.info.run_id, r.info.status) for r in Tracker(Path(workdir)).cell_runs(suite.name))
+    code = [f for pkg in (benchmark, baselines, ablations) for f in Path(pkg.__file__).parent.rglob("*.py")]
+    code += list(Path(__file__).parent.rglob("*.py")) + list(Path(__file__).parent.rglob("*.csv"))
+    return hashlib.sha1(json.dumps([repr(suite), protocol, fmt, figures, runs,
+                                    sorted(map(str, _missing(suite, workdir).items())),
+                                    _source_digest(code)]).encode("utf-8")).hexdigest()
 
 
 class ReportShrinks(RuntimeError):
@@ -252,19 +313,35 @@ def guard_shrink(suite: Suite, workdir: Path, out_dir: Path, protocol: str, allo
 
 
 def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", fmt: str = "markdown",
-                       echo: bool = False, figures: bool = True, allow_shrink: bool = False) -> list[Path]:
-    """Write ``<workdir>/reports/<suite>/table.{md,tex,csv}`` (and sub-tables, figures) from the store.
+                       echo: bool = False, figures: bool = True, allow_shrink: bool = False,
+                       skip_if_unchanged: bool = False) -> list[Path]:
+    """Write ``report_dir(workdir, suite, protocol)/table.{md,tex,csv}`` (and sub-tables, figures) from
+    the store.
 
     Refuses (ReportShrinks) to replace a table with one holding fewer finished cells unless
-    ``allow_shrink``."""
+    ``allow_shrink``. ``skip_if_unchanged`` (a ``bench run`` that trained nothing): when the report's
+    inputs (``report_inputs_key``) are those of the report on disk and its files exist, keep it and
+    return its paths."""
     load_plugins()
     suite = SUITES.get(suite_name)
     workdir = Path(workdir)
-    out_dir = workdir / "reports" / suite.name
+    out_dir = report_dir(workdir, suite.name, protocol)
     paths: list[Path] = []
     if suite.kind == "sweep":
         from benchmark.sweep import write_sweep_report
         return write_sweep_report(suite, workdir)
+    inputs = report_inputs_key(suite, workdir, protocol, fmt, figures)
+    manifest = _cells_manifest(out_dir, protocol)
+    if skip_if_unchanged and manifest.is_file():
+        try:
+            stored = json.loads(manifest.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError):
+            stored = {}
+        kept = [Path(p) for p in stored.get("paths", [])]
+        if stored.get("inputs") == inputs and kept and all(p.is_file() for p in kept):
+            print(f"[report] {out_dir}/ is up to date (same cells, same report code); not rebuilt "
+                  f"(`bench report --suite {suite.name}` rebuilds it)")
+            return kept
     cells, gone = guard_shrink(suite, workdir, out_dir, protocol, allow_shrink)
     if gone:
         print(f"[report] note: cells missing from the store or damaged are no longer shown: "
@@ -277,7 +354,8 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
     if figures:
         paths += suite_figures(suite, workdir, out_dir, protocol)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _cells_manifest(out_dir, protocol).write_text(json.dumps({"cells": cells}, indent=1), encoding="utf-8")
+    manifest.write_text(json.dumps({"cells": cells, "inputs": inputs, "paths": [str(p) for p in paths]},
+                                   indent=1), encoding="utf-8")
     return paths
 
 
@@ -300,8 +378,6 @@ def build_all_reports(workdir: Path, fmt: str = "markdown", allow_shrink: bool =
         for protocol in protocols:
             written = build_suite_report(name, workdir, protocol=protocol, fmt=fmt, allow_shrink=allow_shrink)
             paths += written
-            if protocol == "as-released" and "clean" in protocols:
-                continue  # the clean report already holds the protocol-gap table; keep its files
             entries.append(IndexEntry(f"{suite.title} ({protocol})",
                                       [p for p in written if p.suffix in (".md", ".tex", ".csv", ".png", ".pdf")
                                        and "curves" not in p.parts],

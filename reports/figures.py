@@ -30,12 +30,12 @@ LABEL_NAMES = {1: "fake", 0: "real"}
 LABEL_COLOURS = {1: "#d62728", 0: "#1f77b4"}
 
 
-def _save(fig, out_path_stem: str | Path) -> list[Path]:
+def _save(fig, out_path_stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     stem = Path(out_path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in formats]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return paths
 
@@ -167,7 +167,8 @@ def loss_scale(history: pd.DataFrame, columns: Sequence[str]) -> str:
 
 
 def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str = "",
-                    selected_epoch: int | None = None, synthetic: bool = False) -> list[Path]:
+                    selected_epoch: int | None = None, synthetic: bool = False,
+                    formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Every active loss term (left) and every distinct validation metric (right) per epoch.
 
     ``history`` has an ``epoch`` column; columns starting with ``val_`` are validation metrics
@@ -230,7 +231,7 @@ def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str
     fig.tight_layout()
     if synthetic:
         _mark_synthetic(fig)
-    return _save(fig, out_path_stem)
+    return _save(fig, out_path_stem, formats)
 
 
 PaperRow = tuple[str, "float | None", float, float, float]

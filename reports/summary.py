@@ -11,8 +11,9 @@ from benchmark.metrics import metric_label
 
 
 def console_summary(suite, workdir: Path, written: list[Path], failed_cells: list[str],
-                    synthetic: bool) -> str:
-    out_dir = Path(workdir) / "reports" / suite.name
+                    synthetic: bool, protocol: str = "clean") -> str:
+    from reports.build import report_dir
+    out_dir = report_dir(Path(workdir), suite.name, protocol)
     lines = [f"[report] {len(written)} file(s) in {out_dir}/ (table.md, table.tex, table.csv, figures)"]
     table = out_dir / "table.csv"
     metric = suite.metrics[0] if suite.metrics else None

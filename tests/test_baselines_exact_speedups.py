@@ -53,3 +53,24 @@ def test_visualbert_trailing_padding_trim_is_exact():
     torch.testing.assert_close(model(wider).logits, fast.logits, rtol=1e-6, atol=1e-6)
     text, mask, _, _ = model._inputs(wider)
     assert text.shape[1] == 1 + 6 and mask[:, -1].any()  # [CLS] + the longest real text (6 tokens)
+
+
+def test_visualbert_cls_only_last_layer_equals_the_library_forward(monkeypatch):
+    """The last layer computed for the [CLS] query alone gives the library's pooled output, logits,
+    loss and gradients (eval mode: dropout draws would differ, not their distribution)."""
+    torch.manual_seed(0)
+    config = resolve_config("visualbert", "default", {"num_layers": 3, "hidden_size": 32, "num_heads": 4,
+                                                      "intermediate_size": 48})
+    model = build_model("visualbert", config, DIMS).eval()
+    batch = _batch()
+    fast = model(batch)
+    fast_grads = torch.autograd.grad(fast.losses["total"], list(model.encoder.parameters()), allow_unused=True)
+    monkeypatch.setattr(type(model), "cls_only_last_layer", False)
+    full = model(batch)
+    full_grads = torch.autograd.grad(full.losses["total"], list(model.encoder.parameters()), allow_unused=True)
+    torch.testing.assert_close(fast.logits, full.logits, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.losses["total"], full.losses["total"], rtol=1e-5, atol=1e-6)
+    used = [(a, b) for a, b in zip(fast_grads, full_grads) if b is not None and b.abs().max() > 0]
+    assert len(used) > 10
+    for a, b in used:
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

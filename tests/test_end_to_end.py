@@ -48,6 +48,39 @@ def test_rerun_skips_finished_cells(smoke_workdir, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.count("[skip]") == len(MODELS.names()) and "[cell]" not in out
     assert len(Tracker(smoke_workdir).cell_runs("smoke")) == before
+    # nothing trained and nothing changed: the report on disk is kept, not redrawn
+    assert "reports/smoke/ is up to date" in out
+
+
+def test_report_is_rebuilt_when_its_inputs_change_and_curves_only_when_theirs_do(smoke_workdir, monkeypatch):
+    import reports.build as build
+    import reports.figures as figures
+
+    drawn = []
+    real = figures.training_curves
+
+    def counting(history, stem, **kw):
+        drawn.append(Path(stem).name)
+        return real(history, stem, **kw)
+
+    monkeypatch.setattr(figures, "training_curves", counting)
+    table = smoke_workdir / "reports" / "smoke" / "table.md"
+    build.build_suite_report("smoke", smoke_workdir)  # curves keyed by this drawing function: all drawn
+    assert drawn and (smoke_workdir / "reports" / "smoke" / "curves" / f"{drawn[0]}.png").is_file()
+    n_cells, stamp = len(drawn), table.stat().st_mtime_ns
+    drawn.clear()
+    build.build_suite_report("smoke", smoke_workdir)  # a full rebuild, but every curve is unchanged
+    assert drawn == [] and table.stat().st_mtime_ns != stamp
+    stamp = table.stat().st_mtime_ns
+    kept = build.build_suite_report("smoke", smoke_workdir, skip_if_unchanged=True)
+    assert table.stat().st_mtime_ns == stamp and table in kept
+    # the store changes (a run gone): same code, other inputs -> rebuilt despite skip_if_unchanged
+    runs = Tracker(smoke_workdir).cell_runs("smoke")
+    monkeypatch.setattr(Tracker, "cell_runs", lambda self, suite, statuses=("FINISHED", "FAILED"): runs[1:])
+    build.build_suite_report("smoke", smoke_workdir, skip_if_unchanged=True, allow_shrink=True)
+    assert table.stat().st_mtime_ns != stamp
+    monkeypatch.undo()
+    build.build_suite_report("smoke", smoke_workdir, allow_shrink=True)
 
 
 def test_report_rebuilds_the_same_table_from_the_store(smoke_workdir):
@@ -57,6 +90,19 @@ def test_report_rebuilds_the_same_table_from_the_store(smoke_workdir):
     assert main(["report", "--suite", "smoke", "--workdir", str(smoke_workdir)]) == 0
     assert table.read_text() == first
     assert "SYNTHETIC DATA" in first
+
+
+def test_as_released_report_has_its_own_folder_and_the_clean_one_gains_the_gap_table(smoke_workdir, monkeypatch):
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+    clean = smoke_workdir / "reports" / "smoke" / "table.md"
+    before = clean.read_text()
+    assert main(["run", "--suite", "smoke", "--workdir", str(smoke_workdir), "--device", "cpu",
+                 "--protocol", "as-released", "--row", "eann"]) == 0
+    released = smoke_workdir / "reports" / "smoke" / "as-released" / "table.md"
+    assert "[protocol: as-released]" in released.read_text() and clean.read_text() == before
+    assert main(["report", "--suite", "smoke", "--workdir", str(smoke_workdir)]) == 0
+    gap = (smoke_workdir / "reports" / "smoke" / "protocol_gap" / "table.md").read_text()
+    assert "eann [synthetic]" in gap and "gap " in gap
 
 
 def test_unknown_suite_suggests_a_name(capsys):
@@ -119,9 +165,12 @@ def test_report_all_writes_an_index_with_provenance(smoke_workdir, capsys):
     assert main(["report", "--all", "--workdir", str(smoke_workdir), "--format", "latex"]) == 0
     index = (smoke_workdir / "reports" / "index.md").read_text()
     assert "(smoke/table.md)" in index and "(smoke/table.tex)" in index
-    for key in ("Data: synthetic-novemofake-tiny (synthetic)", "Protocol: clean", "Seeds: 0", "Git commit:",
-                "Encoders: text"):
+    for key in ("Data: synthetic-novemofake-tiny (synthetic)", "Seeds: 0", "Git commit:", "Encoders: text"):
         assert key in index
+    protocols = next(line for line in index.splitlines() if line.startswith("- Protocol: "))
+    assert "clean" in protocols  # and as-released, run by an earlier test in this module
+    if "as-released" in protocols:
+        assert "(smoke/as-released/table.md)" in index
 
 
 def test_cells_of_an_older_row_config_are_left_out_of_reports(smoke_workdir, monkeypatch):

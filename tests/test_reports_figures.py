@@ -68,13 +68,13 @@ def test_training_curves_leave_out_disabled_and_duplicate_lines(tmp_path):
     drawn = {}
     original = figures._save
 
-    def capture(fig, stem):
+    def capture(fig, stem, formats=("png", "pdf")):
         drawn["axes"] = fig.axes
         drawn["texts"] = [t.get_text() for t in fig.texts]
         drawn["loss_lines"] = [line.get_label() for line in fig.axes[0].get_lines()]
         drawn["val_lines"] = [line.get_label() for line in fig.axes[1].get_lines()]
         drawn["yscale"] = fig.axes[0].get_yscale()
-        return original(fig, stem)
+        return original(fig, stem, formats)
 
     figures._save = capture
     try:
@@ -114,12 +114,12 @@ def test_model_diagnostics_get_their_own_panel_and_only_headline_metrics_are_dra
     seen = {}
     original = figures._save
 
-    def capture(fig, stem):
+    def capture(fig, stem, formats=("png", "pdf")):
         seen["titles"] = [ax.get_title() for ax in fig.axes]
         seen["loss"] = [line.get_label() for line in fig.axes[0].get_lines()]
         seen["val"] = [line.get_label() for line in fig.axes[1].get_lines()]
         seen["diag"] = [line.get_label() for line in fig.axes[2].get_lines()]
-        return original(fig, stem)
+        return original(fig, stem, formats)
 
     figures._save = capture
     try:
