@@ -1146,8 +1146,13 @@ def write_study_report(study: optuna.Study, suite, summary: dict[str, Any], work
     if source == "synthetic":
         header.insert(0, "**SYNTHETIC DATA: these numbers say nothing about the paper.**\n")
     body = _markdown(frame) if not frame.empty else "(no finished trials)"
+    # the swept model's declared deviations from its paper, as under every other table
+    from benchmark.deviations import footnote_lines
+    deviations = footnote_lines([(f"{summary['model']}:{summary['variant']}", summary["model"], summary["variant"])])
     paths = [out / f"table{suffix}.md", out / f"table{suffix}.tex", out / f"table{suffix}.csv"]
-    paths[0].write_text("\n".join(header) + body + "\n\n" + note + "\n", encoding="utf-8")
+    paths[0].write_text("\n".join(header) + body + "\n\n" + note + "\n"
+                        + "".join(f"\n- {line}" for line in deviations) + ("\n" if deviations else ""),
+                        encoding="utf-8")
     latex = frame.to_latex(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-",
                            caption=f"{suite.title}. Ranked by {metric} (clean protocol); test reported only.",
                            label=f"tab:{suite.name}") if not frame.empty else "% no finished trials\n"

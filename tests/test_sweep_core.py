@@ -208,3 +208,26 @@ def test_params_best_returns_the_latest_study_best_params(tmp_path):
     args = argparse.Namespace(params="best", workdir=str(tmp_path))
     assert _params_from(args, _suite(TOY)) == {TOY: expected}
     assert new.user_attrs["best_params"] == new.best_params  # also stored on the study itself
+
+
+def test_study_report_lists_the_swept_models_declared_deviations(tmp_path, monkeypatch):
+    from benchmark.deviations import model_deviations
+    from benchmark.registry import SUITES, load_plugins
+
+    load_plugins()
+
+    def fake_train(model, features, *, protocol, seed, device, on_epoch, prepare_context, **kw):
+        on_epoch(1, {"epoch": 1, "val_accuracy": 0.5, "train_loss_total": 1.0})
+        return TrainResult(history=pd.DataFrame(), best_epoch=1, selected_on="validation",
+                           validation=_evaluation(0.5), test=_evaluation(0.5), stopped_early=False, epochs_run=1)
+
+    monkeypatch.setattr("benchmark.engine.train_model", fake_train)
+    study, rc = sweep.run_study(make_ctx(tmp_path, trials=1))
+    assert rc == 0
+    summary = json.loads((tmp_path / "sweeps" / "s.json").read_text())
+    summary.update(model="novemofake", variant="pmne")  # as table3 sweeps it
+    paths = sweep.write_study_report(study, SUITES.get("table3"), summary, tmp_path)
+    table = next(p for p in paths if p.name == "table.md").read_text()
+    declared = model_deviations("novemofake")
+    assert declared and "Deviations of novemofake (rows novemofake:pmne)" in table
+    assert declared[0].topic in table and "docs/deviations.md" in table
