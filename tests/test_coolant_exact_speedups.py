@@ -62,3 +62,31 @@ def test_coolant_losses_equal_with_and_without_the_image_rows():
         torch.testing.assert_close(fast.losses[name], value, rtol=1e-6, atol=1e-6, msg=name)
     fast.losses["total"].backward()  # gradients flow through the gathered rows
     assert model.image_encoder.fc[0].weight.grad is not None
+
+
+def test_each_distinct_image_once_in_the_batch_gives_the_per_item_results():
+    """FeatureTable.batch's image_regions_unique (what COOLANT asks for) against the per-item regions:
+    same logits, losses and gradients; the batch holds each distinct image once."""
+    torch.manual_seed(0)
+    model = Coolant(CoolantConfig(dropout=0.0), DIMS).eval()
+    table = _table(seed=2)
+    idx = torch.tensor([5, 0, 2, 7, 6, 1, 10, 3])  # images 0, 0, 0, 1, 1, 1, 0, 2: three distinct
+    compact = table.batch(idx, set(model.requires))
+    assert "image_regions" not in compact and compact["image_regions_unique"].shape[0] == 3
+    per_item = table.batch(idx, {"text_tokens", "text_mask", "image_regions"})
+    torch.testing.assert_close(compact["image_regions_unique"][compact["image_row_inverse"]],
+                               per_item["image_regions"], rtol=0, atol=0)
+    outs = []
+    for batch in (compact, per_item):
+        out = model(batch)
+        grads = torch.autograd.grad(out.losses["total"], [p for p in model.parameters() if p.requires_grad],
+                                    allow_unused=True)
+        outs.append((out, grads))
+    (a, ga), (b, gb) = outs
+    torch.testing.assert_close(a.logits, b.logits, rtol=1e-6, atol=1e-6)
+    for key in a.losses:
+        torch.testing.assert_close(a.losses[key], b.losses[key], rtol=1e-6, atol=1e-6)
+    for x, y in zip(ga, gb):
+        assert (x is None) == (y is None)
+        if x is not None:
+            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)

@@ -55,7 +55,18 @@ def test_g_varies_per_item_and_is_logged_per_epoch(synthetic) -> None:
     assert weights.sub(1.0).abs().max() < 1e-4  # a is a distribution
 
 
-def test_attached_target_collapses_g(synthetic) -> None:
-    """The old behaviour, kept only to show the test above can fail: g is one value for every item."""
-    g, _ = _test_g(synthetic, detach_ambiguity_target=False)
-    assert g.std().item() < 0.01
+def test_only_the_attached_target_trains_the_ambiguity_encoders(synthetic) -> None:
+    """The mechanism of the filed collapse: with Eq. 14's target attached (the released code) L_AG's
+    gradient trains the ambiguity encoders (and through them m^v, m^t), which on real MediaEval drove g
+    to the constant sigmoid(1); detached (the paper), nothing trains them and g stays a function of the
+    trained m^v, m^t. (Whether g visibly collapses within a few synthetic epochs depends on float
+    rounding of the trajectory, so the mechanism is what is asserted.)"""
+    for detach in (True, False):
+        torch.manual_seed(0)
+        model = build_model("coolant", resolve_config("coolant", "default", {
+            "max_epochs": 1, "detach_ambiguity_target": detach}), synthetic.dims)
+        before = {k: v.clone() for k, v in model.ambiguity_image.state_dict().items()}
+        train_model(model, synthetic, seed=0)
+        after = model.ambiguity_image.state_dict()
+        changed = [k for k, v in after.items() if not torch.equal(before[k], v)]
+        assert bool(changed) == (not detach), (detach, changed)

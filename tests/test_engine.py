@@ -98,3 +98,28 @@ def test_validation_is_not_evaluated_again_after_training(monkeypatch):
     assert sum(t is splits.validation for t in calls) == len(seen)  # once per epoch, never again
     again = original(model, splits.validation, torch.device("cpu"))
     np.testing.assert_array_equal(again.probabilities, result.validation.probabilities)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_fused_optimisers_give_the_per_parameter_update(name):
+    """make_optimizer's fused Adam/AdamW against torch's reference for-loop implementation."""
+    from benchmark.models.base import make_optimizer
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(7, 5), (5,), (3, 4, 2)]
+    start = [torch.randn(s, generator=g) for s in shapes]
+    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(4)]
+    fused_params = [torch.nn.Parameter(t.clone()) for t in start]
+    loop_params = [torch.nn.Parameter(t.clone()) for t in start]
+    fused = make_optimizer(name, fused_params, lr=0.05, weight_decay=0.01)
+    reference = (torch.optim.Adam if name == "adam" else torch.optim.AdamW)(
+        loop_params, lr=0.05, weight_decay=0.01, foreach=False)
+    assert fused.defaults["fused"] is True
+    for step in grads:
+        for params, opt in ((fused_params, fused), (loop_params, reference)):
+            for p, grad in zip(params, step):
+                p.grad = grad.clone()
+            opt.step()
+    for a, b, s in zip(fused_params, loop_params, start):
+        assert not torch.equal(a.detach(), s)  # it moved
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-6, atol=1e-7)

@@ -277,7 +277,7 @@ class ReleasedDetection(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], m_v: torch.Tensor, m_t: torch.Tensor,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(logits, the classifier's input, log attention (B, 3) in the order image, text, correlation)."""
-        text, image = self.encoding(batch["text_tokens"], batch["text_mask"], batch["image_regions"].mean(dim=1))
+        text, image = self.encoding(batch["text_tokens"], batch["text_mask"], item_regions(batch).mean(dim=1))
         correlation = self.correlation_fc(correlation_matrix_pool(m_t, m_v))
         log_a = self.senet(torch.stack([self.se_image(image), self.se_text(text), correlation], dim=-1))
         x = torch.cat([self.uni_image(image) * log_a[:, 0:1], self.uni_text(text) * log_a[:, 1:2],
@@ -285,12 +285,20 @@ class ReleasedDetection(nn.Module):
         return self.classifier(x), x, log_a
 
 
+def item_regions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, R, D) image regions per item, from ``image_regions`` or the batch's distinct images."""
+    if "image_regions" in batch:
+        return batch["image_regions"]
+    return batch["image_regions_unique"][batch["image_row_inverse"]]
+
+
 @MODELS.register("coolant")
 class Coolant(DetectorModel):
     """COOLANT: consistency + contrastive alignment, fusion, SE attention with ambiguity guidance."""
 
     config_class: ClassVar[type[ModelConfig]] = CoolantConfig
-    requires: ClassVar[frozenset[str]] = frozenset({"text_tokens", "text_mask", "image_regions"})
+    # image_regions_unique: each distinct image of a batch once (hand-made batches may give image_regions)
+    requires: ClassVar[frozenset[str]] = frozenset({"text_tokens", "text_mask", "image_regions_unique"})
     description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
     paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
     deviations: ClassVar[tuple[Deviation, ...]] = DEVIATIONS
@@ -370,7 +378,7 @@ class Coolant(DetectorModel):
         """
         if "image_row" in batch:
             return torch.unique(batch["image_row"], return_inverse=True)[1]
-        return torch.unique(batch["image_regions"].mean(dim=1), dim=0, return_inverse=True)[1]
+        return torch.unique(item_regions(batch).mean(dim=1), dim=0, return_inverse=True)[1]
 
     def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
                           ) -> torch.Tensor:
@@ -385,7 +393,10 @@ class Coolant(DetectorModel):
     # ---------------------------------------------------------------- forward
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         c = self.config
-        e_v = self.image_encoder(batch["image_regions"], rows=batch.get("image_row"))
+        if "image_regions_unique" in batch:  # each distinct image once (FeatureTable.batch), then per item
+            e_v = self.image_encoder(batch["image_regions_unique"])[batch["image_row_inverse"]]
+        else:
+            e_v = self.image_encoder(batch["image_regions"], rows=batch.get("image_row"))
         e_t = self.text_encoder(batch["text_tokens"], batch["text_mask"])
         zero = e_v.new_zeros(())
         losses = {k: zero for k in LOSS_KEYS}
