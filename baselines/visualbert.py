@@ -28,8 +28,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import VisualBertConfig, VisualBertModel
-from transformers.models.visual_bert.modeling_visual_bert import create_bidirectional_mask
 
 from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
@@ -91,6 +89,8 @@ class VisualBERT(DetectorModel):
 
     def __init__(self, config: VisualBERTConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
+        # imported here: transformers takes seconds to import, and registering the model must not
+        from transformers import VisualBertConfig, VisualBertModel
         check_background("visualbert", config.use_background, dims)
         c = config
         if c.pretrained_path:
@@ -156,6 +156,7 @@ class VisualBERT(DetectorModel):
         values for every position but queries, attention output and feed-forward for [CLS] alone:
         exact (``tests/test_baselines_exact_speedups.py``), about a third of the encoder's FLOPs saved.
         Falls back to the library's forward for configurations this does not cover (bypass_transformer)."""
+        from transformers.models.visual_bert.modeling_visual_bert import create_bidirectional_mask
         enc = self.encoder
         if getattr(enc, "bypass_transformer", False) or enc.pooler is None or not self.cls_only_last_layer:
             return enc(inputs_embeds=text, attention_mask=text_mask.long(), visual_embeds=visual,
