@@ -319,9 +319,10 @@ class SuiteRunner:
         self.trained = self.skipped = 0
         self.parent_id: str | None = None
         self._unavailable: dict[str, dict[str, str]] = {}
+        self._bar = None  # the suite's cells bar while cells train (``say`` writes above it)
 
     def say(self, message: str) -> None:
-        bar = getattr(self, "_bar", None)
+        bar = self._bar
         if bar is not None and not bar.disable:  # keep the suite bar at the bottom of the terminal
             bar.write(message, file=self.out or sys.stdout)
         else:
@@ -438,12 +439,13 @@ class SuiteRunner:
 
     def identity(self, res: SlotResolution, row: SuiteRow, seed: int, config, splits: DatasetSplits,
                  encoders: dict[str, str]) -> dict[str, Any]:
-        if res.dataset not in self._data_fingerprints:  # hash every item once per dataset, not per cell
-            self._data_fingerprints[str(res.dataset)] = splits.fingerprint()
-        return cell_identity(model=row.model, variant=row.variant, config=config, dataset=str(res.dataset),
+        dataset = str(res.dataset)
+        if dataset not in self._data_fingerprints:  # hash every item once per dataset, not once per cell
+            self._data_fingerprints[dataset] = splits.fingerprint()
+        return cell_identity(model=row.model, variant=row.variant, config=config, dataset=dataset,
                              splits=splits, encoders=encoders, seed=seed, protocol=self.options.protocol,
                              limit=self.limit, precision=run_precision(self.options),
-                             data_fingerprint=self._data_fingerprints[str(res.dataset)])
+                             data_fingerprint=self._data_fingerprints[dataset])
 
     def verified_finished(self, suite: str, cell_key: str, name: str):
         """The newest FINISHED run of this identity whose artifacts check out; damaged ones are named."""

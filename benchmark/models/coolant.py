@@ -377,6 +377,8 @@ class Coolant(DetectorModel):
         otherwise from the region means.
         """
         if "image_row" in batch:
+            if "image_row_inverse" in batch:  # FeatureTable.batch ran this same unique already
+                return batch["image_row_inverse"]
             return torch.unique(batch["image_row"], return_inverse=True)[1]
         return torch.unique(item_regions(batch).mean(dim=1), dim=0, return_inverse=True)[1]
 
