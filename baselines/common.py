@@ -76,13 +76,20 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def image_valid_mask(batch: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
-    """(B, R) bool: every region is valid when the item has an image (``has_image``/``has_source``)."""
-    regions = batch[f"{prefix}image_regions"]
+    """(B, R) bool: every region is valid when the item has an image (``has_image``/``has_source``).
+
+    Reads B and R from ``image_regions``, or from ``image_regions_unique`` + ``image_row_inverse``."""
+    if prefix or "image_regions" in batch:
+        regions = batch[f"{prefix}image_regions"]
+        n_items, n_regions, device = regions.size(0), regions.size(1), regions.device
+    else:
+        inverse = batch["image_row_inverse"]
+        n_items, n_regions, device = inverse.numel(), batch["image_regions_unique"].size(1), inverse.device
     flag_key = "has_source" if prefix == "source_" else "has_image"
     flag = batch.get(flag_key)
     if flag is None:
-        flag = torch.ones(regions.size(0), dtype=torch.bool, device=regions.device)
-    return flag.bool().unsqueeze(1).expand(regions.size(0), regions.size(1))
+        flag = torch.ones(n_items, dtype=torch.bool, device=device)
+    return flag.bool().unsqueeze(1).expand(n_items, n_regions)
 
 
 def check_background(model_name: str, use_background: bool, dims: FeatureDims) -> None:

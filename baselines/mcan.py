@@ -23,6 +23,7 @@ from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
 from baselines.common import classifier_output, image_valid_mask, masked_mean
+from benchmark.models.layers import FastDropout, per_image, trailing_padding_cut
 
 
 @dataclass
@@ -43,10 +44,10 @@ class CoAttentionBlock(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm1 = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Dropout(dropout),
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), FastDropout(dropout),
                                  nn.Linear(ffn_dim, dim))
         self.norm2 = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
 
     def forward(self, query: torch.Tensor, context: torch.Tensor, context_pad: torch.Tensor,
                 query_pad: torch.Tensor | None = None) -> torch.Tensor:
@@ -80,7 +81,7 @@ class CoAttentionLayer(nn.Module):
 @MODELS.register("mcan")
 class MCAN(DetectorModel):
     config_class = MCANConfig
-    requires = frozenset({"text_tokens", "text_mask", "image_regions", "image_pooled", "has_image"})
+    requires = frozenset({"text_tokens", "text_mask", "image_regions_unique", "image_pooled", "has_image"})
     description = "Stacked co-attention layers between text tokens and image regions"
     paper = "Wu et al., MCAN, Findings of ACL 2021"
     deviations = (
@@ -105,16 +106,16 @@ class MCAN(DetectorModel):
         self.fusion = nn.Linear(2 * c.model_dim, c.model_dim)
         self.classifier_hidden = nn.Linear(c.model_dim, c.classifier_hidden)
         self.classifier_out = nn.Linear(c.classifier_hidden, 2)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = FastDropout(c.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         text_mask = batch["text_mask"].bool()
         # slots after the batch's longest real text are padding for every item: drop them (exact)
-        length = max(int(text_mask.sum(dim=1).max()), 1)
+        length = trailing_padding_cut(text_mask)
         text_mask = text_mask[:, :length]
         text = F.relu(self.text_proj(batch["text_tokens"][:, :length]))
-        pooled = batch["image_pooled"].unsqueeze(1)
-        image = F.relu(self.image_proj(torch.cat([pooled, batch["image_regions"]], dim=1)))
+        pooled = self.image_proj(batch["image_pooled"]).unsqueeze(1)
+        image = F.relu(torch.cat([pooled, per_image(self.image_proj, batch)], dim=1))  # distinct images once
         region_mask = image_valid_mask(batch)
         ones = torch.ones_like(region_mask[:, :1])
         image_mask = torch.cat([ones, region_mask], dim=1)  # pooled slot always attendable

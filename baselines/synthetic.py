@@ -43,6 +43,9 @@ def random_batch(dims: FeatureDims, batch_size: int, *, with_source: bool = Fals
         else:
             batch["source_" + key] = torch.zeros_like(src)
     batch["has_source"] = torch.full((b,), with_source, dtype=torch.bool)
+    # as FeatureTable.batch gives a table stored per item: every item is its own distinct image
+    batch["image_regions_unique"] = batch["image_regions"]
+    batch["image_row_inverse"] = torch.arange(b)
     return batch
 
 
@@ -56,6 +59,8 @@ def separable_batch(dims: FeatureDims, batch_size: int, *, with_source: bool = F
     for key, value in list(batch.items()):
         if not value.is_floating_point() or (key.startswith("source_") and not with_source):
             continue
+        if key == "image_regions_unique":
+            continue  # the same tensor as image_regions: set from it after the loop
         half = value.size(-1) // 2
         delta = torch.zeros(value.size(-1))
         delta[:half] = shift
@@ -65,4 +70,5 @@ def separable_batch(dims: FeatureDims, batch_size: int, *, with_source: bool = F
             mask_key = key.replace("text_tokens", "text_mask")
             shifted = shifted * batch[mask_key].unsqueeze(-1)
         batch[key] = shifted
+    batch["image_regions_unique"] = batch["image_regions"]
     return batch

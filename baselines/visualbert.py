@@ -34,6 +34,7 @@ from benchmark.features import FeatureDims
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput
 from benchmark.registry import MODELS
 from baselines.common import MLP, check_background, classifier_output, image_valid_mask
+from benchmark.models.layers import trailing_padding_cut
 
 
 @dataclass
@@ -139,7 +140,7 @@ class VisualBERT(DetectorModel):
         text_mask = torch.cat([ones, *text_masks], dim=1)
         # trailing slots that are padding for every item are masked keys whose outputs nobody reads
         # (the pooler reads [CLS]); dropping them is exact and keeps every other position id
-        used = int(torch.nonzero(text_mask.any(dim=0)).max()) + 1
+        used = trailing_padding_cut(text_mask)
         text, text_mask = text[:, :used], text_mask[:, :used]
         return text, text_mask, torch.cat(visuals, dim=1), torch.cat(visual_masks, dim=1)
 

@@ -8,7 +8,8 @@ What it prints, per model and precision:
   posts/s     training throughput (posts x epochs per second) over ``--steps`` optimiser steps
   GFLOP/step  forward + backward FLOPs of one step (torch.utils.flop_counter, matmul/conv only)
   GFLOP/s     achieved; and its ratio to the matmul limit measured at the same precision and threads
-and featurising throughput (items/s) of the default text and image encoders on real items.
+and featurising throughput (items/s) of the default text and image encoders on real items; with
+``--cold-run N``, the seconds a cold ``bench run`` spends featurising (every core, per precision).
 
 ``--compare REV_A REV_B`` runs the same measurements against two git revisions in one invocation
 (each revision checked out into a temporary worktree, measured alternately ``--repeat`` times, best
@@ -150,6 +151,36 @@ def featurise_throughput(splits, n_items: int, threads: int) -> dict:
             "n_images": len(paths), "image_batch_size": image_bs}
 
 
+def cold_run_featurise(args, precision: str) -> dict | None:
+    """Seconds to featurise the dataset (capped at ``--cold-run`` items per split) into an empty feature
+    cache, as a cold ``bench run`` does: ``load_features`` on a fresh work directory minus the same call
+    on the now-warm cache (loading and gathering), with every core (the threads a run featurises
+    with). None when this revision has no ``--precision`` (bf16 did not exist yet)."""
+    import dataclasses
+
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+    from benchmark.registry import load_plugins
+    from benchmark.runner import RunOptions, load_features
+    load_plugins()
+    fields = {f.name for f in dataclasses.fields(RunOptions)}
+    if precision != "fp32" and "precision" not in fields:
+        return None
+    limit = args.cold_run if args.cold_run > 0 else None
+    with tempfile.TemporaryDirectory() as tmp:
+        options = RunOptions(suite="perf", data_root=Path(args.data_root) if args.data_root else None,
+                             workdir=Path(tmp), limit=limit,
+                             **({"precision": precision} if "precision" in fields else {}))
+        start = time.perf_counter()
+        _, features = load_features(args.dataset, options, limit=limit, say=lambda m: None)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        load_features(args.dataset, options, limit=limit, say=lambda m: None)
+        warm = time.perf_counter() - start
+    return {"seconds": cold - warm, "texts": int(features.train.shared["text_tokens"][0].shape[0]),
+            "images": int(features.train.shared["image_regions"][0].shape[0]), "threads": os.cpu_count()}
+
+
 CLI_COMMANDS = (["--help"], ["list", "suites"], ["run", "--suite", "tabel2"])
 
 
@@ -182,6 +213,8 @@ def measure(args) -> dict:
             result["models"][f"{name}/{precision}"] = m
     if args.featurise:
         result["featurise"] = featurise_throughput(splits, args.featurise, args.threads)
+    if args.cold_run:
+        result["cold_run"] = {p: m for p in args.precisions if (m := cold_run_featurise(args, p)) is not None}
     return result
 
 
@@ -227,6 +260,34 @@ def print_table(results: dict[str, dict], out=sys.stdout) -> None:
             if len(values) == 2 and all(values):
                 line += f"{values[1] / values[0]:>6.2f}x"
             print(line, file=out)
+    if any("cold_run" in results[lab] for lab in labels):
+        print("cold-run featurising (empty cache, every core; seconds, lower is better; ratio = speed-up):",
+              file=out)
+        precisions = list(dict.fromkeys(p for lab in labels for p in results[lab].get("cold_run", {})))
+        for precision in precisions:
+            runs = [results[lab].get("cold_run", {}).get(precision) for lab in labels]
+            known = next(r for r in runs if r)
+            line = f"  {precision} ({known['texts']} texts, {known['images']} images)".ljust(44)
+            line += "".join(f"[{lab}] {r['seconds']:7.1f} s   " if r else f"[{lab}]     n/a   "
+                            for lab, r in zip(labels, runs))
+            if len(runs) == 2 and all(runs):
+                line += f"{runs[0]['seconds'] / runs[1]['seconds']:>6.2f}x"
+            print(line, file=out)
+    if len(labels) == 2:  # what bf16 buys on the new code over fp32 on the old (both in this run)
+        a, b = (results[lab] for lab in labels)
+        lines = []
+        for key, m in b["models"].items():
+            name, precision = key.split("/")
+            old = a["models"].get(f"{name}/fp32")
+            if precision == "bf16" and old:
+                lines.append(f"  {name:<20} {m['posts_per_s'] / old['posts_per_s']:>6.2f}x")
+        old_run, new_run = a.get("cold_run", {}).get("fp32"), b.get("cold_run", {}).get("bf16")
+        if old_run and new_run:
+            lines.append(f"  {'cold-run featurising':<20} {old_run['seconds'] / new_run['seconds']:>6.2f}x")
+        if lines:
+            print(f"[{labels[1]}] bf16 vs [{labels[0]}] fp32:", file=out)
+            for line in lines:
+                print(line, file=out)
 
 
 def _worktree(rev: str, root: Path) -> Path:
@@ -260,6 +321,9 @@ def compare(args) -> dict[str, dict]:
                     for key, v in got.get("featurise", {}).items():
                         if isinstance(v, float) and v > prev.get("featurise", {}).get(key, 0):
                             prev.setdefault("featurise", {})[key] = v
+                    for key, run in got.get("cold_run", {}).items():
+                        if run["seconds"] < prev.setdefault("cold_run", {}).get(key, {"seconds": float("inf")})["seconds"]:
+                            prev["cold_run"][key] = run
     finally:
         for tree in trees.values():
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
@@ -278,6 +342,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core)")
     parser.add_argument("--limit", type=int, default=None, help="cap every split at N items")
     parser.add_argument("--featurise", type=int, default=256, help="items for the featurising rate (0: skip)")
+    parser.add_argument("--cold-run", type=int, default=0,
+                        help="also time featurising the dataset into an empty cache with every core, capped at N "
+                             "items per split (-1: the whole dataset; 0: skip), per precision")
     parser.add_argument("--compare", nargs=2, metavar=("REV_A", "REV_B"), help="two git revisions")
     parser.add_argument("--repeat", type=int, default=2, help="alternating repeats with --compare")
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")

@@ -1,4 +1,7 @@
-"""MCAN's feed-forward on real slots only and text trimmed to the batch's longest real text: exact."""
+"""Exact (or same-distribution) speed-ups of the baselines, each against the computation it replaces:
+MCAN's feed-forward on real slots and text trimmed; VisualBERT's trim and [CLS]-only last layer; the
+text CNN's trailing-padding cut (EANN, CAFE, SAFE); MCAN's and KMGCN's image projection once per
+distinct image; FastDropout (MCAN), tested for nn.Dropout's distribution rather than its draws."""
 
 from __future__ import annotations
 
@@ -74,3 +77,146 @@ def test_visualbert_cls_only_last_layer_equals_the_library_forward(monkeypatch):
     assert len(used) > 10
     for a, b in used:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+# ---- TextCNN (EANN, CAFE, SAFE): the batch's trailing padding slots are cut before the convolutions
+
+def test_trailing_padding_cut_keeps_through_the_last_real_slot_plus_extra():
+    from benchmark.models.layers import trailing_padding_cut
+    mask = torch.tensor([[True, False, True, False, False, False, False],
+                         [False, False, False, False, False, False, False]])
+    assert trailing_padding_cut(mask) == 3  # a gap inside a text is kept
+    assert trailing_padding_cut(mask, 2) == 5
+    assert trailing_padding_cut(mask, 9) == 7  # never more than the slots there are
+    assert trailing_padding_cut(torch.zeros(2, 7, dtype=torch.bool)) == 1
+
+
+def _uncut(monkeypatch):
+    from benchmark.models import layers
+    monkeypatch.setattr(layers, "trailing_padding_cut", lambda mask, extra=0: mask.size(1))
+
+
+def test_text_cnn_cut_equals_the_full_width_convolution(monkeypatch):
+    from benchmark.models.layers import TextCNN
+    torch.manual_seed(0)
+    cnn = TextCNN(DIMS.text_dim, windows=(1, 2, 4, 8), filters=5)
+    batch = _batch()
+    tokens = torch.cat([batch["text_tokens"], torch.zeros(6, 7, DIMS.text_dim)], 1).requires_grad_()
+    mask = torch.cat([batch["text_mask"], torch.zeros(6, 7, dtype=torch.bool)], 1)  # 16 slots, 6 used
+    fast = cnn(tokens, mask)
+    fast_grads = torch.autograd.grad(fast.square().sum(), [tokens, *cnn.parameters()])
+    _uncut(monkeypatch)
+    full = cnn(tokens, mask)
+    full_grads = torch.autograd.grad(full.square().sum(), [tokens, *cnn.parameters()])
+    torch.testing.assert_close(fast, full, rtol=1e-6, atol=1e-6)
+    for a, b in zip(fast_grads, full_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # the window of 8 starting on the 6th real token reads 7 zero slots past it: they must be kept
+    assert fast[1].abs().sum() > 0
+
+
+def test_eann_cafe_safe_train_step_unchanged_by_the_cut(monkeypatch):
+    """Training mode (dropout on): the cut consumes no random numbers, so losses and gradients match."""
+    batch = _batch()
+    wide = dict(batch, text_tokens=torch.cat([batch["text_tokens"], torch.zeros(6, 10, DIMS.text_dim)], 1),
+                text_mask=torch.cat([batch["text_mask"], torch.zeros(6, 10, dtype=torch.bool)], 1),
+                event=torch.tensor([0, 1, 0, 1, 0, 1]))
+    dims = FeatureDims(text_dim=12, image_dim=10, text_len=19, image_regions=5, num_events=2)
+
+    def step(name):
+        torch.manual_seed(0)
+        model = build_model(name, resolve_config(name, "default", {}), dims).train()
+        torch.manual_seed(1)
+        out = model(wide)
+        grads = torch.autograd.grad(out.losses["total"], [p for p in model.parameters() if p.requires_grad],
+                                    allow_unused=True)
+        return out.losses["total"], grads
+
+    fast = {name: step(name) for name in ("eann", "cafe", "safe")}
+    _uncut(monkeypatch)
+    for name in fast:
+        loss, grads = step(name)
+        torch.testing.assert_close(fast[name][0], loss, rtol=1e-5, atol=1e-6, msg=name)
+        for a, b in zip(fast[name][1], grads):
+            if b is not None:
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+# ---- FastDropout (MCAN): nn.Dropout's distribution with a cheaper mask
+
+def test_fast_dropout_keeps_each_element_with_probability_one_minus_p_and_rescales():
+    from benchmark.models.layers import FastDropout
+    drop = FastDropout(0.3).train()
+    x = torch.full((400, 500), 2.0, requires_grad=True)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    frac, n = kept.float().mean().item(), kept.numel()
+    assert abs(frac - 0.7) < 5 * (0.7 * 0.3 / n) ** 0.5  # Bernoulli(0.7): within 5 sigma
+    assert torch.equal(y[kept], torch.full_like(y[kept], 2.0 / 0.7))  # inverted scaling, exactly
+    # no spatial structure: the keep rate of rows and of columns does not drift
+    assert kept.float().mean(1).std() < 0.05 and kept.float().mean(0).std() < 0.05
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)  # gradient flows through kept elements only
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # torch's generator: the same seed gives the same mask
+    assert torch.equal(drop.eval()(x), x)  # identity in eval mode
+
+
+def test_fast_dropout_under_bf16_autocast_scales_exactly():
+    from benchmark.models.layers import FastDropout
+    drop = FastDropout(0.5).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = drop(torch.ones(64, 64, dtype=torch.bfloat16))
+    assert y.dtype == torch.bfloat16 and set(y.unique().tolist()) == {0.0, 2.0}
+
+
+def test_mcan_uses_fast_dropout_where_its_masks_are_large():
+    from benchmark.models.layers import FastDropout
+    config = resolve_config("mcan", "default", {"model_dim": 16, "num_heads": 2, "ffn_dim": 32})
+    model = build_model("mcan", config, DIMS)
+    assert not any(type(m) is torch.nn.Dropout for m in model.modules())
+    assert sum(isinstance(m, FastDropout) for m in model.modules()) == 2 * 2 * config.num_layers + 1  # per block: feed-forward + residual
+
+
+# ---- MCAN and KMGCN: the image projection once per distinct image of the batch
+
+def _shared_image_table(n: int = 12):
+    from benchmark.features import FeatureTable
+    g = torch.Generator().manual_seed(3)
+    images = torch.randn(4, DIMS.image_regions, DIMS.image_dim, generator=g)  # 4 distinct images
+    image_index = torch.tensor([0, 1, 0, 2, 3, 0, 1, 1, 2, 3, 0, 3])[:n]
+    lengths = torch.tensor([1, 7, 3, 5, 2, 7, 4, 6, 1, 3, 2, 5])[:n]
+    mask = torch.arange(DIMS.text_len).unsqueeze(0) < lengths.unsqueeze(1)
+    tokens = torch.randn(n, DIMS.text_len, DIMS.text_dim, generator=g) * mask.unsqueeze(-1)
+    has_image = torch.tensor([True] * 10 + [False, True])[:n]
+    return FeatureTable(item_ids=[str(i) for i in range(n)], labels=torch.tensor([0, 1] * (n // 2)),
+                        events=torch.full((n,), -1),
+                        columns={"text_tokens": tokens, "text_mask": mask, "has_image": has_image,
+                                 "image_pooled": images.mean(1)[image_index]},
+                        shared={"image_regions": (images, image_index)})
+
+
+def test_mcan_and_kmgcn_project_each_distinct_image_once_with_the_same_results():
+    table = _shared_image_table()
+    idx = torch.tensor([0, 2, 5, 10, 1, 6, 7, 3])  # images 0, 0, 0, 0, 1, 1, 1, 2
+    for name, overrides in (("mcan", {"model_dim": 16, "num_heads": 2, "ffn_dim": 32}), ("kmgcn", {})):
+        torch.manual_seed(0)
+        model = build_model(name, resolve_config(name, "default", overrides), DIMS).train()
+        fast_batch = table.batch(idx, set(model.requires))
+        assert "image_regions" not in fast_batch and fast_batch["image_regions_unique"].shape[0] == 3
+        per_item = {k: v for k, v in fast_batch.items() if k not in ("image_regions_unique", "image_row_inverse")}
+        per_item["image_regions"] = table.batch(idx, {"image_regions"})["image_regions"]
+        results = []
+        for batch in (fast_batch, per_item):
+            torch.manual_seed(1)  # dropout draws the same masks: the projection consumes no random numbers
+            out = model(batch)
+            grads = torch.autograd.grad(out.losses["total"], list(model.parameters()), allow_unused=True)
+            results.append((out, grads))
+        (fast, fast_grads), (slow, slow_grads) = results
+        torch.testing.assert_close(fast.logits, slow.logits, rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(fast.losses["total"], slow.losses["total"], rtol=1e-5, atol=1e-6, msg=name)
+        for a, b in zip(fast_grads, slow_grads):
+            assert (a is None) == (b is None)
+            if a is not None:
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)

@@ -67,7 +67,8 @@ def test_forward_backward(name: str, variant: str, dims_name: str) -> None:
     full = random_batch(dims, 4, with_source=(variant == "wbg"))
     assert model.requires <= set(full)
     # the engine gathers only ``model.requires`` (+ label, event, index): the model must need no more
-    batch = {k: v for k, v in full.items() if k in model.requires | {"label", "event", "index"}}
+    # (FeatureTable.batch gives image_row_inverse with image_regions_unique)
+    batch = {k: v for k, v in full.items() if k in model.requires | {"label", "event", "index", "image_row_inverse"}}
     out = model(batch)
     assert isinstance(out, ModelOutput)
     assert out.logits.shape == (4, 2)

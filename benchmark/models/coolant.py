@@ -37,7 +37,7 @@ from benchmark.deviations import Deviation
 from benchmark.features import FeatureDims
 from benchmark.models import coolant_losses as eq
 from benchmark.models.base import DetectorModel, ModelConfig, ModelOutput, make_optimizer
-from benchmark.models.layers import CAFEEncoding, SEResNet1d, correlation_matrix_pool, mlp2
+from benchmark.models.layers import CAFEEncoding, SEResNet1d, correlation_matrix_pool, mlp2, per_image
 from benchmark.registry import MODELS
 
 DEVIATIONS = (
@@ -396,7 +396,7 @@ class Coolant(DetectorModel):
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         c = self.config
         if "image_regions_unique" in batch:  # each distinct image once (FeatureTable.batch), then per item
-            e_v = self.image_encoder(batch["image_regions_unique"])[batch["image_row_inverse"]]
+            e_v = per_image(self.image_encoder, batch)
         else:
             e_v = self.image_encoder(batch["image_regions"], rows=batch.get("image_row"))
         e_t = self.text_encoder(batch["text_tokens"], batch["text_mask"])

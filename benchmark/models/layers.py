@@ -19,11 +19,60 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+class FastDropout(nn.Module):
+    """Inverted dropout whose keep mask is ``torch.rand(...) < 1 - p``: on CPU 3x faster (forward +
+    backward) than ``nn.Dropout``, whose ``bernoulli_`` mask was 23% of an MCAN training step.
+
+    The same distribution as ``nn.Dropout`` (each element kept independently with probability 1 - p,
+    to float32 resolution, and scaled by 1 / (1 - p)), drawn from torch's generator so a seed
+    repeats; the draws themselves differ from ``nn.Dropout``'s. On CUDA it is ``F.dropout`` (fused).
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu" or self.p == 1.0:
+            return F.dropout(x, self.p, True)
+        keep = 1.0 - self.p
+        mask = torch.rand(x.shape, dtype=torch.float32) < keep
+        return x * mask.to(x.dtype).mul_(1.0 / keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def per_image(layer: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``layer`` applied to every item's image regions, (B, R, ...): once per distinct image of the
+    batch when it carries ``image_regions_unique`` (``FeatureTable.batch``; about 36 distinct images
+    in a MediaEval batch of 64), then gathered per item; else to ``image_regions``. The same values
+    either way, for a layer that acts on each image on its own."""
+    if "image_regions_unique" in batch:
+        return layer(batch["image_regions_unique"])[batch["image_row_inverse"]]
+    return layer(batch["image_regions"])
+
+
+def trailing_padding_cut(mask: torch.Tensor, extra: int = 0) -> int:
+    """Slots to keep of a (B, L) token mask: through the batch's last real token, plus ``extra``
+    (at most L; at least 1, so an all-padding batch keeps one slot)."""
+    real = mask.any(dim=0).nonzero()
+    last = int(real[-1]) + 1 if real.numel() else 1
+    return min(mask.size(1), last + extra)
+
+
 class TextCNN(nn.Module):
     """Kim-style text CNN over token states: one conv per window size, ReLU-family, max over time.
 
     Padding positions are zeroed before the convolution and excluded from the max (set to -inf);
     a sequence shorter than a window is right-padded with zeros so every window yields an output.
+    Slots after the batch's last real token are cut first, keeping ``max(window) - 1`` zero slots so
+    that every window starting on a real token still sees the same (zero) inputs: the output is
+    unchanged and the convolutions skip the batch's trailing padding.
     """
 
     def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu") -> None:
@@ -35,6 +84,8 @@ class TextCNN(nn.Module):
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.bool()
+        keep = trailing_padding_cut(mask, max(self.windows) - 1)
+        tokens, mask = tokens[:, :keep], mask[:, :keep]
         x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
         feats = []
         for window, conv in zip(self.windows, self.convs):
