@@ -84,12 +84,13 @@ class SAFE(DetectorModel):
         check_background("safe", config.use_background, dims)
         c = config
         self.input_proj = nn.Linear(dims.text_dim, c.input_len)
-        self.headline_cnn = TextCNN(c.input_len, c.windows, c.filters, activation="relu")
+        # one padded batch: this 32-d CNN costs less than regrouping by length (measured 0.83x with 4 groups)
+        self.headline_cnn = TextCNN(c.input_len, c.windows, c.filters, activation="relu", length_groups=1)
         self.headline_fc = nn.Linear(self.headline_cnn.out_dim, c.final_len)
         self.body_cnn: TextCNN | None = None
         self.body_fc: nn.Linear | None = None
         if c.use_background:
-            self.body_cnn = TextCNN(c.input_len, c.windows, c.filters, activation="relu")
+            self.body_cnn = TextCNN(c.input_len, c.windows, c.filters, activation="relu", length_groups=1)
             self.body_fc = nn.Linear(self.body_cnn.out_dim, c.final_len)
             self.requires = self.requires | {"source_text_tokens", "source_text_mask"}
         self.image_fc = nn.Linear(dims.image_dim, c.final_len)

@@ -1,6 +1,6 @@
 """Exact (or same-distribution) speed-ups of the baselines, each against the computation it replaces:
 MCAN's feed-forward on real slots and text trimmed; VisualBERT's trim and [CLS]-only last layer; the
-text CNN's trailing-padding cut (EANN, CAFE, SAFE); MCAN's and KMGCN's image projection once per
+text CNN in groups of similar length (EANN, CAFE); MCAN's and KMGCN's image projection once per
 distinct image; FastDropout (MCAN), tested for nn.Dropout's distribution rather than its draws."""
 
 from __future__ import annotations
@@ -79,44 +79,63 @@ def test_visualbert_cls_only_last_layer_equals_the_library_forward(monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
-# ---- TextCNN (EANN, CAFE, SAFE): the batch's trailing padding slots are cut before the convolutions
+# ---- TextCNN (EANN, CAFE): convolutions over groups of similar length, each cut after its longest text
 
-def test_trailing_padding_cut_keeps_through_the_last_real_slot_plus_extra():
+def test_trailing_padding_cut_keeps_through_the_batchs_last_real_slot():
     from benchmark.models.layers import trailing_padding_cut
     mask = torch.tensor([[True, False, True, False, False, False, False],
                          [False, False, False, False, False, False, False]])
     assert trailing_padding_cut(mask) == 3  # a gap inside a text is kept
-    assert trailing_padding_cut(mask, 2) == 5
-    assert trailing_padding_cut(mask, 9) == 7  # never more than the slots there are
     assert trailing_padding_cut(torch.zeros(2, 7, dtype=torch.bool)) == 1
 
 
-def _uncut(monkeypatch):
-    from benchmark.models import layers
-    monkeypatch.setattr(layers, "trailing_padding_cut", lambda mask, extra=0: mask.size(1))
+def _padded_text_cnn(cnn, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The text CNN over the whole padded batch, as it was computed before length groups (the reference)."""
+    import torch.nn.functional as F
+    mask = mask.bool()
+    x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
+    feats = []
+    for window, conv in zip(cnn.windows, cnn.convs):
+        xx, mm = x, mask
+        if x.size(2) < window:
+            xx, mm = F.pad(x, (0, window - x.size(2))), F.pad(mask, (0, window - x.size(2)))
+        h = cnn.act(conv(xx))
+        h = h.masked_fill(~mm[:, : h.size(2)].unsqueeze(1), float("-inf"))
+        pooled = h.max(dim=2).values
+        feats.append(torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)))
+    return torch.cat(feats, dim=1)
 
 
-def test_text_cnn_cut_equals_the_full_width_convolution(monkeypatch):
+def _text_cnn_case(length: int):
+    g = torch.Generator().manual_seed(length)
+    lengths = torch.tensor([1, 6, 3, 0, length, 5])  # one empty text, one that fills every slot
+    mask = torch.arange(length).unsqueeze(0) < lengths.clamp(max=length).unsqueeze(1)
+    mask[1, 2] = False  # a gap inside a text: zeros inside its windows
+    tokens = torch.randn(6, length, DIMS.text_dim, generator=g) * 3
+    return tokens.requires_grad_(), mask
+
+
+def test_text_cnn_in_length_groups_equals_the_padded_batch():
     from benchmark.models.layers import TextCNN
-    torch.manual_seed(0)
-    cnn = TextCNN(DIMS.text_dim, windows=(1, 2, 4, 8), filters=5)
-    batch = _batch()
-    tokens = torch.cat([batch["text_tokens"], torch.zeros(6, 7, DIMS.text_dim)], 1).requires_grad_()
-    mask = torch.cat([batch["text_mask"], torch.zeros(6, 7, dtype=torch.bool)], 1)  # 16 slots, 6 used
-    fast = cnn(tokens, mask)
-    fast_grads = torch.autograd.grad(fast.square().sum(), [tokens, *cnn.parameters()])
-    _uncut(monkeypatch)
-    full = cnn(tokens, mask)
-    full_grads = torch.autograd.grad(full.square().sum(), [tokens, *cnn.parameters()])
-    torch.testing.assert_close(fast, full, rtol=1e-6, atol=1e-6)
-    for a, b in zip(fast_grads, full_grads):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    # the window of 8 starting on the 6th real token reads 7 zero slots past it: they must be kept
-    assert fast[1].abs().sum() > 0
+    for activation in ("relu", "leaky_relu"):
+        for length in (16, 9, 3):  # 3: shorter than the widest window (the padded version pads it)
+            torch.manual_seed(0)
+            cnn = TextCNN(DIMS.text_dim, windows=(1, 2, 4, 8), filters=5, activation=activation,
+                          length_groups=3)
+            tokens, mask = _text_cnn_case(length)
+            fast, slow = cnn(tokens, mask), _padded_text_cnn(cnn, tokens, mask)
+            torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+            weights = torch.randn(fast.shape)
+            fast_grads = torch.autograd.grad((fast * weights).sum(), [tokens, *cnn.parameters()])
+            slow_grads = torch.autograd.grad((slow * weights).sum(), [tokens, *cnn.parameters()])
+            for a, b in zip(fast_grads, slow_grads):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+            assert fast[3].abs().sum() == 0 and fast[4].abs().sum() > 0  # empty text; full text
 
 
-def test_eann_cafe_safe_train_step_unchanged_by_the_cut(monkeypatch):
-    """Training mode (dropout on): the cut consumes no random numbers, so losses and gradients match."""
+def test_eann_cafe_safe_train_step_unchanged_by_length_groups(monkeypatch):
+    """Training mode (dropout on): grouping consumes no random numbers, so losses and gradients match."""
+    from benchmark.models import layers
     batch = _batch()
     wide = dict(batch, text_tokens=torch.cat([batch["text_tokens"], torch.zeros(6, 10, DIMS.text_dim)], 1),
                 text_mask=torch.cat([batch["text_mask"], torch.zeros(6, 10, dtype=torch.bool)], 1),
@@ -133,7 +152,7 @@ def test_eann_cafe_safe_train_step_unchanged_by_the_cut(monkeypatch):
         return out.losses["total"], grads
 
     fast = {name: step(name) for name in ("eann", "cafe", "safe")}
-    _uncut(monkeypatch)
+    monkeypatch.setattr(layers.TextCNN, "forward", _padded_text_cnn)
     for name in fast:
         loss, grads = step(name)
         torch.testing.assert_close(fast[name][0], loss, rtol=1e-5, atol=1e-6, msg=name)
