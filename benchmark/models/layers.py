@@ -71,13 +71,14 @@ class TextCNN(nn.Module):
     window is valid when it starts on a real token and fits in the ``L`` slots of the batch (a text
     shorter than a window gets the one window at its start, over zeros).
 
-    Computed in ``length_groups`` groups (default 4: measured fastest for EANN and CAFE, 1.4x and 1.1x
-    per training step over one padded batch; 2 and 8 were slower) of items of similar length (sorted by their last real
+    Computed in ``length_groups`` groups of items of similar length (sorted by their last real
     token), each cut after its longest text plus ``max(window) - 1`` zero slots: every valid window
     reads the same inputs as in the full padded batch, so the outputs are the padded computation's
     (``tests/test_baselines_exact_speedups.py`` keeps that reference), while the convolutions skip
     most of the padding (on MediaEval 39 real of 64 slots on average, and nearly every batch of 64
-    holds one text that fills all 64, so cutting the batch as a whole saves nothing).
+    holds one text that fills all 64, so cutting the batch as a whole saves nothing). 4 groups
+    measured fastest for EANN and CAFE (1.4x and 1.1x per training step over one padded batch; 2
+    and 8 were slower); ``length_groups=1`` is the padded batch.
     """
 
     def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu",
