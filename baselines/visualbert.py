@@ -90,7 +90,8 @@ class VisualBERT(DetectorModel):
 
     def __init__(self, config: VisualBERTConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
-        # imported here: transformers takes seconds to import, and registering the model must not
+        # imported here, not at module level: transformers takes seconds to import, and registering the
+        # model (every bench command) must not pay for it
         from transformers import VisualBertConfig, VisualBertModel
         check_background("visualbert", config.use_background, dims)
         c = config
