@@ -21,7 +21,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.tracking import Tracker
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from slurm_cluster import SlurmCluster, missing_binaries  # noqa: E402
 
 pytest.importorskip("submitit", reason="submitit is not installed (pip install submitit)")
@@ -52,7 +52,7 @@ def slurm():
 
 def _bench(workdir: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))}
+        filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *ARGS, "--workdir", str(workdir),
                              "--executor", "slurm", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)

@@ -9,7 +9,7 @@ import pytest
 from benchmark.deviations import Deviation, deviations_for, footnote_lines, render_document
 from benchmark.registry import MODELS, SUITES, load_plugins
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TABLE_SUITES = [f"table{i}" for i in range(1, 8)]
 
 

@@ -16,7 +16,7 @@ import pytest
 from benchmark import registry
 from benchmark.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "mmfnd_bench_example"
 
 

@@ -17,7 +17,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.tracking import Tracker
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from postgres_server import free_port, postgres  # noqa: E402,F401  (fixture)
 
 ARGS = ["--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--seeds", "1", "--limit", "60",

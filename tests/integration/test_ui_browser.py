@@ -43,7 +43,7 @@ def test_ui_lands_on_model_training_runs(tmp_path):
     port = _free_port()
     ui = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "ui", "--workdir", str(tmp_path), "--port", str(port)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         deadline = time.time() + 120
         while True:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location("perf", Path(__file__).parent.parent / "benchmarks" / "perf.py")
+_SPEC = importlib.util.spec_from_file_location("perf", Path(__file__).parents[2] / "benchmarks" / "perf.py")
 perf = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(perf)
 

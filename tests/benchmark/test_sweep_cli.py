@@ -16,7 +16,7 @@ import pytest
 
 from benchmark import sweep
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE = ["--model", "text_only", "--dataset", "synthetic-tiny", "--limit", "12", "--device", "cpu"]
 
 

@@ -20,7 +20,7 @@ TS = "Wed Apr 17 18:57:37 +0000 2013"
 
 def _shared_data() -> Path:
     override = os.environ.get("BENCH_SHARED_DATA")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(override) if override else Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 def _image(folder: Path, name: str) -> None:

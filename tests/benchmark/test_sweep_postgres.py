@@ -12,7 +12,7 @@ import pytest
 from benchmark import sweep
 from benchmark.cli import main
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from postgres_server import postgres  # noqa: E402,F401  (fixture)
 
 

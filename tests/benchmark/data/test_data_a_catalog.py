@@ -48,6 +48,6 @@ def test_real_specs_report_availability(tmp_path: Path) -> None:
     assert not spec.available(tmp_path) and not spec.available(None)
     (tmp_path / "mediaeval2016").mkdir()
     assert spec.available(tmp_path)
-    shared = Path(os.environ.get("BENCH_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    shared = Path(os.environ.get("BENCH_SHARED_DATA") or Path(__file__).resolve().parents[4] / "shared" / "data")
     if (shared / "mediaeval2016").is_dir():
         assert spec.available(shared)
