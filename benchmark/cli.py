@@ -143,9 +143,9 @@ def _params_from(args, suite) -> dict:
     if not args.params:
         return {}
     if args.params != "best":
-        raise SystemExit(f"--params accepts only 'best' (the best parameters of stored sweeps), got {args.params!r}")
-    from benchmark.sweep import best_params_for_suite
-    return best_params_for_suite(_workdir(args), suite)
+        raise UnknownNameError(f"--params accepts only 'best' (the best parameters of stored sweeps), got {args.params!r}")
+    from benchmark.sweep_cli import best_params_for_suite, suite_models
+    return best_params_for_suite(_workdir(args), suite_models(suite), suite.name)
 
 
 def _slurm_options(args, workdir: Path):
@@ -180,7 +180,7 @@ def cmd_run(args) -> int:
     load_plugins()
     data_root, explicit = _data_root(args)
     if suite.kind == "sweep":
-        from benchmark.sweep import run_sweep_suite
+        from benchmark.sweep_cli import run_sweep_suite
         return run_sweep_suite(suite, args, data_root)
     options = RunOptions(
         suite=suite.name, data_root=data_root, data_root_explicit=explicit, workdir=_workdir(args),
@@ -337,7 +337,7 @@ def cmd_data(args) -> int:
 
 # sweep -------------------------------------------------------------------------------------------
 def cmd_sweep(args) -> int:
-    from benchmark.sweep import cli_sweep
+    from benchmark.sweep_cli import cli_sweep
     load_plugins()
     return cli_sweep(args)
 
@@ -466,6 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=at_least(1))
     p.add_argument("--limit", type=at_least(1, "; leave --limit out for no cap"))
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="training and featurising precision (default: fp32 on CPU, bf16 on CUDA); recorded in the "
+                        "study, which refuses to resume under another")
+    p.add_argument("--allow-leaks", action="store_true",
+                   help="train even when the loaded splits share images or texts (as `bench run --allow-leaks`)")
     p.add_argument("--tracking-uri", help="MLflow tracking server URI shared by workers on several machines "
                    "(default: the SQLite store in the work directory)")
     p.add_argument("--heartbeat-interval", type=int, default=60,
@@ -485,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from benchmark.errors import SweepError
     from benchmark.tracking import StoreError, using_tracking_uri
     from benchmark.workdir_lock import WorkdirBusy
     try:
@@ -496,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"bench: data error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, WorkdirBusy, PluginError) as exc:
+    except (StoreError, WorkdirBusy, PluginError, SweepError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     except PermissionError as exc:

@@ -326,7 +326,7 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
     out_dir = report_dir(workdir, suite.name, protocol)
     paths: list[Path] = []
     if suite.kind == "sweep":
-        from benchmark.sweep import write_sweep_report
+        from reports.sweep import write_sweep_report
         return write_sweep_report(suite, workdir)
     inputs = report_inputs_key(suite, workdir, protocol, fmt, figures)
     manifest = _cells_manifest(out_dir, protocol)

@@ -367,7 +367,8 @@ def test_image_references_outside_the_dataset_folder_are_refused(tmp_path):
 
 
 def test_sweep_workers_get_a_storage_password_through_the_environment():
-    from benchmark.sweep import STORAGE_ENV, _worker_argv, storage_secret
+    from benchmark.sweep_cli import STORAGE_ENV, storage_secret
+    from benchmark.sweep_cli import worker_argv as _worker_argv
 
     args = argparse.Namespace(model="coolant", variant="default", dataset="synthetic-demo", trials=2, study="s",
                               metric="val_accuracy", seed=0, device="cpu", heartbeat_interval=60, grace_period=180,
