@@ -65,6 +65,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.features import FeatureSplits, FeatureTable
+from benchmark.redaction import mask as redact  # the storage URL without its password
 from benchmark.tracking import Tracker, git_commit, package_versions, pid_alive
 
 log = logging.getLogger(__name__)
@@ -106,17 +107,6 @@ def is_journal(url: str) -> bool:
 
 def journal_path(url: str) -> Path:
     return Path(url[len("journal:"):] if url.startswith("journal:") else url)
-
-
-def redact(url: str) -> str:
-    """The storage URL without its password (safe to print, tag and store)."""
-    from sqlalchemy.engine import make_url
-    if is_journal(url):
-        return url
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: leave as is
-        return url
 
 
 class RetryStale(RetryHeartbeatStaleTrialCallback):
