@@ -197,7 +197,7 @@ def cmd_run(args) -> int:
     with workdir_lock(options.workdir), sigterm_as_interrupt():
         try:
             executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
-                                     slurm=slurm)
+                                     slurm=slurm, retries=args.retries)
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train N cells at once in N worker processes with one torch thread each (default: "
                         "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
                         "the numbers are the same for every N)")
+    p.add_argument("--retries", type=at_least(0), default=1,
+                   help="train a cell again this many times when its worker process dies (killed, out of "
+                        "memory) before it is recorded FAILED (default 1; --executor local)")
     p.add_argument("--executor", choices=("inline", "local", "slurm"), default=None,
                    help="local (default on CPU): --jobs worker processes; inline: one cell at a time in this "
                         "process with all threads (default with --device cuda; one thread with --jobs 1); "

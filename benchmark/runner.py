@@ -518,6 +518,8 @@ class SuiteRunner:
             features = self.features_for(plan.job.dataset)  # the workers read them from the warm cache
             jobs.append((plan.job, features if inline else None))
         self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
+        if hasattr(self.executor, "say"):  # retries and dead workers are reported above the bar
+            self.executor.say = self.say
         run_ids: dict[str, str] = {}
         total, done = len(planned), [0]
         bar = tqdm(total=total, desc=f"{self.suite.name}: cells", unit="cell", position=0, leave=True,
@@ -568,6 +570,9 @@ class SuiteRunner:
         if outcome.job_id:  # a cluster job ran the cell: where to look when it misbehaved
             self.tracker.set_tags(run_id, {"executor.job_id": outcome.job_id,
                                            "executor.log": " ".join(outcome.logs)})
+        if outcome.retried:  # earlier attempts ended with their worker process: why, for the record
+            self.tracker.set_tags(run_id, {"retries": len(outcome.retried),
+                                           "retry_reasons": " | ".join(outcome.retried)[:4000]})
         if outcome.unavailable:  # not a result and not a failure: the row reads "not available: why"
             self.tracker.client.delete_run(run_id)
             self._open.pop(run_id, None)
