@@ -195,6 +195,7 @@ def cmd_run(args) -> int:
     started = time.time()
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
+        _backup(options.workdir)
         try:
             executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
                                      slurm=slurm, retries=args.retries)
@@ -246,18 +247,42 @@ def cmd_report(args) -> int:
 
 
 # doctor ------------------------------------------------------------------------------------------
+def _backup(workdir: Path) -> None:
+    """Before a command writes the work directory's store: an online copy of it (the newest few kept)."""
+    from benchmark.store_health import KEEP, backup_store
+    from benchmark.tracking import server_uri
+    if server_uri():
+        return  # the tracking server's own backups cover its store
+    copy = backup_store(workdir)
+    if copy is not None:
+        print(f"[store] backed up mlflow.db to {copy} (newest {KEEP} kept; `bench doctor --restore` puts one back)")
+
+
 def cmd_doctor(args) -> int:
     from benchmark.doctor import run_doctor
-    from benchmark.tracking import check_store
+    from benchmark.store_health import restore_store, store_file
+    from benchmark.tracking import check_store, server_uri
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:
         args.suite = get_suite(args.suite).name
     workdir = _workdir(args)
-    check_store(workdir, must_exist=True)
+    local = not server_uri()
+    if args.restore:
+        if not local:
+            raise SystemExit("bench doctor --restore: the tracking server owns its store; restore its database "
+                             "on the server (this restores only a work directory's mlflow.db)")
+        with workdir_lock(workdir):
+            used, aside = restore_store(workdir)
+        print(f"[doctor] restored {store_file(workdir)} from the backup {used}"
+              + (f"; the file it replaced is kept as {aside}" if aside else "")
+              + "; runs recorded after that backup are gone from the store, so `bench run` trains their cells again")
+    if not (local and store_file(workdir).is_file()):
+        check_store(workdir, must_exist=True)  # no store: say why; a damaged one is described by run_doctor
     suites = [args.suite] if args.suite else None
     if args.repair:
         with workdir_lock(workdir):
+            _backup(workdir)
             return run_doctor(workdir, suites, repair=True)
     return run_doctor(workdir, suites)
 
@@ -432,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="only this suite (default: every suite in the store)")
     p.add_argument("--repair", action="store_true",
                    help="mark damaged cells FAILED (the next `bench run` retrains them) and close orphans")
+    p.add_argument("--restore", action="store_true",
+                   help="put back the newest backup of mlflow.db that passes SQLite's integrity check (taken "
+                        "before each run; the current file is kept beside it), then verify as usual")
     _add_common(p)
     _add_tracking(p)
     p.set_defaults(func=cmd_doctor)

@@ -96,25 +96,49 @@ def check_store(workdir: Path, must_exist: bool) -> None:
     """
     if server_uri():
         return  # the tracking server owns its store
+    from benchmark.store_health import backups, check_database
     workdir = Path(workdir)
     db = workdir / "mlflow.db"
+    kept = backups(workdir)
+    restore = (f"`bench doctor --restore --workdir {workdir}` puts back the newest sound backup (of {len(kept)} "
+               f"in {kept[0].parent})" if kept else "Restore it from a backup")
     if db.is_file():
         with db.open("rb") as handle:
             header = handle.read(16)
         if header and header != b"SQLite format 3\x00":
-            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); restore it from a backup, "
-                             "or move it aside to start a new store")
+            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); nothing was written. "
+                             f"{restore}, or move it aside to start a new store")
+        problems = check_database(db) if header else []
+        if problems:
+            raise StoreError(f"{db} is damaged (SQLite quick_check: {problems[0][:300]}); nothing was written. "
+                             f"{restore}, or move it aside to start a new store")
         return
     artifacts = workdir / ARTIFACT_DIR
     has_runs = artifacts.is_dir() and any(artifacts.glob("*/*/artifacts"))
     if must_exist:
         lost = f" although {artifacts} holds stored artifacts (the database was deleted or moved)" if has_runs else ""
-        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. Restore mlflow.db from a backup, "
+        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. "
+                         f"{restore}; "
                          f"check --workdir, or run `bench run --workdir {workdir} ...` first")
     if has_runs:
         raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
-                         "moved. Restore it from a backup (the artifacts alone cannot rebuild it), or move "
+                         f"moved. {restore} (the artifacts alone cannot rebuild it), or move "
                          f"{artifacts} aside to start a new store")
+
+
+def release_store(workdir: Path) -> None:
+    """Close this process's cached MLflow connections to the work directory's SQLite file, so that a
+    file put in its place (``bench doctor --restore``) is opened afresh, not written through a stale
+    handle. MLflow caches one engine per URI and one store object per URI."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - mlflow is a dependency
+        return
+    engine = SqlAlchemyStore._engine_map.pop(tracking_uri(workdir), None)
+    if engine is not None:
+        engine.dispose()
+    utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def git_commit(repo: Path | None = None) -> str:
@@ -194,6 +218,8 @@ class Tracker:
 
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
+        if not self.tracking_uri:  # a damaged file is refused before this run's first write
+            check_store(self.workdir, must_exist=False)
         exp = self.experiment_id(suite)
         self.close_orphans()
         run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')[5:16]}".strip(),
