@@ -388,6 +388,9 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of errors that are otherwise one line (full disk, permissions, "
+                             "unreachable server, damaged store, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered models, variants, datasets, suites or encoders")
@@ -510,51 +513,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark.redaction import masked_output
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from benchmark.tracking import StoreError, using_tracking_uri
+    with masked_output():  # no credential in anything printed, logged or raised (see benchmark.redaction)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        quiet = _NoTracebacks()
+        handlers = [] if args.debug or args.verbose else list(logging.getLogger().handlers)
+        for handler in handlers:
+            handler.addFilter(quiet)
+        try:
+            return _main(args)
+        finally:
+            for handler in handlers:
+                handler.removeFilter(quiet)
+
+
+class _NoTracebacks(logging.Filter):
+    """Library log records keep their message but lose the traceback (MLflow logs one for every database
+    error it re-raises; ``bench`` then says the error in one line). ``--debug`` or ``-v`` keep them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _main(args) -> int:
+    from benchmark.tracking import TRACKING_URI_ENV, StoreError, using_tracking_uri
+    from benchmark.user_errors import explain
     from benchmark.workdir_lock import WorkdirBusy
+    uris = [getattr(args, "tracking_uri", None) or os.environ.get(TRACKING_URI_ENV, ""),
+            getattr(args, "storage", None) or os.environ.get("BENCH_SWEEP_STORAGE", "")]
     try:
         with using_tracking_uri(getattr(args, "tracking_uri", None)):
             return int(args.func(args) or 0)
-    except UnknownNameError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except DataError as exc:
-        print(f"bench: data error: {exc}", file=sys.stderr)
-        return 2
-    except (StoreError, WorkdirBusy, PluginError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except PermissionError as exc:
-        print(f"bench: permission denied: {exc.filename or exc}: check the owner and mode of that path, or use "
-              "another --workdir / --data-root", file=sys.stderr)
-        return 2
     except KeyboardInterrupt as exc:
         print(f"bench: {str(exc) or 'interrupted (Ctrl-C)'}", file=sys.stderr)
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
     except Exception as exc:
-        if not _is_database_error(exc):
-            raise
-        print(f"bench: the MLflow store of the work directory cannot be read ({type(exc).__name__}: "
-              f"{str(exc).splitlines()[0][:300]}); restore mlflow.db from a backup or move it aside", file=sys.stderr)
-        return 2
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    """SQLAlchemy/sqlite errors, also when MLflow wraps them (a damaged or foreign mlflow.db)."""
-    import sqlite3
-
-    import sqlalchemy.exc
-    for _ in range(20):  # a bounded walk down the cause chain
-        if exc is None:
-            return False
-        if isinstance(exc, (sqlalchemy.exc.DatabaseError, sqlite3.DatabaseError)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+        error = exc
+        if isinstance(exc, (UnknownNameError, StoreError, WorkdirBusy, PluginError)):
+            message = str(exc)
+        elif isinstance(exc, DataError):
+            message = f"data error: {exc}"
+        else:
+            message = explain(exc, uris, workdir=_workdir(args) if hasattr(args, "workdir") else None)
+            if message is None:  # not the environment: a bug, shown with its (masked) traceback
+                raise
+    if args.debug:
+        import traceback
+        traceback.print_exception(error, file=sys.stderr)
+    print(f"bench: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

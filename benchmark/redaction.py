@@ -7,7 +7,12 @@ replaced by ``***`` wherever it occurs, however many URIs a text holds.
 """
 from __future__ import annotations
 
+import logging
 import re
+import sys
+import traceback
+from contextlib import contextmanager
+from typing import Iterator
 
 MASK = "***"
 
@@ -30,3 +35,63 @@ def mask(text: str) -> str:
 def has_secret(uri: str | None) -> bool:
     """Whether ``uri`` carries a password (then it must not appear on a command line, visible in ``ps``)."""
     return bool(uri) and mask(uri) != uri
+
+
+class MaskedStream:
+    """A text stream that masks what is written to it (``sys.stdout``/``sys.stderr`` of a command):
+    MLflow's and any library's prints, warnings and tracebacks pass through :func:`mask` too."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(mask(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str):  # flush, fileno, isatty, encoding, buffer ... of the real stream
+        return getattr(self._stream, name)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks each record's final message (set on handlers made before ours)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:  # the traceback text is masked too
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        return True
+
+
+def _masked_excepthook(kind, value, tb) -> None:
+    sys.stderr.write(mask("".join(traceback.format_exception(kind, value, tb))))
+
+
+@contextmanager
+def masked_output() -> Iterator[None]:
+    """For one command: stdout and stderr masked, every root logging handler filtered, and an uncaught
+    exception's traceback (printed after the command returns) masked as well."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
+    sys.excepthook = _masked_excepthook
+    handlers = [h for h in logging.getLogger().handlers if not any(isinstance(f, MaskingFilter) for f in h.filters)]
+    masking = MaskingFilter()
+    for handler in handlers:
+        handler.addFilter(masking)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masking)
+        if isinstance(sys.stdout, MaskedStream):
+            sys.stdout = saved[0]
+        if isinstance(sys.stderr, MaskedStream):
+            sys.stderr = saved[1]

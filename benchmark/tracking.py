@@ -45,6 +45,8 @@ CELL_TAGS = ("suite", "model", "variant", "row", "dataset", "dataset_name", "dat
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # "🏃 View run ... at: http://user:PW@host/..." six times per run: the URL would carry the credentials
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in ("mlflow", "alembic", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
