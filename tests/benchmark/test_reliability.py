@@ -130,3 +130,98 @@ def test_a_worker_dies_with_its_parent(tmp_path, kernel):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child), f"worker {child} outlived its parent by 10 s"
+
+
+# real `bench run` processes ----------------------------------------------------------------------
+RUN = ["run", "--suite", "table2", "--row", "COOLANT", "--row", "w/o ITM", "--dataset", "twitter", "--limit", "40",
+       "--max-epochs", "1", "--seeds", "2", "--device", "cpu", "--jobs", "2"]
+
+
+def _children(pid: int) -> dict[int, str]:
+    """pid -> command line of the live processes whose parent is ``pid``."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _workers(pid: int) -> list[int]:
+    return [child for child, cmd in _children(pid).items() if "spawn_main" in cmd and "resource_tracker" not in cmd]
+
+
+class _Bench:
+    """``bench`` in a subprocess whose output is collected line by line as it comes."""
+
+    def __init__(self, *args: str, env: dict | None = None) -> None:
+        import threading
+        environment = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", **(env or {}),
+                       "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        environment.pop("BENCH_DATA_ROOT", None)
+        self.process = subprocess.Popen([sys.executable, "-m", "benchmark.cli", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, env=environment)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self._reader.start()
+
+    def wait_for(self, condition, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.process.kill()
+        pytest.fail(f"{what} within {timeout:.0f} s:\n" + "".join(self.lines)[-3000:])
+
+    def finish(self, timeout: float) -> str:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail("bench did not end:\n" + "".join(self.lines)[-3000:])
+        self._reader.join(10)
+        return "".join(self.lines)
+
+
+@pytest.mark.slow
+def test_kill_9_of_one_worker_retries_its_cell_and_the_run_finishes(tmp_path):
+    from benchmark.tracking import Tracker
+    run = _Bench(*RUN, "--workdir", str(tmp_path))
+    workers = run.wait_for(lambda: len(_workers(run.process.pid)) == 2 and any(
+        line.startswith("[cell]") for line in run.lines) and _workers(run.process.pid), 600, "no two workers")
+    victim = workers[0]
+    os.kill(victim, signal.SIGKILL)
+    output = run.finish(600)
+    assert run.process.returncode == 0, output
+    assert f"worker process {victim} was killed by SIGKILL (signal 9; out of memory or kill -9?); training the " \
+           "cell again (attempt 2 of 2)" in output
+    assert "[run] suite table2 finished" in output and "0 failed cell(s)" in output
+    assert (tmp_path / "reports" / "table2" / "table.md").is_file()
+    runs = Tracker(tmp_path).cell_runs("table2", statuses=("FINISHED", "FAILED", "KILLED", "RUNNING"))
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 4
+    retried = [r for r in runs if r.data.tags.get("retries")]
+    assert len(retried) == 1 and f"worker process {victim} was killed by SIGKILL" in retried[0].data.tags["retry_reasons"]
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_parent_takes_its_workers_along_and_doctor_closes_its_runs(tmp_path):
+    run = _Bench(*RUN, "--workdir", str(tmp_path))
+    run.wait_for(lambda: len(_workers(run.process.pid)) == 2, 600, "no two workers")
+    family = list(_children(run.process.pid))  # the workers and multiprocessing's resource tracker
+    run.process.kill()
+    run.finish(30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in family if _alive(pid)], "processes outlived the killed `bench run` by 10 s"
+    doctor = _Bench("doctor", "--workdir", str(tmp_path))
+    said = doctor.finish(120)
+    assert doctor.process.returncode == 1 and f"left RUNNING by process {run.process.pid}" in said
+    assert "[table2] suite run table2 " in said  # the invocation's own run, not only its cells
