@@ -516,27 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.redaction import masked_output
     parser = build_parser()
     args = parser.parse_args(argv)
-    with masked_output():  # no credential in anything printed, logged or raised (see benchmark.redaction)
+    # no credential in anything printed, logged or raised; library tracebacks only with --debug or -v
+    with masked_output(keep_tracebacks=args.debug or args.verbose):
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
-        quiet = _NoTracebacks()
-        handlers = [] if args.debug or args.verbose else list(logging.getLogger().handlers)
-        for handler in handlers:
-            handler.addFilter(quiet)
-        try:
-            return _main(args)
-        finally:
-            for handler in handlers:
-                handler.removeFilter(quiet)
-
-
-class _NoTracebacks(logging.Filter):
-    """Library log records keep their message but lose the traceback (MLflow logs one for every database
-    error it re-raises; ``bench`` then says the error in one line). ``--debug`` or ``-v`` keep them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        return True
+        return _main(args)
 
 
 def _main(args) -> int:

@@ -12,7 +12,7 @@ import re
 import sys
 import traceback
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 MASK = "***"
 
@@ -56,19 +56,26 @@ class MaskedStream:
         return getattr(self._stream, name)
 
 
-class MaskingFilter(logging.Filter):
-    """A logging filter that masks each record's final message (set on handlers made before ours)."""
+def _masking_factory(make: Callable[..., logging.LogRecord], keep_tracebacks: bool) -> Callable[..., logging.LogRecord]:
+    """A log-record factory around ``make``: every record of every logger (MLflow's own, which do not
+    propagate to the root, included) has its final message masked, and its traceback masked or dropped."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's to report
+            return record
         masked = mask(message)
         if masked != message:
             record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:  # the traceback text is masked too
+        if record.exc_info and keep_tracebacks:
             record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = mask(record.exc_text)
-        return True
+        elif record.exc_info:
+            record.exc_info, record.exc_text = None, None
+        return record
+
+    return factory
 
 
 def _masked_excepthook(kind, value, tb) -> None:
@@ -76,21 +83,19 @@ def _masked_excepthook(kind, value, tb) -> None:
 
 
 @contextmanager
-def masked_output() -> Iterator[None]:
-    """For one command: stdout and stderr masked, every root logging handler filtered, and an uncaught
+def masked_output(keep_tracebacks: bool = True) -> Iterator[None]:
+    """For one command: stdout and stderr masked, every log record masked (``keep_tracebacks=False``:
+    records lose their traceback too; ``bench`` says such errors in one line), and an uncaught
     exception's traceback (printed after the command returns) masked as well."""
     saved = sys.stdout, sys.stderr
+    make = logging.getLogRecordFactory()
     sys.stdout, sys.stderr = MaskedStream(sys.stdout), MaskedStream(sys.stderr)
     sys.excepthook = _masked_excepthook
-    handlers = [h for h in logging.getLogger().handlers if not any(isinstance(f, MaskingFilter) for f in h.filters)]
-    masking = MaskingFilter()
-    for handler in handlers:
-        handler.addFilter(masking)
+    logging.setLogRecordFactory(_masking_factory(make, keep_tracebacks))
     try:
         yield
     finally:
-        for handler in handlers:
-            handler.removeFilter(masking)
+        logging.setLogRecordFactory(make)
         if isinstance(sys.stdout, MaskedStream):
             sys.stdout = saved[0]
         if isinstance(sys.stderr, MaskedStream):

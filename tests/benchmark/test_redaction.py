@@ -45,3 +45,33 @@ def test_sweep_uses_the_same_function():
     from benchmark import sweep
     assert sweep.redact is mask
     assert sweep.storage_secret("postgresql://b:pw@db/o") and not sweep.storage_secret("sqlite:///x.db")
+
+
+def test_masked_output_covers_prints_every_logger_and_drops_tracebacks_on_request(capsys, caplog):
+    import logging
+
+    from benchmark.redaction import masked_output
+    own = logging.getLogger("not.propagating")
+    own.propagate = False
+    handler = logging.StreamHandler()  # bound to the stderr of now: written through the masked stream below
+    own.addHandler(handler)
+    try:
+        with masked_output(keep_tracebacks=False):
+            handler.setStream(__import__("sys").stderr)
+            print("tracking at http://u:SECRETPW@h:5000")
+            try:
+                raise RuntimeError("refused: postgresql://b:SECRETPW@db/o")
+            except RuntimeError:
+                own.exception("store error for %s", "https://x:SECRETPW@y")
+    finally:
+        own.removeHandler(handler)
+    captured = capsys.readouterr()
+    assert "http://u:***@h:5000" in captured.out and "store error for https://x:***@y" in captured.err
+    assert "SECRETPW" not in captured.out + captured.err and "Traceback" not in captured.err
+    with masked_output(keep_tracebacks=True):
+        try:
+            raise RuntimeError("refused: postgresql://b:SECRETPW@db/o")
+        except RuntimeError:
+            logging.getLogger("x").error("failed", exc_info=True)
+    logged = caplog.text  # pytest's own handler, made before masked_output: the records come masked
+    assert "Traceback" in logged and "postgresql://b:***@db/o" in logged and "SECRETPW" not in logged

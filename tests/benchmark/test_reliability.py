@@ -225,3 +225,131 @@ def test_kill_9_of_the_parent_takes_its_workers_along_and_doctor_closes_its_runs
     said = doctor.finish(120)
     assert doctor.process.returncode == 1 and f"left RUNNING by process {run.process.pid}" in said
     assert "[table2] suite run table2 " in said  # the invocation's own run, not only its cells
+
+
+# the environment fails: one line each, exit 2, nothing secret ------------------------------------------
+ONE = ["run", "--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--limit", "40", "--max-epochs", "1",
+       "--seeds", "1", "--device", "cpu", "--jobs", "1"]
+PLANTED = "PLANTEDPW7c1e"
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_is_one_line_and_exit_2(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a 1 MB tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        run = _Bench(*ONE, "--workdir", str(mount / "w"))
+        output = run.finish(600)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert run.process.returncode == 2, output
+    assert f"bench: no space left on the device holding {mount / 'w'}" in output
+    assert "Traceback" not in output
+
+
+def test_an_unreachable_server_is_one_masked_line_and_debug_shows_a_masked_traceback(tmp_path, capsys, monkeypatch):
+    from benchmark.cli import main
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    uri = f"http://bench:{PLANTED}@127.0.0.1:{_free_port()}"
+    assert main(["report", "--suite", "table2", "--workdir", str(tmp_path), "--tracking-uri", uri]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1].startswith(
+        f"bench: cannot reach http://bench:***@127.0.0.1:{uri.rsplit(':', 1)[1]} (")
+    assert "Traceback" not in captured.err + captured.out and PLANTED not in captured.err + captured.out
+    assert main(["--debug", "report", "--suite", "table2", "--workdir", str(tmp_path), "--tracking-uri", uri]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback (most recent call last)" in captured.err and PLANTED not in captured.err + captured.out
+
+
+def test_a_missing_driver_is_one_masked_line(tmp_path, capsys, monkeypatch):
+    from benchmark.cli import main
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # as if psycopg2 were not installed
+    uri = f"postgresql+psycopg2://bench:{PLANTED}@127.0.0.1:{_free_port()}/mlflow"
+    assert main(["report", "--suite", "table2", "--workdir", str(tmp_path), "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("bench: postgresql+psycopg2://bench:***@127.0.0.1:" + uri.rsplit(":", 1)[1]
+                           + " needs the database driver psycopg2, which is not installed: pip install "
+                           "psycopg2-binary (or use an http:// tracking server, or leave the URI out for the work "
+                           "directory's SQLite store)")
+
+
+@pytest.mark.slow
+def test_a_file_where_the_feature_cache_belongs_is_one_line(tmp_path, capsys, monkeypatch):
+    from benchmark.cli import main
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+    (tmp_path / "features").write_text("a file, not the cache folder")
+    assert main([*ONE, "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"bench: {tmp_path / 'features'} is a file, but a folder is needed there (to create {tmp_path / 'features'}" \
+        in err and "Traceback" not in err
+
+
+@pytest.fixture()
+def mlflow_server(tmp_path):
+    """A plain ``mlflow server`` (SQLite backend): it ignores the credentials the client sends."""
+    port = _free_port()
+    log = open(tmp_path / "server.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                               "--default-artifact-root", str(tmp_path / "server-artifacts"), "--no-serve-artifacts",
+                               "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    import urllib.request
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("mlflow server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+            time.sleep(1)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+        log.close()
+
+
+def _grep(root: Path, secret: str) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file() and secret.encode() in path.read_bytes():
+            hits.append(str(path))
+    return hits
+
+
+@pytest.mark.slow
+def test_a_planted_password_is_nowhere_in_what_runs_print_or_store(tmp_path, mlflow_server):
+    """A succeeding run and a failing one with credentials in --tracking-uri (workers on, --jobs 2):
+    the password is in no output, no stored file, no worker's command line."""
+    good = f"http://bench:{PLANTED}@127.0.0.1:{mlflow_server}"
+    bad = f"http://bench:{PLANTED}@127.0.0.1:{_free_port()}"
+    work = tmp_path / "w"
+    run = _Bench(*ONE[:-2], "--jobs", "2", "--seeds", "2", "--workdir", str(work), "--tracking-uri", good,
+                 env={"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "false"})  # MLflow's own URL lines on: masked
+    seen = run.wait_for(lambda: _workers(run.process.pid), 600, "no worker started")
+    commands = [(Path(f"/proc/{pid}/cmdline").read_bytes() if _alive(pid) else b"") for pid in seen]
+    output = run.finish(600)
+    assert run.process.returncode == 0, output
+    assert "View run" in output and "http://bench:***@127.0.0.1" in output  # MLflow printed it, masked
+    failed = _Bench(*ONE, "--workdir", str(tmp_path / "w2"), "--tracking-uri", bad,
+                    env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    failed_output = failed.finish(300)
+    assert failed.process.returncode == 2 and "cannot reach http://bench:***@" in failed_output
+    assert PLANTED not in output + failed_output
+    assert not any(PLANTED.encode() in command for command in commands)
+    assert _grep(tmp_path, PLANTED) == []  # work directories, the server's store and artifacts, logs
