@@ -1,7 +1,7 @@
-"""Executing cells: one pure training function, run in this process or in worker processes.
+"""Executing cells: ``benchmark.training.train_cell`` run in this process, in worker processes or as Slurm jobs.
 
-Why this shape: a cell is a function of its identity to stored results. ``execute_cell`` trains one
-cell from a picklable ``CellJob`` and returns a ``CellOutcome`` (epoch records, final metrics, files,
+Why this shape: a cell is a function of its identity to stored results. ``train_cell`` trains one
+cell from a picklable ``CellSpec`` and returns a ``CellOutcome`` (epoch records, final metrics, files,
 or the error); it never touches the MLflow store. The submitting process is the store's only writer:
 it opens the cell's run, hands the job to an executor, and records the outcome. So ``--jobs N``
 never meets "database is locked", and a cluster executor (submitit) can reuse the same function.
@@ -42,98 +42,10 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-__all__ = ["CellJob", "CellOutcome", "execute_cell", "InlineExecutor", "ProcessExecutor", "make_executor",
-           "worker_cell"]
+from benchmark.cells import CellSpec
+from benchmark.training import CellOutcome, train_cell
 
-
-@dataclass
-class CellJob:
-    """Everything a worker needs to train one cell (picklable)."""
-
-    name: str  # "row | slot | seed N", for messages
-    dataset: str  # registered dataset name
-    options: Any  # benchmark.runner.RunOptions
-    limit: int | None
-    model: str
-    config: Any  # resolved model config (dataclass)
-    seed: int
-    keep_representation: bool = False
-    key: str = ""  # the cell's identity key (a worker-side label only)
-
-
-@dataclass
-class CellOutcome:
-    """What training one cell produced, or why it failed; recorded by the submitting process."""
-
-    ok: bool
-    seconds: float = 0.0
-    n_params: int = 0
-    epochs: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # replayed when not live
-    extra_metrics: list[tuple[dict[str, float], int]] = field(default_factory=list)  # from prepare()
-    artifacts: list[str] = field(default_factory=list)  # files written by prepare() to attach
-    result: Any = None  # benchmark.engine.TrainResult
-    error: str = ""
-    traceback: str = ""
-    live: bool = False  # epoch metrics and artifacts were already logged by the callbacks
-    unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
-    logs: list[str] = field(default_factory=list)  # log files of the job that ran the cell (cluster executors)
-    job_id: str = ""  # the scheduler's job id (cluster executors)
-    retried: list[str] = field(default_factory=list)  # why earlier attempts ended (a worker died), oldest first
-
-
-_FEATURES: dict[tuple, tuple[Any, Any]] = {}
-
-
-def _features(job: CellJob):
-    """(splits, features) of the job's dataset, loaded once per process from the feature cache."""
-    from benchmark.runner import load_features
-    key = (job.dataset, job.limit, repr(job.options))
-    if key not in _FEATURES:
-        _FEATURES[key] = load_features(job.dataset, job.options, job.limit, say=lambda message: None)
-    return _FEATURES[key]
-
-
-def execute_cell(job: CellJob, features=None, on_epoch: Callable | None = None,
-                 log_artifact: Callable | None = None, log_metrics: Callable | None = None) -> CellOutcome:
-    """Train one cell. Callbacks log live (inline); without them everything is collected in the outcome.
-
-    Exceptions of the model or the data become a failed outcome with the traceback; Ctrl-C and
-    SIGTERM (KeyboardInterrupt) propagate.
-    """
-    from benchmark.emotion_set import EmotionSetProvider, EmotionSetUnavailable
-    from benchmark.engine import resolve_device, train_model
-    from benchmark.models.base import PrepareContext
-    from benchmark.runner import run_precision
-    from benchmark.variants import build_model
-
-    outcome = CellOutcome(ok=False, live=on_epoch is not None)
-    started = time.time()
-    try:
-        splits, features = features if features is not None else _features(job)
-        device = resolve_device(job.options.device)
-        torch.manual_seed(job.seed)
-        model = build_model(job.model, job.config, features.dims)
-        outcome.n_params = sum(p.numel() for p in model.parameters())
-        context = PrepareContext(
-            device=device, seed=job.seed, cache_dir=Path(job.options.workdir) / "pretrained",
-            log_artifact=log_artifact or (lambda path: outcome.artifacts.append(str(path))),
-            log_metrics=log_metrics or (lambda metrics, step=0: outcome.extra_metrics.append((dict(metrics), step))),
-            emotion_set=EmotionSetProvider.for_run(job.options))
-        outcome.result = train_model(
-            model, features, protocol=job.options.protocol, seed=job.seed, device=device,
-            precision=run_precision(job.options), prepare_context=context,
-            keep_representation=job.keep_representation,
-            on_epoch=on_epoch or (lambda epoch, record: outcome.epochs.append((epoch, dict(record)))))
-        outcome.ok = True
-    except KeyboardInterrupt:
-        raise
-    except EmotionSetUnavailable as exc:  # "not available" in the table, not a failure
-        outcome.unavailable = str(exc).removeprefix("not available: ")
-    except Exception as exc:  # recorded as a FAILED cell by the submitting process
-        outcome.error = f"{type(exc).__name__}: {exc}"
-        outcome.traceback = traceback.format_exc()
-    outcome.seconds = time.time() - started
-    return outcome
+__all__ = ["InlineExecutor", "ProcessExecutor", "SlurmExecutor", "make_executor", "worker_cell"]
 
 
 class InlineExecutor:
@@ -145,8 +57,8 @@ class InlineExecutor:
     def describe(self) -> str:
         return "inline" + (f", {self.threads} torch thread(s)" if self.threads else "")
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
         """``jobs``: (job, features). ``start(job)`` opens the cell's run and returns a handle;
         ``live(handle)`` gives the live logging callbacks; ``finish`` records the outcome."""
         previous = torch.get_num_threads()
@@ -155,7 +67,7 @@ class InlineExecutor:
             if self.threads:
                 torch.set_num_threads(self.threads)
             try:
-                outcome = execute_cell(job, features, **live(handle))
+                outcome = train_cell(job, features, **live(handle))
             finally:
                 torch.set_num_threads(previous)
             finish(job, handle, outcome)
@@ -170,10 +82,10 @@ def _worker_init() -> None:
     load_plugins()
 
 
-def worker_cell(job: CellJob) -> CellOutcome:
-    """``execute_cell`` in a fresh worker (a Slurm job): one torch thread, plugins registered first."""
+def worker_cell(job: CellSpec) -> CellOutcome:
+    """``train_cell`` in a fresh worker (a Slurm job): one torch thread, plugins registered first."""
     _worker_init()
-    return execute_cell(job)
+    return train_cell(job)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -204,7 +116,7 @@ def die_with_parent(parent_pid: int, poll_seconds: float = 1.0, kernel: bool = T
     return "watchdog"
 
 
-def _worker_main(conn, parent_pid: int, target: Callable[[CellJob], CellOutcome]) -> None:
+def _worker_main(conn, parent_pid: int, target: Callable[[CellSpec], CellOutcome]) -> None:
     """A local worker: jobs in through ``conn``, outcomes back, until ``None`` or the pipe closes."""
     die_with_parent(parent_pid)
     _worker_init()
@@ -248,13 +160,13 @@ def describe_exit(exitcode: int | None) -> str:
 class _Worker:
     """One spawned worker process, the pipe to it and the cell it trains (job, handle, deaths so far)."""
 
-    def __init__(self, context, target: Callable[[CellJob], CellOutcome]) -> None:
+    def __init__(self, context, target: Callable[[CellSpec], CellOutcome]) -> None:
         self.conn, child = context.Pipe(duplex=True)
         self.process = context.Process(target=_worker_main, args=(child, os.getpid(), target),
                                        name="bench-cell-worker")
         self.process.start()
         child.close()
-        self.task: tuple[CellJob, Any, list[str]] | None = None
+        self.task: tuple[CellSpec, Any, list[str]] | None = None
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the worker to end, then terminate and kill it if it does not."""
@@ -280,7 +192,7 @@ class ProcessExecutor:
     Workers die with this process (``die_with_parent``).
     """
 
-    def __init__(self, jobs: int, retries: int = 1, target: Callable[[CellJob], CellOutcome] = execute_cell,
+    def __init__(self, jobs: int, retries: int = 1, target: Callable[[CellSpec], CellOutcome] = train_cell,
                  say: Callable[[str], None] | None = None) -> None:
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
@@ -292,9 +204,9 @@ class ProcessExecutor:
     def describe(self) -> str:
         return f"{self.jobs} worker processes, 1 torch thread each"
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
-        pending: deque[tuple[CellJob, Any, list[str]]] = deque((job, None, []) for job, _ in jobs)
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+        pending: deque[tuple[CellSpec, Any, list[str]]] = deque((job, None, []) for job, _ in jobs)
         if not pending:
             return
         context = multiprocessing.get_context("spawn")
@@ -315,7 +227,7 @@ class ProcessExecutor:
             for worker in workers:
                 worker.stop(timeout=5.0)
 
-    def _assign(self, worker: _Worker, task: tuple[CellJob, Any, list[str]], start: Callable) -> None:
+    def _assign(self, worker: _Worker, task: tuple[CellSpec, Any, list[str]], start: Callable) -> None:
         job, handle, deaths = task
         if handle is None:
             handle = start(job)
@@ -426,8 +338,8 @@ class SlurmExecutor:
         executor.update_parameters(**parameters)
         return executor
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
         cells = [job for job, _ in jobs]
         if not cells:
             return
@@ -487,7 +399,7 @@ def _slurm_outcome(submitted_job) -> CellOutcome:
                                  "again to re-submit this cell")
     try:
         outcome = submitted_job.result()
-    except Exception as exc:  # the job ran but the function raised outside execute_cell (e.g. import error)
+    except Exception as exc:  # the job ran but the function raised outside train_cell (e.g. import error)
         last_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:500]
         outcome = CellOutcome(ok=False, error=f"Slurm job {submitted_job.job_id} failed: {last_line}; log "
                                               f"{paths.stderr}", traceback=str(exc))

@@ -42,9 +42,9 @@ def test_mask_in_free_text_masks_every_uri():
 
 
 def test_sweep_uses_the_same_function():
-    from benchmark import sweep
-    assert sweep.redact is mask
-    assert sweep.storage_secret("postgresql://b:pw@db/o") and not sweep.storage_secret("sqlite:///x.db")
+    from benchmark import sweep, sweep_cli, sweep_storage
+    assert sweep.redact is mask and sweep_storage.redact is mask
+    assert sweep_cli.storage_secret("postgresql://b:pw@db/o") and not sweep_cli.storage_secret("sqlite:///x.db")
 
 
 def test_masked_output_covers_prints_every_logger_and_drops_tracebacks_on_request(capsys, caplog):

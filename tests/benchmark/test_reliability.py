@@ -12,13 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.executors import CellJob, CellOutcome, ProcessExecutor, describe_exit, die_with_parent
+from dataclasses import dataclass
+
+from benchmark.executors import ProcessExecutor, describe_exit, die_with_parent
+from benchmark.training import CellOutcome
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 # fake cells: module-level, so spawned workers import them -----------------------------------------
-def fake_cell(job: CellJob) -> CellOutcome:
+@dataclass(frozen=True)
+class FakeJob:
+    """What the executor reads of a cell (its name) plus what ``fake_cell`` needs."""
+
+    name: str
+    key: str
+    options: dict
+
+
+def fake_cell(job: FakeJob) -> CellOutcome:
     """``job.options``: {"mode": ok | die-once | die-always | raise, "marker": folder}."""
     mode, marker = job.options["mode"], Path(job.options["marker"])
     (marker / f"{job.key}.{os.getpid()}.{time.monotonic_ns()}").touch()  # one file per attempt
@@ -30,9 +42,8 @@ def fake_cell(job: CellJob) -> CellOutcome:
     return CellOutcome(ok=True, seconds=0.2, error=str(os.getpid()))
 
 
-def _jobs(tmp_path, modes: list[str]) -> list[tuple[CellJob, None]]:
-    return [(CellJob(name=f"cell {i} ({mode})", dataset="d", options={"mode": mode, "marker": str(tmp_path)},
-                     limit=None, model="m", config=None, seed=i, key=f"k{i}"), None)
+def _jobs(tmp_path, modes: list[str]) -> list[tuple[FakeJob, None]]:
+    return [(FakeJob(name=f"cell {i} ({mode})", key=f"k{i}", options={"mode": mode, "marker": str(tmp_path)}), None)
             for i, mode in enumerate(modes)]
 
 
