@@ -46,6 +46,8 @@ CELL_TAGS = ("suite", "model", "variant", "row", "dataset", "dataset_name", "dat
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # "🏃 View run ... at: http://user:PW@host/..." six times per run: the URL would carry the credentials
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in ("mlflow", "alembic", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -89,33 +91,19 @@ class StoreError(RuntimeError):
     """The work directory's MLflow store is missing, lost or not a database."""
 
 
-def check_store(workdir: Path, must_exist: bool) -> None:
-    """Refuse a work directory whose store cannot be trusted, before anything opens (and so creates) it.
-
-    ``must_exist``: readers (``bench report``, ``bench doctor``) need the store; a writer may start a
-    new one, unless stored artifacts show that a store existed and was lost.
-    """
-    if server_uri():
-        return  # the tracking server owns its store
-    workdir = Path(workdir)
-    db = workdir / "mlflow.db"
-    if db.is_file():
-        with db.open("rb") as handle:
-            header = handle.read(16)
-        if header and header != b"SQLite format 3\x00":
-            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); restore it from a backup, "
-                             "or move it aside to start a new store")
+def release_store(workdir: Path) -> None:
+    """Close this process's cached MLflow connections to the work directory's SQLite file, so that a
+    file put in its place (``bench doctor --restore``) is opened afresh, not written through a stale
+    handle. MLflow caches one engine per URI and one store object per URI."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - mlflow is a dependency
         return
-    artifacts = workdir / ARTIFACT_DIR
-    has_runs = artifacts.is_dir() and any(artifacts.glob("*/*/artifacts"))
-    if must_exist:
-        lost = f" although {artifacts} holds stored artifacts (the database was deleted or moved)" if has_runs else ""
-        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. Restore mlflow.db from a backup, "
-                         f"check --workdir, or run `bench run --workdir {workdir} ...` first")
-    if has_runs:
-        raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
-                         "moved. Restore it from a backup (the artifacts alone cannot rebuild it), or move "
-                         f"{artifacts} aside to start a new store")
+    engine = SqlAlchemyStore._engine_map.pop(tracking_uri(workdir), None)
+    if engine is not None:
+        engine.dispose()
+    utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def git_commit(repo: Path | None = None) -> str:
@@ -200,6 +188,8 @@ class Tracker:
 
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
+        """The invocation's run. Callers check the store first (``benchmark.store_health.check_store``:
+        a damaged file is refused before a run's first write)."""
         exp = self.experiment_id(suite)
         self.close_orphans()
         run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')[5:16]}".strip(),
