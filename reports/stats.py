@@ -907,11 +907,13 @@ def paper_verdict(seed_values, paper_value: float, margin: float, alpha: float =
 
 
 def claim_verdict(stated: float, crossed: Interval, seeds: Interval | None = None) -> str:
-    """Whether a difference the paper states (its sign) is reproduced: only when an interval excludes 0 on its side.
+    """Whether a difference the paper states is reproduced: only when an interval excludes 0 on its side.
 
-    "reproduced" when the interval generalising over clusters and seeds (``crossed``) excludes 0 on the
-    stated side; "reproduced on this test set only" when only the over-seeds interval does; "opposite"
-    when an interval excludes 0 on the other side; else "not shown (interval includes 0)".
+    ``stated`` is in the intervals' units. "reproduced" when the interval generalising over clusters and
+    seeds (``crossed``) excludes 0 on the stated side; "reproduced on this test set only" when only the
+    over-seeds interval does ("... for these trained models only" when ``crossed`` covers one seed);
+    "opposite" when an interval excludes 0 on the other side; else "not shown (interval includes 0)".
+    A reproduced sign whose interval also excludes the stated size says so ("smaller/larger than stated").
     """
     if stated == 0 or not np.isfinite(stated):
         raise ValueError(f"a stated difference needs a sign, got {stated}")
@@ -920,11 +922,19 @@ def claim_verdict(stated: float, crossed: Interval, seeds: Interval | None = Non
     def excludes(iv: Interval | None, sign: float) -> bool:
         return iv is not None and np.isfinite(iv.low) and (iv.low > 0 if sign > 0 else iv.high < 0)
 
+    def size(iv: Interval) -> str:
+        if abs(stated) > max(abs(iv.low), abs(iv.high)):
+            return " (smaller than stated)"
+        if abs(stated) < min(abs(iv.low), abs(iv.high)):
+            return " (larger than stated)"
+        return ""
+
     if excludes(crossed, side) and crossed.estimand == ESTIMAND_CROSSED:
-        return "reproduced"
-    if excludes(seeds, side) or excludes(crossed, side):
-        return "reproduced on this test set only" if excludes(seeds, side) else \
-            "reproduced for these trained models only (one seed)"
+        return "reproduced" + size(crossed)
+    if excludes(seeds, side):
+        return "reproduced on this test set only" + size(seeds)
+    if excludes(crossed, side):
+        return "reproduced for these trained models only (one seed)" + size(crossed)
     if excludes(crossed, -side) or excludes(seeds, -side):
         return "opposite"
     return "not shown (interval includes 0)"

@@ -664,7 +664,7 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
                                     p_fake_b=mb.p_fake if c.metric == "roc_auc" else None,
                                     values_a=va, values_b=vb, alpha=alpha)
                 diff = 100.0 * comp.difference
-                verdict = claim_verdict(c.points, comp.crossed, comp.seeds)
+                verdict = claim_verdict(c.points / 100.0, comp.crossed, comp.seeds)
                 measured = f"{diff:+.2f} (seeds {len(fa)} / {len(fb)})"
 
                 def pts(iv: Interval | None, tag: str) -> str:
@@ -691,7 +691,8 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
     foot = ["Measured = mean over seeds of row A − mean over seeds of row B, in percentage points. Verdict: "
             "'reproduced' only when interval (b) excludes 0 on the side the paper states; 'reproduced on this test "
             "set only' when only (a) does; 'opposite' when an interval excludes 0 on the other side; otherwise "
-            "'not shown (interval includes 0)' — absence of evidence, not evidence of absence."]
+            "'not shown (interval includes 0)' — absence of evidence, not evidence of absence; '(smaller/larger than "
+            "stated)' when the interval also excludes the stated size."]
     foot += [f"{d}: the stored runs have no cluster column (stored before clusters were recorded); unit 'item' "
              f"(independent items) is used, so the intervals may be too narrow." for d in sorted(fallback)]
     if (warn := _seed_warning(seed_pairs)):

@@ -267,11 +267,15 @@ def test_paper_verdict_tost_prediction_interval_and_inconclusive():
 def test_claim_verdict_needs_the_interval_to_exclude_zero_on_the_papers_side():
     def iv(lo, hi, estimand=ESTIMAND_CROSSED):
         return Interval(estimand, (lo + hi) / 2, 0.1, 5, lo, hi, 0.5, 0.95, (5, 5), 20, "")
-    assert claim_verdict(+2.0, iv(0.01, 0.05)) == "reproduced"
-    assert claim_verdict(+2.0, iv(-0.01, 0.05)) == "not shown (interval includes 0)"
-    assert claim_verdict(+2.0, iv(-0.01, 0.05), iv(0.01, 0.04, ESTIMAND_SEEDS)) == "reproduced on this test set only"
-    assert claim_verdict(+2.0, iv(-0.05, -0.01)) == "opposite"
-    assert claim_verdict(-2.0, iv(-0.05, -0.01)) == "reproduced"
+    assert claim_verdict(+0.02, iv(0.01, 0.05)) == "reproduced"
+    assert claim_verdict(+0.30, iv(0.01, 0.05)) == "reproduced (smaller than stated)"
+    assert claim_verdict(+0.005, iv(0.01, 0.05)) == "reproduced (larger than stated)"
+    assert claim_verdict(+0.02, iv(-0.01, 0.05)) == "not shown (interval includes 0)"
+    assert claim_verdict(+0.02, iv(-0.01, 0.05), iv(0.01, 0.04, ESTIMAND_SEEDS)) == "reproduced on this test set only"
+    assert claim_verdict(+0.02, iv(0.01, 0.05, ESTIMAND_CLUSTERS)) == \
+        "reproduced for these trained models only (one seed)"
+    assert claim_verdict(+0.02, iv(-0.05, -0.01)) == "opposite"
+    assert claim_verdict(-0.02, iv(-0.05, -0.01)) == "reproduced"
     with pytest.raises(ValueError):
         claim_verdict(0.0, iv(0.01, 0.05))
 
