@@ -102,7 +102,7 @@ def test_write_table_on_a_built_metric_table(tmp_path):
     # tie-break toward a seed); EANN is wrong on the first 100
     assert test["row"] == "EANN" and test["difference"] == pytest.approx(0.75 - 0.905)
     md = paths["md"].read_text()
-    assert "Clusters (twitter): unit image, 400 clusters" in md and "95% CI [" in md
+    assert "Clusters (twitter): unit image, 400 clusters" in md and "(a) [" in md and "(b) [" in md
     assert "Clusters (twitter): unit image, 400 clusters" in paths["tex"].read_text()
     assert "not run yet" in paths["md"].read_text()
     assert r"\toprule" in paths["tex"].read_text()
