@@ -855,7 +855,7 @@ class PaperVerdict:
     """Our seeds vs the paper's single reported run, on the same test set."""
 
     verdict: str  # "matches (TOST, ±margin)", "below", "above", "inconclusive (±x)", or why none
-    pi_low: float  # (1 − α) prediction interval of one more run
+    pi_low: float  # (1 − α) prediction interval of one more run, clipped to [0, 1]
     pi_high: float
     p_tost: float  # the larger one-sided p of the two one-sided tests
     margin: float
@@ -889,7 +889,7 @@ def paper_verdict(seed_values, paper_value: float, margin: float, alpha: float =
     se = sd * math.sqrt(1 + 1 / s_n)
     df = s_n - 1
     half = float(_sps.t.ppf(1 - alpha / 2, df) * se)
-    lo, hi = mean - half, mean + half
+    lo, hi = max(0.0, mean - half), min(1.0, mean + half)  # a metric lies in [0, 1]
     d = mean - paper_value
     if se > 0:
         p_tost = float(max(_sps.t.sf((d + margin) / se, df), _sps.t.cdf((d - margin) / se, df)))

@@ -405,17 +405,26 @@ def _seed_warning(pairs: Sequence[tuple[str, int, int]]) -> str | None:
 # metric table (COOLANT Tables 1 and 2; NovEmoFake Tables 4-6)
 
 
+def _bounds(iv: Interval, signed: bool) -> tuple[float, float]:
+    """The interval clipped to the range the quantity can take: [0, 1] for a metric, [−1, 1] for a difference
+    (t intervals over few seeds can reach past it; clipping keeps every possible true value inside)."""
+    lo = -1.0 if signed else 0.0
+    return max(lo, iv.low), min(1.0, iv.high)
+
+
 def _interval_text(tag: str, iv: Interval | None, signed: bool = False) -> str:
     if iv is None:
         return f"{tag} n/a (one seed)"
     only = " clusters only" if iv.estimand == ESTIMAND_CLUSTERS else ""
-    return f"{tag}{only} [{_f(iv.low, signed=signed)}, {_f(iv.high, signed=signed)}]"
+    low, high = _bounds(iv, signed)
+    return f"{tag}{only} [{_f(low, signed=signed)}, {_f(high, signed=signed)}]"
 
 
-def _interval_values(prefix: str, iv: Interval | None) -> dict[str, Any]:
+def _interval_values(prefix: str, iv: Interval | None, signed: bool = False) -> dict[str, Any]:
     if iv is None:
         return {f"{prefix}low": math.nan, f"{prefix}high": math.nan}
-    return {f"{prefix}low": iv.low, f"{prefix}high": iv.high}
+    low, high = _bounds(iv, signed)
+    return {f"{prefix}low": low, f"{prefix}high": high}
 
 
 def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: Sequence[str],
@@ -605,7 +614,8 @@ def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj_a: float 
     text = (f"Δacc {_f(res.difference, signed=True)}\n{line_a}\n{line_b}\n"
             f"{res.n_discordant_clusters} of {res.n_clusters} clusters differ")
     return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row,
-                       "difference": res.difference, **_interval_values("seeds_ci_", a), **_interval_values("ci_", b),
+                       "difference": res.difference, **_interval_values("seeds_ci_", a, True),
+                       **_interval_values("ci_", b, True),
                        "p_seeds": a.p_value if a else math.nan, "p_seeds_holm": p_adj_a if a else math.nan,
                        "p_value": b.p_value, "p_holm": p_adj_b, "df": b.df, "estimand_b": b.estimand,
                        "n_clusters": res.n_clusters, "n_discordant_clusters": res.n_discordant_clusters,

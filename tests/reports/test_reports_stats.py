@@ -258,7 +258,9 @@ def test_paper_verdict_tost_prediction_interval_and_inconclusive():
     assert paper_verdict(tight, 0.70, 0.02).verdict == "above"
     wide = [0.6, 0.8, 0.7, 0.9, 0.75]
     w = paper_verdict(wide, 0.76, 0.02)
-    assert w.verdict == f"inconclusive (±{(w.pi_high - w.pi_low) / 2:.3f})"
+    half = sps.t.ppf(0.975, 4) * np.std(wide, ddof=1) * math.sqrt(1.2)
+    assert w.verdict == f"inconclusive (±{half:.3f})"
+    assert w.pi_high == 1.0 and w.pi_low == pytest.approx(0.75 - half)  # clipped to the metric's range
     assert paper_verdict([0.8], 0.8, 0.02).verdict == "no verdict (one seed)"
     with pytest.raises(ValueError):
         paper_verdict(tight, float("nan"), 0.02)
