@@ -159,6 +159,9 @@ def test_large_clusters_make_an_item_level_difference_insignificant():
     assert acc["n_clusters"] == 8 and acc["cluster_unit"] == "image"
     # every seed scores 0.875 on this test set, as the paper: (a) matches; (b) stays wide (8 images)
     assert acc["verdict"] == "matches (TOST, ±0.02)" and acc["ci_high"] - acc["ci_low"] > 0.1
+    narrow = metric_table(a, ["A"], ["d"], ["accuracy"], reference=lambda d, r, m: 0.875, margin_points=0.5)
+    assert narrow.rows[0].cells[0].values["verdict"] == "matches (TOST, ±0.005)"  # the suite's margin, in points
+    assert any("within ±0.5 points" in f for f in narrow.footnotes)
     header = "\n".join(t.header)
     assert "Clusters (d): unit image, 8 clusters over 400 test items (largest 12.5%)" in header
     assert "Minimum accuracy difference detectable at 80% power" in header
