@@ -298,7 +298,9 @@ def _estimand_lines(unit: str = "cluster") -> list[str]:
             f"compared by the same t-test. With one seed on a row, (b) covers only the trained models "
             f"('clusters only').",
             "(a) and (b) differ because (b) also counts how the score would move on other test "
-            f"{unit}s; the paper's own numbers are (a)-type (one test set)."]
+            f"{unit}s; the paper's own numbers are (a)-type (one test set). In one table (b) can come out "
+            "narrower than (a): its cluster part is estimated from the spread between clusters, right on "
+            "average over test sets but noisy in any one (see README, calibration)."]
 
 
 def _verdict_rule(margin_points: float) -> str:
