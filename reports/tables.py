@@ -525,10 +525,13 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                     mean, std = aggregate_over_seeds(values)
                     iv_a = iv_b = None
                     if isinstance(mat, PredictionMatrix) and (m != "roc_auc" or mat.p_fake is not None):
-                        iv_a, iv_b = row_intervals(mat.y_true, mat.y_pred, m, mat.clusters,
-                                                   p_fake_by_seed=mat.p_fake if m == "roc_auc" else None,
-                                                   seed_values=values, alpha=alpha)
-                        if m == "accuracy":
+                        try:
+                            iv_a, iv_b = row_intervals(mat.y_true, mat.y_pred, m, mat.clusters,
+                                                       p_fake_by_seed=mat.p_fake if m == "roc_auc" else None,
+                                                       seed_values=values, alpha=alpha)
+                        except ValueError as exc:  # e.g. ROC-AUC on a test split with one class, one cluster
+                            footnotes.append(f"{row} on {d}, {m}: no interval — {exc}")
+                        if m == "accuracy" and iv_b is not None:
                             row_ivs[d].append(iv_b)
                     lines = [f"{_mean_std(mean, std, len(fin))}{(' ' + mark) if mark else ''}"]
                     vals = {**base, "status": "ok",

@@ -237,6 +237,14 @@ def test_metric_table_header_and_footnotes(table2):
     assert any("inconclusive" in f for f in table2.footnotes)
 
 
+def test_one_cluster_gives_no_interval_but_a_reason():
+    one = np.array(["image:0"] * N)
+    t = metric_table([rec("A", "d", s, 10 + s, clusters=one) for s in range(2)], ["A"], ["d"], ["accuracy"])
+    c = t.rows[0].cells[0].values
+    assert c["mean"] == pytest.approx(1 - 10.5 / N) and math.isnan(c["ci_low"])
+    assert any("accuracy: no interval — crossed_variance needs at least 2 clusters" in f for f in t.footnotes)
+
+
 def test_metric_table_partial_failure_uses_finished_seeds():
     records = [rec("A", "d", 0, 10), rec("A", "d", 1, 20), rec("A", "d", 2, 0, status="FAILED", error="NaN loss")]
     t = metric_table(records, ["A"], ["d"], ["accuracy"])
