@@ -496,7 +496,7 @@ def crossed_variance(sums_by_row: Sequence[np.ndarray], sizes, coefs: Sequence[f
       V_seed = Σ_r c_r² max(0, (s_r² − Σ_g w_g² s_rg²) / (1 − H)) / S_r. Subtracting the per-cluster part
       is what keeps the interaction from being counted twice (once in V_CR2, once in s_r²);
     * total V = V_CR2 + V_seed, tested with t on Σ_r (S_r − 1) df when V_seed > 0 (the issue's
-      suggestion; a Satterthwaite df from the estimated parts gave 91-93% coverage with 2 seeds, since
+      suggestion; a Satterthwaite df from the estimated parts gave 85-92% coverage with 2 seeds, since
       a seed part estimated small by chance also raises the df), else on df_BM.
 
     Cameron, Gelbach & Miller (2008) and MacKinnon & Webb (2017) show plain cluster-robust t-tests
