@@ -140,7 +140,7 @@ class SuiteRunner:
         opts = self.options
         validate_run(self.suite, opts)
         slots = [slot for slot in self.suite.datasets if not opts.datasets or slot.id in opts.datasets]
-        resolutions = resolve_slots(slots, opts.data_root)
+        resolutions = resolve_slots(slots, opts.data_root, opts.split)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         self.synthetic = any(r.source == "synthetic" for r in resolutions)
         if self.synthetic:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.schema import DataError
-from benchmark.data.spec import DatasetSpec
+from benchmark.data.spec import DEFAULT_SPLIT, DatasetSpec
 from benchmark.registry import DATASETS, MODELS, UnknownNameError, unknown_name_message
 from benchmark.suites import DatasetSlot, Suite, SuiteRow
 from benchmark.tracking import fingerprint
@@ -52,16 +52,24 @@ def _real_specs() -> list[DatasetSpec]:
     return [DATASETS.get(n) for n in DATASETS.names() if DATASETS.get(n).kind == "real"]
 
 
-def resolve_slots(slots, data_root: Path | None) -> list[SlotResolution]:
+def _eligible(spec: DatasetSpec, split: str) -> bool:
+    """A dataset that is one --split choice (``DatasetSpec.split_choice``) serves only that choice."""
+    return spec.split_choice is None or spec.split_choice == split
+
+
+def resolve_slots(slots, data_root: Path | None, split: str = DEFAULT_SPLIT) -> list[SlotResolution]:
     """Real data where found; synthetic for every slot only when no real dataset exists at all.
 
-    When the data root holds some real dataset, a slot without its data is 'not available' (never
-    silently replaced by synthetic data).
+    A slot takes the first of its ``real`` datasets that is present and serves the ``--split`` choice
+    (Twitter: the 2015 release, else the paper's split rebuilt from the 2016 release under ``paper``,
+    else the 2016 release). When the data root holds some real dataset, a slot without its data is
+    'not available' (never silently replaced by synthetic data).
     """
     root_has_any = data_root is not None and any(s.available(data_root) for s in _real_specs())
     out = []
     for slot in slots:
-        found = next((n for n in slot.real if DATASETS.get(n).available(data_root)), None)
+        found = next((n for n in slot.real if _eligible(DATASETS.get(n), split)
+                      and DATASETS.get(n).available(data_root)), None)
         if found:
             out.append(SlotResolution(slot, found, "real"))
         elif not root_has_any:
