@@ -311,7 +311,7 @@ def test_orphans_of_every_suite_are_closed_and_own_pid_is_not_proof_of_life(tmp_
 # 7. feature cache integrity ----------------------------------------------------------------------------
 def test_corrupt_and_unreadable_shards_are_deleted_and_recomputed(tmp_path, caplog):
     from benchmark.encoders.cache import FeatureCache
-    from tests.test_encoders_cache import CountingText
+    from tests.benchmark.encoders.test_encoders_cache import CountingText
 
     enc = CountingText()
     cache = FeatureCache(tmp_path)
@@ -333,7 +333,7 @@ def test_corrupt_and_unreadable_shards_are_deleted_and_recomputed(tmp_path, capl
 
 def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
     from benchmark.encoders.cache import STALE_TMP_SECONDS, FeatureCache
-    from tests.test_encoders_cache import CountingText
+    from tests.benchmark.encoders.test_encoders_cache import CountingText
 
     enc = CountingText()
     directory = FeatureCache(tmp_path).directory_for(enc.identity)
@@ -351,7 +351,7 @@ def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
 def test_image_references_outside_the_dataset_folder_are_refused(tmp_path):
     from benchmark.data.novemofake import load_novemofake
     from benchmark.data.spec import LoadOptions
-    from tests.test_data_b_novemofake import image, many, write_novemofake
+    from tests.benchmark.data.test_data_b_novemofake import image, many, write_novemofake
 
     records = many(20)
     secret = tmp_path / "secret.png"

@@ -11,7 +11,7 @@ import pytest
 from reports.reference import reference_lookup
 from reports.render import latex_document, latex_escape
 from reports.tables import metric_table
-from tests.test_reports_tables import rec
+from tests.reports.test_reports_tables import rec
 
 
 def test_latex_escape_spells_every_non_ascii_character():

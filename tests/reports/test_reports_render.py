@@ -13,7 +13,7 @@ import pytest
 from reports.render import (IndexEntry, latex_escape, render_csv, render_latex, render_markdown, write_index,
                             write_table)
 from reports.tables import Cell, TableData, TableRow, metric_table
-from tests.test_reports_tables import rec
+from tests.reports.test_reports_tables import rec
 
 
 @pytest.fixture()
