@@ -178,3 +178,18 @@ def test_real_paper_split_counts(shared_data: Path) -> None:
     assert any("development events 6,840 fake + 5,008 real, test events 2,564 fake + 1,217 real" in note
                for note in splits.notes)
     assert find_leaks(splits) == []
+
+
+def test_sweep_study_names_stored_before_paper_existed_are_kept() -> None:
+    from types import SimpleNamespace
+
+    from benchmark.loading import RunOptions
+    from benchmark.sweep_cli import study_name
+    suite = SimpleNamespace(name="table3")
+
+    def name(split: str) -> str:
+        return study_name(suite, "bert_resnet", "wbg", "recovery", RunOptions(suite="table3", split=split,
+                                                                              precision="fp32"), None, None)
+    assert name("paper") == name("random") == "table3-bert_resnet-wbg-recovery"  # the same items, same study
+    assert name("grouped") == "table3-bert_resnet-wbg-recovery-split-grouped"
+    assert name("published").endswith("-split-published")
