@@ -413,17 +413,18 @@ def run_data_check(dataset_name: str, data_root: Path | None, options: LoadOptio
     print(format_check_report(report, max_problems=max_problems, per_event=spec.split_choice is not None),
           file=out)
     failed = bool(report.errors)
-    for other in split_choices_of(spec):
+    for other in split_choices_of(spec, options.split):
         failed |= _check_split_choice(other, data_root, options, out)
     return 1 if failed else 0
 
 
-def split_choices_of(spec) -> list:
-    """Registered datasets that are a --split choice rebuilt from ``spec``'s folder (mediaeval2016 ->
-    the paper's split), so checking a release also checks the splits made from it."""
+def split_choices_of(spec, split: str) -> list:
+    """Registered datasets that are the --split ``split`` choice rebuilt from ``spec``'s folder
+    (mediaeval2016 under ``paper`` -> the paper's split), so checking a release also checks the split
+    a suite slot would take from it."""
     from benchmark.registry import DATASETS
     return [other for other in (DATASETS.get(n) for n in DATASETS.names())
-            if other.split_choice is not None and other.name != spec.name and other.kind == spec.kind == "real"
+            if other.split_choice == split and other.name != spec.name and other.kind == spec.kind == "real"
             and other.folder == spec.folder]
 
 

@@ -162,6 +162,9 @@ def test_data_check_of_the_2016_release_prints_the_paper_split(release: Path) ->
     assert rows["nepal"] == ["test", "1", "2", "3"] and rows["eclipse"] == ["test", "0", "1", "1"]
     assert rows["sandy"][0] == "train" and rows["test"] == ["4", "1", "3", "2"]
     assert f"RESULT ({NAME}): OK" in paper
+    published = io.StringIO()  # the 2016 split alone: what a run under --split published reads
+    assert run_data_check("mediaeval2016", release.parent, LoadOptions(split="published"), out=published) == 0
+    assert "Dataset mediaeval2016" in published.getvalue() and NAME not in published.getvalue()
 
 
 @pytest.mark.realdata
