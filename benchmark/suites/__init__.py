@@ -64,6 +64,8 @@ class Suite:
     max_epochs: int | None = None
     limit: int | None = None
     study: dict[str, Any] = field(default_factory=dict)  # sweep suites
+    folds: int | None = None  # evaluation design: K-fold cross-validation over every labelled item
+    fold_by: str | None = None  # its groups: event | publisher | grouped | image (None: the dataset's default)
     description: str = ""
     source: Path | None = None
 
@@ -99,6 +101,7 @@ def parse_suite(data: dict[str, Any], source: Path | None = None) -> Suite:
                      store_representation=bool(data.get("store_representation", False)),
                      all_models=bool(data.get("all_models", False)), max_epochs=data.get("max_epochs"),
                      limit=data.get("limit"), study=dict(data.get("study") or {}),
+                     folds=int(data["folds"]) if data.get("folds") else None, fold_by=data.get("fold_by"),
                      description=data.get("description", ""), source=source)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{where}: invalid suite spec: {exc!s}. See benchmark/suites/table2.yaml for the format."
