@@ -75,7 +75,7 @@ def resolve_slots(slots, data_root: Path | None, split: str = DEFAULT_SPLIT) -> 
         elif not root_has_any:
             out.append(SlotResolution(slot, slot.synthetic, "synthetic"))
         else:
-            wanted = ", ".join(f"{data_root}/{DATASETS.get(n).folder}" for n in slot.real) or "(none)"
+            wanted = ", ".join(dict.fromkeys(f"{data_root}/{DATASETS.get(n).folder}" for n in slot.real)) or "(none)"
             out.append(SlotResolution(slot, None, "not available",
                                       f"no {slot.label} data under the data root (looked for {wanted})"))
     return out
@@ -84,7 +84,8 @@ def resolve_slots(slots, data_root: Path | None, split: str = DEFAULT_SPLIT) -> 
 def check_data_root(slots: list[DatasetSlot], data_root: Path) -> None:
     """An explicitly given data root must exist, be a folder and hold at least one of the slots'
     datasets: a typo must never turn into a silent synthetic run."""
-    wanted = [f"{data_root}/{DATASETS.get(n).folder}" for slot in slots for n in slot.real]
+    # two datasets may read one folder (the paper's Twitter split is rebuilt from mediaeval2016/)
+    wanted = list(dict.fromkeys(f"{data_root}/{DATASETS.get(n).folder}" for slot in slots for n in slot.real))
     if not data_root.exists():
         raise DataError(f"--data-root {data_root} does not exist; give the folder that holds "
                         f"{', '.join(sorted({Path(w).name for w in wanted})) or 'the datasets'}")

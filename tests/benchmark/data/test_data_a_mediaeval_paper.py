@@ -118,6 +118,10 @@ def test_the_twitter_slot_takes_the_paper_split_unless_published(tmp_path: Path)
     (tmp_path / "mediaeval2015").mkdir()  # the 2015 release itself wins under every choice
     for choice in ("paper", "published"):
         assert resolve_slots([TWITTER], tmp_path, choice)[0].dataset == "mediaeval2015"
+    other = tmp_path / "other"  # a root with other data only: the missing Twitter folders are named once each
+    (other / "weibo").mkdir(parents=True)
+    reason = resolve_slots([TWITTER], other)[0].reason
+    assert reason.count(f"{other}/mediaeval2016") == 1 and f"{other}/mediaeval2015" in reason
 
 
 @pytest.mark.parametrize("suite", ["table1", "table2", "figure3"])
