@@ -15,15 +15,38 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.tracking import StoreError, release_store
 
 BACKUP_DIR = "backups"
 KEEP = 3
 SIDECARS = ("-journal", "-wal", "-shm")  # SQLite's files next to the database; a hot journal is replayed on open
 
 
+class StoreError(RuntimeError):
+    """The work directory's MLflow store is missing, lost, damaged or not a database."""
+
+
 def store_file(workdir: Path) -> Path:
     return Path(workdir) / "mlflow.db"
+
+
+def store_uri(workdir: Path) -> str:
+    """The SQLite URI of the work directory's MLflow store (``benchmark.tracking.tracking_uri``)."""
+    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+
+
+def release_store(workdir: Path) -> None:
+    """Close this process's cached MLflow connections to the work directory's SQLite file, so that a
+    file put in its place (``restore_store``) is opened afresh, not written through a stale handle.
+    MLflow caches one engine per URI and one store object per URI."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - mlflow is a dependency
+        return
+    engine = SqlAlchemyStore._engine_map.pop(store_uri(workdir), None)
+    if engine is not None:
+        engine.dispose()
+    utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def backup_dir(workdir: Path) -> Path:

@@ -37,6 +37,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from benchmark.store_health import StoreError, backups, check_database, store_uri  # noqa: F401  (StoreError: re-exported)
+
 log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "mlartifacts"
@@ -55,7 +57,7 @@ def _quiet_mlflow() -> None:
 
 def tracking_uri(workdir: Path) -> str:
     """Explicit SQLite URI; the MLflow DB is its own file, apart from any Optuna storage."""
-    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+    return store_uri(workdir)
 
 
 TRACKING_URI_ENV = "BENCH_TRACKING_URI"
@@ -87,10 +89,6 @@ def artifact_root(workdir: Path) -> str:
     return (Path(workdir).resolve() / "mlartifacts").as_uri()
 
 
-class StoreError(RuntimeError):
-    """The work directory's MLflow store is missing, lost or not a database."""
-
-
 def check_store(workdir: Path, must_exist: bool) -> None:
     """Refuse a work directory whose store cannot be trusted, before anything opens (and so creates) it.
 
@@ -99,7 +97,6 @@ def check_store(workdir: Path, must_exist: bool) -> None:
     """
     if server_uri():
         return  # the tracking server owns its store
-    from benchmark.store_health import backups, check_database
     workdir = Path(workdir)
     db = workdir / "mlflow.db"
     kept = backups(workdir)
@@ -127,21 +124,6 @@ def check_store(workdir: Path, must_exist: bool) -> None:
         raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
                          f"moved. {restore} (the artifacts alone cannot rebuild it), or move "
                          f"{artifacts} aside to start a new store")
-
-
-def release_store(workdir: Path) -> None:
-    """Close this process's cached MLflow connections to the work directory's SQLite file, so that a
-    file put in its place (``bench doctor --restore``) is opened afresh, not written through a stale
-    handle. MLflow caches one engine per URI and one store object per URI."""
-    try:
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-        from mlflow.tracking._tracking_service import utils
-    except ImportError:  # pragma: no cover - mlflow is a dependency
-        return
-    engine = SqlAlchemyStore._engine_map.pop(tracking_uri(workdir), None)
-    if engine is not None:
-        engine.dispose()
-    utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def git_commit(repo: Path | None = None) -> str:
