@@ -70,7 +70,10 @@ def check_database(db: Path, full: bool = False) -> list[str]:
         return [str(exc)]
     finally:
         connection.close()
-    return [] if rows == ["ok"] else rows
+    if rows == ["ok"]:
+        return []
+    lines = [line.strip() for row in rows for line in str(row).splitlines()]
+    return [line for line in lines if line and not line.startswith("*** in database")]
 
 
 def backups(workdir: Path) -> list[Path]:

@@ -110,7 +110,8 @@ def check_store(workdir: Path, must_exist: bool) -> None:
                              f"{restore}, or move it aside to start a new store")
         problems = check_database(db) if header else []
         if problems:
-            raise StoreError(f"{db} is damaged (SQLite quick_check: {problems[0][:300]}); nothing was written. "
+            more = f" and {len(problems) - 1} more finding(s)" if len(problems) > 1 else ""
+            raise StoreError(f"{db} is damaged (SQLite quick_check: {problems[0][:300]}{more}); nothing was written. "
                              f"{restore}, or move it aside to start a new store")
         return
     artifacts = workdir / ARTIFACT_DIR
