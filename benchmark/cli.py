@@ -175,7 +175,7 @@ def cmd_run(args) -> int:
     from benchmark.loading import RunOptions
     from benchmark.runner import SuiteRunner
     from benchmark.suites.resolve import validate_run
-    from benchmark.store_health import check_store
+    from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     data_root, explicit = _data_root(args)
@@ -226,7 +226,7 @@ def cmd_run(args) -> int:
 
 # report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
-    from benchmark.store_health import check_store
+    from benchmark.tracking import check_store
     from reports.build import ReportShrinks, build_all_reports, build_suite_report
     load_plugins()
     if not args.all and not args.suite:
@@ -263,8 +263,7 @@ def _backup(workdir: Path) -> None:
 def cmd_doctor(args) -> int:
     from benchmark.doctor import run_doctor
     from benchmark.store_health import restore_store, store_file
-    from benchmark.store_health import check_store
-    from benchmark.tracking import server_uri
+    from benchmark.tracking import check_store, server_uri
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:

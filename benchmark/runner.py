@@ -33,7 +33,6 @@ from benchmark.loading import RunOptions, data_fingerprint, featurise, load_spli
 from benchmark.recording import (cell_tags, config_record, device_name, live_callbacks, provenance_tags,
                                  record_outcome)
 from benchmark.registry import load_plugins
-from benchmark.store_health import check_store
 from benchmark.suites import Suite, SuiteRow
 from benchmark.suites.resolve import (SYNTHETIC_BANNER, SlotResolution, resolve_slots, suite_config_fingerprint,
                                       suite_rows, validate_run)
@@ -164,8 +163,6 @@ class SuiteRunner:
             executor=self.executor.describe(), on_missing_image=opts.on_missing_image, split=opts.split,
             **{f"slot.{r.slot.id}": r.status for r in resolutions},
             **({"WARNING": "synthetic data"} if self.synthetic else {}))
-        if not self.tracker.tracking_uri:  # a damaged store is refused before this run's first write
-            check_store(self.tracker.workdir, must_exist=False)
         parent = self.tracker.start_parent(self.suite.name, parent_tags, {
             "seeds": len(self.seeds), "max_epochs": self.max_epochs, "limit": self.limit,
             "rows": [r.label for r in rows]})
