@@ -190,7 +190,7 @@ def cmd_run(args) -> int:
         on_missing_image=args.on_missing_image, split=args.split, precision=args.precision,
         allow_leaks=args.allow_leaks, keep_humor=args.keep_humor, params=_params_from(args, suite),
         rows=tuple(args.row or ()),
-        datasets=tuple(args.dataset or ()))
+        datasets=tuple(args.dataset or ()), folds=args.folds, fold_by=args.fold_by)
     validate_run(suite, options)  # before the work directory is touched
     slurm = _slurm_options(args, options.workdir)
     check_store(options.workdir, must_exist=False)
@@ -434,6 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
+    p.add_argument("--folds", type=at_least(2), default=None,
+                   help="evaluation design: K-fold cross-validation over every labelled item of each dataset "
+                        "(train + test of its split), whole groups per fold; out-of-fold predictions are pooled "
+                        "per seed in the report (default: the suite's, else the dataset's split)")
+    p.add_argument("--fold-by", choices=("event", "publisher", "grouped", "image"), default=None,
+                   help="the groups of --folds (always unioned with shared images and texts); default: event "
+                        "where items carry events (MediaEval, Weibo), publisher where they carry outlets "
+                        "(ReCOVery), else grouped")
     p.add_argument("--trials", type=int, help="sweep suites (table3): number of trials (default: the suite's)")
     p.add_argument("--text-encoder",
                    help="registered text encoder (default: minilm; use-multilingual-v3 for Chinese datasets)")

@@ -272,6 +272,11 @@ def recover_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStora
 
 
 # study summaries ---------------------------------------------------------------------------------
+def safe_name(name: str) -> str:
+    """A study name as a file name (``<workdir>/sweeps/<name>.json``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def stored_sweeps(workdir: Path) -> list[dict[str, Any]]:
     """Every study summary under ``<workdir>/sweeps`` (unreadable ones skipped with a warning)."""
     folder = Path(workdir) / "sweeps"

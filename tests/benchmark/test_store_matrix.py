@@ -25,6 +25,9 @@ import benchmark.runner as runner_mod
 from benchmark.cli import main
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 BASE = ["--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--limit", "40", "--device", "cpu"]
 
 
