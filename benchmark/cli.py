@@ -528,7 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.redaction import masked_output
+    from benchmark.redaction import hide_argv_credentials, masked_output
+    if argv is None:
+        hide_argv_credentials()  # a password typed on the command line, out of `ps` while the run lasts
     parser = build_parser()
     args = parser.parse_args(argv)
     # no credential in anything printed, logged or raised; library tracebacks only with --debug or -v
