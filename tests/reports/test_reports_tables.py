@@ -160,7 +160,7 @@ def test_old_runs_without_clusters_fall_back_to_items_and_say_so():
 
 
 def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
-    # FND-CLIP is in COOLANT's Table 1 for Weibo only; it has no implementation here
+    # FND-CLIP is in COOLANT's Table 1 for Weibo only; here a row given as paper-only (no runs)
     records = [rec("COOLANT", "twitter", 0, 40)]
     ref = {("weibo", "FND-CLIP"): 0.907}
     t = metric_table(records, ["COOLANT", "FND-CLIP", "EANN"], ["twitter", "weibo"], ["accuracy"],
