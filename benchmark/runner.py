@@ -31,7 +31,7 @@ from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.engine import resolve_device
 from benchmark.executors import CellJob, CellOutcome, InlineExecutor
 from benchmark.features import FeatureSplits
-from benchmark.registry import DATASETS, MODELS, UnknownNameError, load_plugins, unknown_name_message
+from benchmark.registry import DATASETS, MODELS, SUITES, UnknownNameError, load_plugins, unknown_name_message
 from benchmark.suites import DatasetSlot, Suite, SuiteRow
 from benchmark.tracking import Tracker, fingerprint, git_commit, package_versions
 from benchmark.variants import get_variant, resolve_config
@@ -224,14 +224,31 @@ def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
     return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
 
 
+def extra_image_features(options: RunOptions) -> tuple[str, ...]:
+    """Per-image features beyond the image encoder's that the run's models declare
+    (``extra_image_features``, e.g. MCNN's "ela"): those of the suite's selected rows; every declared
+    one when the suite is not registered here (a sweep), so a model never misses its input."""
+    try:
+        rows = suite_rows(SUITES.get(options.suite))
+        models = {row.model for row in rows if not options.rows or row.label in options.rows}
+    except KeyError:
+        models = set(MODELS.names())
+    return tuple(sorted({name for model in models
+                         for name in getattr(MODELS.get(model), "extra_image_features", ())}))
+
+
 def featurise(dataset: str, splits: DatasetSplits, options: RunOptions,
               say=lambda message: print(message, flush=True)) -> FeatureSplits:
     """Features of ``splits`` through the feature cache (each unique text and image encoded once)."""
     from benchmark.encoders.cache import FeatureCache
     from benchmark.encoders.featurize import build_feature_splits
 
+    from benchmark.encoders.ela import EXTRA_IMAGE_ENCODERS
+
     text_encoder, image_encoder = get_encoders(options, splits.language)
-    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
+    extras = {name: EXTRA_IMAGE_ENCODERS[name]() for name in extra_image_features(options)}
+    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"),
+                                    extra_image_encoders=extras)
     if features.dims.num_events == 0:
         features = with_kmeans_events(features)
         say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "

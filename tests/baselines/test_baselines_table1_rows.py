@@ -17,7 +17,7 @@ import baselines  # noqa: E402,F401
 from baselines.cmc import cross_modal_nce, mutual_kl  # noqa: E402
 from baselines.fnd_clip import contrastive_pair_loss, modality_attention  # noqa: E402
 from baselines.liimr import multiplicative_loss  # noqa: E402
-from baselines.mcnn import consistency  # noqa: E402
+from baselines.mcnn import MCNN, consistency  # noqa: E402
 from baselines.mkemn import memory_read  # noqa: E402
 from baselines.synthetic import random_batch  # noqa: E402
 from benchmark.features import FeatureDims, FeatureSplits, FeatureTable  # noqa: E402
@@ -63,9 +63,24 @@ def test_mcnn_scales_its_semantic_features_by_their_consistency() -> None:
         out = model(batch)
         t, v = model.text_net(batch["text_pooled"]), model.image_net(batch["image_pooled"])
         s = consistency(t, v).unsqueeze(1)
-        expected = model.classifier_body(torch.cat([s * t, s * v], dim=1))
+        tamper = model.tamper_net(model.ela_image(batch["image_ela"]) * model.config.ela_scale)
+        expected = model.classifier_body(torch.cat([s * t, s * v, tamper], dim=1))
     assert torch.allclose(out.diagnostics["consistency"], s.squeeze(1))
     assert torch.allclose(out.representation, expected)
+
+
+def test_mcnn_reads_the_ela_map_as_an_image_and_its_tampering_branch_matters() -> None:
+    cells = torch.arange(2 * 32 * 32 * 3, dtype=torch.float32).reshape(2, 32 * 32, 3)
+    image = MCNN.ela_image(cells)
+    assert image.shape == (2, 3, 32, 32)
+    assert image[1, 2, 0, 1] == cells[1, 1, 2] and image[0, 0, 1, 0] == cells[0, 32, 0]  # row-major cells
+    torch.manual_seed(0)
+    model = build_model("mcnn", resolve_config("mcnn"), SMALL).eval()
+    batch = random_batch(SMALL, 3, generator=torch.Generator().manual_seed(3))
+    tampered = dict(batch, image_ela=batch["image_ela"].clone())
+    tampered["image_ela"][:, :100] += 0.3  # a bright patch of recompression error
+    with torch.no_grad():
+        assert not torch.allclose(model(batch).logits, model(tampered).logits)
 
 
 # ---------------------------------------------------------------- LIIMR
