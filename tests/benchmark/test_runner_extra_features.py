@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmark.registry import load_plugins
-from benchmark.runner import RunOptions, extra_image_features
+from benchmark.loading import RunOptions, extra_image_features
 
 load_plugins()
 

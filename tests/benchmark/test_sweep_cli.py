@@ -14,7 +14,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from benchmark import sweep
+from benchmark import sweep_storage as sweep
+from benchmark.tracking import Tracker
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = ["--model", "text_only", "--dataset", "synthetic-tiny", "--limit", "12", "--device", "cpu"]
@@ -105,7 +106,7 @@ def test_two_worker_processes_share_one_journal_study(workdir):
     assert len(finished) == 4 and len(study.trials) == 4
     assert sorted(t.number for t in finished) == [0, 1, 2, 3]
     # one MLflow run per trial, nested under the study's parent run: nothing lost or duplicated
-    tracker = sweep.SweepTracker(workdir)
+    tracker = Tracker(workdir)
     exp = tracker.experiment_id("sweep", create=False)
     runs = tracker.client.search_runs([exp], filter_string="tags.kind = 'trial'")
     assert sorted(int(r.data.tags["trial"]) for r in runs) == [0, 1, 2, 3]

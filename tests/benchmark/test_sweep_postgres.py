@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from benchmark import sweep
+from benchmark import sweep_storage as sweep
 from benchmark.cli import main
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
