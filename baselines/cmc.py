@@ -151,19 +151,14 @@ class CMC(DetectorModel):
 
     def prepare(self, features: FeatureSplits, context: PrepareContext) -> None:
         c = self.config
-        params = self._stage1_parameters()
-        for p in params:
-            p.requires_grad_(True)
         self._in_stage1 = True
         self.train()
         try:
             history = pretrain_on_train_split(
-                params, self.stage1_loss, features.train, {"text_pooled", "image_pooled"},
+                self._stage1_parameters(), self.stage1_loss, features.train, {"text_pooled", "image_pooled"},
                 epochs=c.stage1_epochs, batch_size=c.stage1_batch_size, lr=c.stage1_lr, seed=context.seed,
                 device=context.device, log_metrics=context.log_metrics, metric_name="pretrain_stage1_loss")
         finally:
-            for p in params:
-                p.requires_grad_(False)
             self._in_stage1 = False
             self.train()
         if history:

@@ -144,18 +144,11 @@ class FNDCLIP(DetectorModel):
 
     def prepare(self, features: FeatureSplits, context: PrepareContext) -> None:
         c = self.config
-        params = self._clip_parameters()
-        for p in params:
-            p.requires_grad_(True)
         self.train()
-        try:
-            history = pretrain_on_train_split(
-                params, self.clip_loss, features.train, {"text_pooled", "image_pooled", "has_image"},
-                epochs=c.clip_epochs, batch_size=c.clip_batch_size, lr=c.clip_lr, seed=context.seed,
-                device=context.device, log_metrics=context.log_metrics, metric_name="pretrain_clip_loss")
-        finally:
-            for p in params:
-                p.requires_grad_(False)
+        history = pretrain_on_train_split(
+            self._clip_parameters(), self.clip_loss, features.train, {"text_pooled", "image_pooled", "has_image"},
+            epochs=c.clip_epochs, batch_size=c.clip_batch_size, lr=c.clip_lr, seed=context.seed,
+            device=context.device, log_metrics=context.log_metrics, metric_name="pretrain_clip_loss")
         if history:
             log.info("FND-CLIP: CLIP stand-in trained on %d training items, contrastive loss %.4f -> %.4f",
                      len(features.train), history[0], history[-1])
