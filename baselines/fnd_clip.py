@@ -77,6 +77,13 @@ def modality_attention(features: torch.Tensor, senet: nn.Module) -> torch.Tensor
     return torch.sigmoid(senet(features.mean(dim=2)) + senet(features.amax(dim=2)))
 
 
+def _same_rows(x: torch.Tensor) -> torch.Tensor:
+    """(B, B) bool: rows ``i`` and ``j`` of ``x`` are identical (the same cached image or text).
+    Through ``torch.unique`` over rows: comparing every pair element-wise cost B * B * D."""
+    _, inverse = torch.unique(x, dim=0, return_inverse=True)
+    return inverse.unsqueeze(1) == inverse.unsqueeze(0)
+
+
 def _branch(in_dim: int, shared: int, out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, shared), nn.ReLU(), FastDropout(dropout), nn.Linear(shared, out), nn.ReLU())
 
@@ -137,8 +144,7 @@ class FNDCLIP(DetectorModel):
         text_in, image_in = batch["text_pooled"][keep], batch["image_pooled"][keep]
         if text_in.size(0) < 2:
             return self.logit_scale * 0.0
-        same_image = (image_in.unsqueeze(1) == image_in.unsqueeze(0)).all(-1)
-        same_text = (text_in.unsqueeze(1) == text_in.unsqueeze(0)).all(-1)
+        same_image, same_text = _same_rows(image_in), _same_rows(text_in)
         t, v = self.clip_features({"text_pooled": text_in, "image_pooled": image_in})
         return contrastive_pair_loss(t, v, same_image | same_text, self.logit_scale.exp().clamp(max=100.0))
 

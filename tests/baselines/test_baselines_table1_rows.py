@@ -133,6 +133,13 @@ def test_contrastive_pair_loss_by_hand() -> None:
     assert contrastive_pair_loss(t, v, torch.ones(2, 2, dtype=torch.bool), 1.0).item() == pytest.approx(0.0, abs=1e-7)
 
 
+def test_duplicate_rows_are_found_as_positives() -> None:
+    from baselines.fnd_clip import _same_rows
+    x = torch.tensor([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0], [1.0, 2.5]])
+    expected = torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.bool)
+    assert torch.equal(_same_rows(x), expected)
+
+
 def test_modality_attention_by_hand() -> None:
     features = torch.tensor([[[1.0, 3.0], [2.0, 2.0], [0.0, -1.0]]])
     weights = modality_attention(features, nn.Identity())
