@@ -37,7 +37,7 @@ from benchmark.metrics import METRIC_NAMES
 from benchmark.recording import config_record, epoch_metrics, provenance_tags, record_outcome
 from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, DONE_STATES, HOST_ATTR, PID_ATTR,
                                      ClaimLock, Heartbeat, RetryStale, _quiet_optuna, open_storage,
-                                     recover_stale_trials, redact)
+                                     recover_stale_trials, redact, safe_name)
 from benchmark.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -211,10 +211,11 @@ def run_trial(trial: optuna.Trial, ctx: SweepContext) -> float:
     if tracker is not None and ctx.parent_run:
         tags = provenance_tags(study=ctx.study_name, trial=trial.number, model=spec.model, variant=spec.variant,
                                dataset_name=spec.dataset, protocol="clean", state="RUNNING", seed=spec.seed,
-                               precision=spec.precision, split=spec.split, kind="trial", **ctx.report_info,
+                               precision=spec.precision, split=spec.split, **ctx.report_info,
                                **{f"param.{k}": v for k, v in trial.params.items()},
                                retry_of=ctx.storage.get_trial(trial._trial_id).system_attrs.get("failed_trial"))
         run_id = tracker.start_cell(ctx.experiment, ctx.parent_run, f"trial {trial.number}", tags)
+        tracker.set_tags(run_id, {"kind": "trial"})  # start_cell marks runs as cells; a trial is not a table cell
         trial.set_user_attr("mlflow_run_id", run_id)
         tracker.log_params(run_id, {**dataclasses.asdict(spec.config), **{f"data.{k}": v for k, v in data_params.items()},
                                     "seed": spec.seed})
@@ -362,8 +363,9 @@ def evaluate_best_on_test(study: optuna.Study, ctx: SweepContext) -> dict[str, f
     metrics = {k: float(v) for k, v in outcome.result.test.metrics.items()}
     if ctx.tracker is not None and ctx.parent_run:
         run_id = ctx.tracker.start_cell(ctx.experiment, ctx.parent_run, f"best trial {best.number} (test)",
-                                        provenance_tags(study=ctx.study_name, trial=best.number, kind="study_test",
+                                        provenance_tags(study=ctx.study_name, trial=best.number,
                                                         precision=spec.precision, split=spec.split))
+        ctx.tracker.set_tags(run_id, {"kind": "study_test"})
         record_outcome(ctx.tracker, run_id, spec, outcome)
     study.set_user_attr("best_test", {"trial": best.number, "metrics": metrics})
     ctx.say(f"[sweep] best trial {best.number} evaluated once on test: accuracy {metrics.get('accuracy', float('nan')):.4f}")
@@ -396,10 +398,6 @@ def summarize(study: optuna.Study, ctx: SweepContext, test: dict[str, float] | N
         ctx.tracker.log_metrics(ctx.parent_run, {"best_value": summary["best_value"], "n_complete": counts["COMPLETE"],
                                                  "n_pruned": counts["PRUNED"], "n_failed": counts["FAIL"]})
     return summary
-
-
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def run_study(ctx: SweepContext, workers: int = 1, worker_argv: Callable[[int], list[str]] | None = None,

@@ -104,6 +104,8 @@ def worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list
                 cmd += [flag, str(value)]
         if args.keep_humor:
             cmd.append("--keep-humor")
+        if getattr(args, "allow_leaks", False):
+            cmd.append("--allow-leaks")
         return cmd
     return argv
 

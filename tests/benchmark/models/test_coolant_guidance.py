@@ -18,7 +18,7 @@ from benchmark.encoders.featurize import build_feature_splits
 from benchmark.engine import train_model
 from benchmark.registry import DATASETS, load_plugins
 from benchmark.variants import build_model, resolve_config
-from tests.test_encoders_cache import CountingImage, CountingText
+from tests.benchmark.encoders.test_encoders_cache import CountingImage, CountingText
 
 
 @pytest.fixture(scope="module")
