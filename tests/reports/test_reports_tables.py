@@ -362,9 +362,9 @@ def test_emotion_model_accuracy_is_printed_in_the_header():
     r.prepare_metrics = {"emotion_val_accuracy": 0.7125, "emotion_val_balanced_accuracy": 0.70,
                          "emotion_val_majority_share": 0.55, "emotion_val_items": 160.0}
     plain = rec("PM", "recovery", 0, 1)
-    table = metric_table([r, plain], ["PME", "PM"], ["recovery"], ["accuracy"], n_boot=20)
+    table = metric_table([r, plain], ["PME", "PM"], ["recovery"], ["accuracy"])
     line = _decorate(table, [r, plain]).header[-1]
     assert line == ("Emotion model (2 groups), validation: recovery: accuracy 0.713, balanced 0.700 on 160 "
                     "held-out photos (majority share 0.550)")
     assert not any(h.startswith("Emotion model") for h in _decorate(
-        metric_table([plain], ["PM"], ["recovery"], ["accuracy"], n_boot=20), [plain]).header)
+        metric_table([plain], ["PM"], ["recovery"], ["accuracy"]), [plain]).header)
