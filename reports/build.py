@@ -96,7 +96,20 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
             f"{r.tags['split']} (cluster unit {r.tags.get('cluster_unit', 'image')})"
             if r.tags.get("split") else "not recorded")))
         table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
+        emotion = [r for r in records if "emotion_val_accuracy" in r.prepare_metrics]
+        if emotion:
+            table.header.append(emotion_header(emotion))
     return table
+
+
+def emotion_header(records: list[CellRecord]) -> str:
+    """The emotion model's own validation accuracy (held-out emotion photos, 2 groups), per dataset slot."""
+    def line(r: CellRecord) -> str:
+        m = r.prepare_metrics
+        return (f"accuracy {m['emotion_val_accuracy']:.3f}, balanced {m.get('emotion_val_balanced_accuracy', float('nan')):.3f} "
+                f"on {int(m.get('emotion_val_items', 0))} held-out photos (majority share "
+                f"{m.get('emotion_val_majority_share', float('nan')):.3f})")
+    return "Emotion model (2 groups), validation: " + _per_dataset(records, line)
 
 
 def current_records(suite: Suite, workdir: Path, protocol: str | None,
