@@ -254,8 +254,12 @@ class SuiteRunner:
         except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by plan()
             return None
         if getattr(config, "use_background", False) and not splits.has_source:
-            return next((note.split(":", 1)[0] for note in splits.notes if note.startswith("no sources.jsonl")),
-                        "the dataset has no background-knowledge sources")
+            from benchmark.data.novemofake import GENERIC_NO_SOURCES, NO_SOURCES_NOTE
+            for note in splits.notes:
+                if note.startswith(NO_SOURCES_NOTE):  # the loader's reason when it knows one, else the file
+                    reason = note.split(":", 1)[1].strip() if ":" in note else ""
+                    return reason if reason and reason != GENERIC_NO_SOURCES else NO_SOURCES_NOTE
+            return "the dataset has no background-knowledge sources"
         return None
 
     def finished(self, parent: str, spec: CellSpec) -> bool:
@@ -293,6 +297,8 @@ class SuiteRunner:
             features = self.data.features(spec.dataset, spec.fold)  # the workers read them from the warm cache
             jobs.append((spec, features if inline else None))
         self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
+        if hasattr(self.executor, "say"):  # retries and dead workers are reported above the bar
+            self.executor.say = self.say
         rows = {row.label: row for row in suite_rows(self.suite)}
         started: dict[str, float] = {}
         total, done = len(planned), [0]

@@ -37,7 +37,7 @@ from benchmark.metrics import METRIC_NAMES
 from benchmark.recording import config_record, epoch_metrics, provenance_tags, record_outcome
 from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, DONE_STATES, HOST_ATTR, PID_ATTR,
                                      ClaimLock, Heartbeat, RetryStale, _quiet_optuna, open_storage,
-                                     recover_stale_trials, redact)
+                                     recover_stale_trials, redact, safe_name)
 from benchmark.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -398,10 +398,6 @@ def summarize(study: optuna.Study, ctx: SweepContext, test: dict[str, float] | N
         ctx.tracker.log_metrics(ctx.parent_run, {"best_value": summary["best_value"], "n_complete": counts["COMPLETE"],
                                                  "n_pruned": counts["PRUNED"], "n_failed": counts["FAIL"]})
     return summary
-
-
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def run_study(ctx: SweepContext, workers: int = 1, worker_argv: Callable[[int], list[str]] | None = None,

@@ -86,10 +86,22 @@ def storage_secret(storage_url: str) -> bool:
     return redact(storage_url) != storage_url
 
 
+def worker_env(storage_url: str, tracking_uri: str | None) -> dict[str, str] | None:
+    """Environment of sweep workers: URIs with a password travel here, never on their command line."""
+    from benchmark.redaction import has_secret
+    from benchmark.tracking import TRACKING_URI_ENV
+    env = {STORAGE_ENV: storage_url} if storage_secret(storage_url) else {}
+    if tracking_uri and has_secret(tracking_uri):
+        env[TRACKING_URI_ENV] = tracking_uri
+    return env or None
+
+
 def worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list[str]]:
-    """Worker command lines; a storage URL with a password is left out (it reaches the workers through
-    ``$BENCH_SWEEP_STORAGE``, see ``run_study(worker_env=...)``)."""
+    """Worker command lines; a storage URL or tracking URI with a password is left out (it reaches the
+    workers through ``$BENCH_SWEEP_STORAGE`` / ``$BENCH_TRACKING_URI``, see ``worker_env``)."""
+    from benchmark.redaction import has_secret
     storage = [] if storage_secret(storage_url) else ["--storage", storage_url]
+    tracking = None if has_secret(args.tracking_uri) else args.tracking_uri
 
     def argv(index: int) -> list[str]:
         cmd = [sys.executable, "-m", "benchmark.cli", "sweep", "--model", args.model, "--variant", args.variant,
@@ -100,11 +112,13 @@ def worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list
                "--on-missing-image", args.on_missing_image, "--split", getattr(args, "split", DEFAULT_SPLIT)]
         for flag, value in (("--max-epochs", args.max_epochs), ("--limit", args.limit),
                             ("--workdir", args.workdir), ("--data-root", args.data_root),
-                            ("--tracking-uri", args.tracking_uri), ("--precision", getattr(args, "precision", None))):
+                            ("--tracking-uri", tracking), ("--precision", getattr(args, "precision", None))):
             if value is not None:
                 cmd += [flag, str(value)]
         if args.keep_humor:
             cmd.append("--keep-humor")
+        if getattr(args, "allow_leaks", False):
+            cmd.append("--allow-leaks")
         return cmd
     return argv
 
@@ -153,7 +167,7 @@ def cli_sweep(args) -> int:
     # the parent run id exists only once run_study has opened it; the worker command reads it then
     _, rc = run_study(ctx, workers=args.workers,
                       worker_argv=lambda i: worker_argv(args, storage_url, ctx.parent_run or "")(i),
-                      worker_env={STORAGE_ENV: storage_url} if storage_secret(storage_url) else None)
+                      worker_env=worker_env(storage_url, args.tracking_uri))
     counts = ctx.counts(ctx.open_study(create=False))
     print(f"[sweep] study {args.study}: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, "
           f"{counts['FAIL']} failed, {counts['RUNNING']} running; best params in "

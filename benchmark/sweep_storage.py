@@ -37,6 +37,7 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from benchmark.redaction import mask as redact  # the storage URL without its password
 from benchmark.tracking import pid_alive
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,6 @@ def is_journal(url: str) -> bool:
 
 def journal_path(url: str) -> Path:
     return Path(url[len("journal:"):] if url.startswith("journal:") else url)
-
-
-def redact(url: str) -> str:
-    """The storage URL without its password (safe to print, tag and store)."""
-    from sqlalchemy.engine import make_url
-    if is_journal(url):
-        return url
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: leave as is
-        return url
 
 
 class RetryStale(RetryHeartbeatStaleTrialCallback):
@@ -282,6 +272,11 @@ def recover_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStora
 
 
 # study summaries ---------------------------------------------------------------------------------
+def safe_name(name: str) -> str:
+    """A study name as a file name (``<workdir>/sweeps/<name>.json``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def stored_sweeps(workdir: Path) -> list[dict[str, Any]]:
     """Every study summary under ``<workdir>/sweeps`` (unreadable ones skipped with a warning)."""
     folder = Path(workdir) / "sweeps"

@@ -36,6 +36,7 @@ class CellOutcome:
     unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
     logs: list[str] = field(default_factory=list)  # log files of the job that ran the cell (cluster executors)
     job_id: str = ""  # the scheduler's job id (cluster executors)
+    retried: list[str] = field(default_factory=list)  # why earlier attempts ended (a worker died), oldest first
 
 
 _FEATURES: dict[tuple, tuple[Any, Any]] = {}

@@ -97,7 +97,20 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
             f"{split_title(r.tags['split'])} (cluster unit {r.tags.get('cluster_unit', 'image')})"
             if r.tags.get("split") else "not recorded")))
         table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
+        emotion = [r for r in records if "emotion_val_accuracy" in r.prepare_metrics]
+        if emotion:
+            table.header.append(emotion_header(emotion))
     return table
+
+
+def emotion_header(records: list[CellRecord]) -> str:
+    """The emotion model's own validation accuracy (held-out emotion photos, 2 groups), per dataset slot."""
+    def line(r: CellRecord) -> str:
+        m = r.prepare_metrics
+        return (f"accuracy {m['emotion_val_accuracy']:.3f}, balanced {m.get('emotion_val_balanced_accuracy', float('nan')):.3f} "
+                f"on {int(m.get('emotion_val_items', 0))} held-out photos (majority share "
+                f"{m.get('emotion_val_majority_share', float('nan')):.3f})")
+    return "Emotion model (2 groups), validation: " + _per_dataset(records, line)
 
 
 def current_records(suite: Suite, workdir: Path, protocol: str | None,
@@ -135,7 +148,8 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
                              reference_row=ref_row, missing=missing, paper_only=paper_only,
                              title=_title(suite, records, protocol), name=suite.name,
                              dataset_labels={slot.id: slot.label for slot in suite.datasets},
-                             running=_running(suite, workdir, protocol))
+                             running=_running(suite, workdir, protocol),
+                             margin_points=suite.equivalence_margin)
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
         table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",
@@ -171,7 +185,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
 def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "clean") -> list[Path]:
     """t-SNE panels (tsne suites), training curves per cell, paper-vs-reproduced chart."""
     from reports.figures import paper_vs_reproduced, training_curves, tsne_panels
-    from reports.stats import COUNT_METRICS, hierarchical_bootstrap_ci
+    from reports.stats import COUNT_METRICS, row_intervals
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
@@ -203,7 +217,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
                         continue
                     synthetic = synthetic or any(r.data_source == "synthetic" for r in recs)
                     matrix = prediction_matrix(recs)
-                    ci = hierarchical_bootstrap_ci(matrix.y_true, matrix.y_pred, metric, matrix.clusters)
+                    _, ci = row_intervals(matrix.y_true, matrix.y_pred, metric, matrix.clusters)
                     mean = sum(r.metrics[metric] for r in recs) / len(recs)
                     bars.append((row.label, reference(slot.id, row.label, metric), mean, ci.low, ci.high))
                 if bars:

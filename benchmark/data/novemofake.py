@@ -536,11 +536,19 @@ def _first_existing(root: Path, names: Iterable[str], dataset: str) -> Path:
                     "(see docs/datasets.md)")
 
 
-def _attach_sources(root: Path, records: list[RawRecord], problems: list[Problem]) -> list[str]:
-    """Fill ``record.sources`` from ``sources.jsonl`` beside the data file; returns notes."""
+NO_SOURCES_NOTE = "no sources.jsonl"  # a note starting so: background-knowledge rows are "not available"
+GENERIC_NO_SOURCES = "loaded without background knowledge"
+
+
+def _attach_sources(root: Path, records: list[RawRecord], problems: list[Problem],
+                    missing: str = GENERIC_NO_SOURCES) -> list[str]:
+    """Fill ``record.sources`` from ``sources.jsonl`` beside the data file; returns notes.
+
+    ``missing``: why there is none, when the dataset has a known reason (the table cell of a row that
+    needs background knowledge reads "not available: <missing>")."""
     path = root / "sources.jsonl"
     if not path.is_file():
-        return ["no sources.jsonl: loaded without background knowledge"]
+        return [f"{NO_SOURCES_NOTE}: {missing}"]
     by_id = read_sources_file(path, problems)
     known = {r.item_id for r in records}
     for item_id in sorted(set(by_id) - known):
@@ -601,6 +609,9 @@ _RECOVERY_COLUMNS = {"news_id": ("id",), "url": (), "publisher": (), "publish_da
                      "reliability": ("label",), "split": ()}
 
 
+RECOVERY_NO_SOURCES = "no public background sources for ReCOVery"  # NovEmoFake's source CSVs are not public in full
+
+
 def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
     """ReCOVery ``recovery-news-data.csv`` (reliability 1 = real, 0 = fake); text = title + body.
 
@@ -629,8 +640,8 @@ def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
                                  split=get("split") or None, label_field="reliability",
                                  label_expected="1 (reliable = real) or 0 (unreliable = fake)",
                                  publisher=get("publisher") or None))
-    notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)",
-                                                        "cluster unit: publisher (labels are per outlet)"]
+    notes = _attach_sources(root, records, problems, RECOVERY_NO_SOURCES) + [
+        "label: reliability 1 -> real (0), 0 -> fake (1)", "cluster unit: publisher (labels are per outlet)"]
     splits = build_splits("recovery", root, records, options, problems, path, "recovery", notes)
     return dataclasses.replace(splits, cluster_unit="publisher")
 

@@ -17,6 +17,9 @@ import pytest
 from benchmark import sweep_storage as sweep
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = ["--model", "text_only", "--dataset", "synthetic-tiny", "--limit", "12", "--device", "cpu"]
 
