@@ -381,10 +381,14 @@ def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
                    help="posts whose images are missing: drop them (default), keep them without image, or stop")
     p.add_argument("--keep-humor", action="store_true", help="MediaEval 2015: keep 'humor' tweets as fake")
-    from benchmark.data.splits import SPLIT_POLICIES
-    p.add_argument("--split", choices=SPLIT_POLICIES, default="random",
-                   help="datasets without a published split: random (the papers', default), grouped (no shared "
-                        "image or text across splits), publisher or event (that field's groups, also leak-free)")
+    from benchmark.data.splits import DEFAULT_SPLIT, SPLIT_CHOICES
+    p.add_argument("--split", choices=SPLIT_CHOICES, default=DEFAULT_SPLIT,
+                   help="paper (default): the split each paper used (Twitter: MediaEval 2015's events, rebuilt from "
+                        "the 2016 release when there is no 2015 folder; otherwise the published split, or a seeded "
+                        "random one where none is published); published: the release's own split (Twitter: the "
+                        "2016 split; what runs used before paper existed); for datasets without a published split "
+                        "(and Weibo's validation): random, grouped (no shared image or text across splits), "
+                        "publisher or event (that field's groups, also leak-free)")
 
 
 def build_parser() -> argparse.ArgumentParser:

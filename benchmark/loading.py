@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.data.schema import DatasetSplits
-from benchmark.data.spec import DatasetSpec, LoadOptions
+from benchmark.data.spec import DEFAULT_SPLIT, DatasetSpec, LoadOptions
 from benchmark.registry import DATASETS
 
 Say = Callable[[str], None]
@@ -47,7 +47,7 @@ class RunOptions:
     text_encoder_path: str | None = None
     image_encoder_path: str | None = None
     on_missing_image: str = "drop"
-    split: str = "random"  # datasets without a published split: random | grouped | publisher | event
+    split: str = DEFAULT_SPLIT  # --split: paper | published | random | grouped | publisher | event
     precision: str | None = None  # fp32 | bf16 (training and featurising); None = device default
     allow_leaks: bool = False
     keep_humor: bool = False

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from benchmark.artifacts import check_cell
 from benchmark.cells import CellSpec
 from benchmark.data.schema import DatasetSplits
+from benchmark.data.spec import DEFAULT_SPLIT
 from benchmark.executors import InlineExecutor
 from benchmark.loading import RunOptions, data_fingerprint, featurise, load_splits, resolve_options
 from benchmark.recording import (cell_tags, config_record, device_name, live_callbacks, provenance_tags,
@@ -151,7 +152,10 @@ class SuiteRunner:
         opts = self.options
         validate_run(self.suite, opts)
         slots = [slot for slot in self.suite.datasets if not opts.datasets or slot.id in opts.datasets]
-        resolutions = resolve_slots(slots, opts.data_root)
+        # cross-validation pools a dataset's whole labelled release: the Twitter slot reads MediaEval 2016
+        # (devset + testset), not the paper split rebuilt from its devset alone
+        resolutions = resolve_slots(slots, opts.data_root,
+                                    "published" if opts.folds and opts.split == DEFAULT_SPLIT else opts.split)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         self.synthetic = any(r.source == "synthetic" for r in resolutions)
         if self.synthetic:

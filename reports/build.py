@@ -12,6 +12,7 @@ import logging
 import re
 from pathlib import Path
 
+from benchmark.data.schema import split_title
 from benchmark.deviations import footnote_lines
 from benchmark.registry import SUITES, load_plugins
 from benchmark.suites.resolve import suite_config_fingerprint, suite_rows
@@ -93,7 +94,7 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         encoders = _per_dataset(records, lambda r: r.tags.get("encoders") or "not recorded")
         table.header = [f"Encoders: {encoders}" if line.startswith("Encoders: ") else line for line in table.header]
         table.header.append("Split: " + _per_dataset(records, lambda r: (
-            f"{r.tags['split']} (cluster unit {r.tags.get('cluster_unit', 'image')})"
+            f"{split_title(r.tags['split'])} (cluster unit {r.tags.get('cluster_unit', 'image')})"
             if r.tags.get("split") else "not recorded")))
         table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
         emotion = [r for r in records if "emotion_val_accuracy" in r.prepare_metrics]

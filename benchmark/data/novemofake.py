@@ -56,7 +56,7 @@ from typing import Any, Iterable
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
 from benchmark.data.relevance import relevance_labels, select_source
 from benchmark.data.sampling import stratified_split
-from benchmark.data.splits import make_splits
+from benchmark.data.splits import grouping_policy, make_splits
 from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines, read_table
@@ -499,15 +499,16 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
             notes.append(f"no validation records: validation carved from train (stratified, fraction "
                          f"{options.validation_fraction}, seed {options.seed})")
         train, validation, test = parts["train"], parts["validation"], parts["test"]
-        if options.split != "random":
+        if grouping_policy(options.split, name, published=True) != "random":
             notes.append(f"--split {options.split} not applied: the file gives every record's split")
     else:
-        result = make_splits([item for item, _ in kept], options.split, TEST_FRACTION,
+        policy = grouping_policy(options.split, name, published=False)
+        result = make_splits([item for item, _ in kept], policy, TEST_FRACTION,
                              options.validation_fraction, options.seed, dataset=name)
         train, validation, test = result.train, result.validation, result.test
-        split_policy = options.split
+        split_policy = policy
         notes += result.notes
-        if options.split == "random":
+        if policy == "random":
             notes.append("the paper's reference code used random_state=43 (--seed 43)")
     notes.append(f"records without an image file: on_missing_image={options.on_missing_image}")
     log.info("%s: %d train, %d validation, %d test, %d problem(s)", name, len(train), len(validation),
