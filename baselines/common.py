@@ -109,3 +109,52 @@ def classifier_output(logits: torch.Tensor, representation: torch.Tensor,
         cls = classification_loss(logits, batch["label"])
         losses = {"total": cls, "classification": cls}
     return ModelOutput(logits=logits, representation=representation, losses=losses)
+
+
+def pretrain_on_train_split(params: Sequence[nn.Parameter], loss_fn, table, keys: set[str], *, epochs: int,
+                            batch_size: int, lr: float, seed: int, device: torch.device | str = "cpu",
+                            log_metrics=None, metric_name: str = "pretrain_loss") -> list[float]:
+    """Adam on ``loss_fn(batch) -> scalar`` over shuffled batches of ``table`` (a training split only);
+    mean loss per epoch. For a baseline's own first stage (FND-CLIP's projections, CMC's stage 1),
+    run from ``prepare`` before the engine trains the rest: ``params`` are trainable during this call
+    only and frozen (``requires_grad`` False, no gradient left) afterwards, so the engine's optimiser
+    never sees them. Batches of one item are skipped."""
+    params = list(params)
+    if not params:
+        raise ValueError("pretrain_on_train_split: no parameters to train")
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        return _adam_epochs(params, loss_fn, table, keys, epochs, batch_size, lr, seed, device, log_metrics,
+                            metric_name)
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+            p.grad = None
+
+
+def _adam_epochs(params, loss_fn, table, keys, epochs, batch_size, lr, seed, device, log_metrics,
+                 metric_name) -> list[float]:
+    optimizer = torch.optim.Adam(params, lr=lr)
+    generator = torch.Generator().manual_seed(int(seed))
+    n = len(table)
+    history: list[float] = []
+    for epoch in range(int(epochs)):
+        perm = torch.randperm(n, generator=generator)
+        total, batches = 0.0, 0
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            if len(idx) < 2:
+                continue
+            loss = loss_fn(table.batch(idx, keys, device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{metric_name}: non-finite loss at epoch {epoch}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+        history.append(total / max(batches, 1))
+        if log_metrics is not None:
+            log_metrics({metric_name: history[-1]}, epoch)
+    return history

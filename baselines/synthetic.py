@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from benchmark.encoders.ela import GRID as ELA_GRID
 from benchmark.features import FeatureDims
 
 
@@ -26,6 +27,8 @@ def random_batch(dims: FeatureDims, batch_size: int, *, with_source: bool = Fals
         "image_regions": torch.randn(b, regions, dims.image_dim, generator=g).abs(),
         "image_pooled": torch.randn(b, dims.image_dim, generator=g).abs(),
         "has_image": torch.ones(b, dtype=torch.bool),
+        # error-level-analysis cells (benchmark.encoders.ela): small non-negative differences
+        "image_ela": torch.rand(b, ELA_GRID * ELA_GRID, 3, generator=g) * 0.05,
         "label": torch.arange(b) % 2,
         "event": (torch.arange(b) % max(dims.num_events, 1)) if dims.num_events else
                  torch.full((b,), -1, dtype=torch.long),

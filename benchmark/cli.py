@@ -175,7 +175,7 @@ def cmd_run(args) -> int:
     from benchmark.loading import RunOptions
     from benchmark.runner import SuiteRunner
     from benchmark.suites.resolve import validate_run
-    from benchmark.store_health import check_store
+    from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     data_root, explicit = _data_root(args)
@@ -226,7 +226,7 @@ def cmd_run(args) -> int:
 
 # report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
-    from benchmark.store_health import check_store
+    from benchmark.tracking import check_store
     from reports.build import ReportShrinks, build_all_reports, build_suite_report
     load_plugins()
     if not args.all and not args.suite:
@@ -263,8 +263,7 @@ def _backup(workdir: Path) -> None:
 def cmd_doctor(args) -> int:
     from benchmark.doctor import run_doctor
     from benchmark.store_health import restore_store, store_file
-    from benchmark.store_health import check_store
-    from benchmark.tracking import server_uri
+    from benchmark.tracking import check_store, server_uri
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:
@@ -382,10 +381,14 @@ def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop",
                    help="posts whose images are missing: drop them (default), keep them without image, or stop")
     p.add_argument("--keep-humor", action="store_true", help="MediaEval 2015: keep 'humor' tweets as fake")
-    from benchmark.data.splits import SPLIT_POLICIES
-    p.add_argument("--split", choices=SPLIT_POLICIES, default="random",
-                   help="datasets without a published split: random (the papers', default), grouped (no shared "
-                        "image or text across splits), publisher or event (that field's groups, also leak-free)")
+    from benchmark.data.splits import DEFAULT_SPLIT, SPLIT_CHOICES
+    p.add_argument("--split", choices=SPLIT_CHOICES, default=DEFAULT_SPLIT,
+                   help="paper (default): the split each paper used (Twitter: MediaEval 2015's events, rebuilt from "
+                        "the 2016 release when there is no 2015 folder; otherwise the published split, or a seeded "
+                        "random one where none is published); published: the release's own split (Twitter: the "
+                        "2016 split; what runs used before paper existed); for datasets without a published split "
+                        "(and Weibo's validation): random, grouped (no shared image or text across splits), "
+                        "publisher or event (that field's groups, also leak-free)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -529,7 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.redaction import masked_output
+    from benchmark.redaction import hide_argv_credentials, masked_output
+    if argv is None:
+        hide_argv_credentials()  # a password typed on the command line, out of `ps` while the run lasts
     parser = build_parser()
     args = parser.parse_args(argv)
     # no credential in anything printed, logged or raised; library tracebacks only with --debug or -v

@@ -72,8 +72,10 @@ def run_doctor(workdir: Path, suites: list[str] | None = None, repair: bool = Fa
         db = store_file(workdir)
         problems = check_database(db, full=True) if db.is_file() else []
         if problems:
-            for problem in problems:
+            for problem in problems[:5]:
                 say(f"[doctor] {db}: {problem}")
+            if len(problems) > 5:
+                say(f"[doctor] ... and {len(problems) - 5} more finding(s) of SQLite's integrity_check")
             say(f"[doctor] the store is damaged (SQLite integrity_check failed); nothing was changed. "
                 f"`bench doctor --restore --workdir {workdir}` puts back the newest sound backup "
                 f"(the damaged file is kept beside it)")

@@ -45,8 +45,9 @@ def candidate_dirs(data_root: Path | str | None, explicit: Path | str | None = N
 
 
 def load_emotion_set(dirs: list[Path], image_encoder: Any, cache: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pooled image features (N, D) and emotion groups (N,) of every labelled image in the existing ``dirs``."""
-    from benchmark.data.emotion import load_emotion_folder
+    """Pooled image features (N, D) and emotion groups (N,) of every distinct labelled photo in the
+    existing ``dirs`` (byte-identical copies once; a photo whose copies disagree on the group left out)."""
+    from benchmark.data.emotion import distinct_photos, load_emotion_folder
     present = [d for d in dirs if d.is_dir()]
     if not present:
         raise EmotionSetUnavailable([str(d) for d in dirs])
@@ -56,6 +57,9 @@ def load_emotion_set(dirs: list[Path], image_encoder: Any, cache: Any) -> tuple[
         for problem in problems[:5]:
             log.warning("emotion set: %s", problem)
         items += found
+    items, problems = distinct_photos(items)  # one item per photo; a photo labelled both ways left out
+    for problem in problems:
+        log.warning("emotion set: %s", problem)
     if not items:
         raise EmotionSetUnavailable([f"{d} (no labelled images)" for d in present])
     features = cache.get_images(image_encoder, [path for path, _ in items], desc="emotion images")

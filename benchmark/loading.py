@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.data.schema import DatasetSplits
-from benchmark.data.spec import DatasetSpec, LoadOptions
+from benchmark.data.spec import DEFAULT_SPLIT, DatasetSpec, LoadOptions
 from benchmark.registry import DATASETS
 
 Say = Callable[[str], None]
@@ -47,7 +47,7 @@ class RunOptions:
     text_encoder_path: str | None = None
     image_encoder_path: str | None = None
     on_missing_image: str = "drop"
-    split: str = "random"  # datasets without a published split: random | grouped | publisher | event
+    split: str = DEFAULT_SPLIT  # --split: paper | published | random | grouped | publisher | event
     precision: str | None = None  # fp32 | bf16 (training and featurising); None = device default
     allow_leaks: bool = False
     keep_humor: bool = False
@@ -147,6 +147,21 @@ def load_splits(dataset: str, options: RunOptions, limit: int | None = None, say
     return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
 
 
+def extra_image_features(options: RunOptions) -> tuple[str, ...]:
+    """Per-image features beyond the image encoder's that the run's models declare
+    (``extra_image_features``, e.g. MCNN's "ela"): those of the suite's selected rows; every declared
+    one when the suite is not registered here (a sweep, perf.py), so a model never misses its input."""
+    from benchmark.registry import MODELS, SUITES
+    from benchmark.suites.resolve import suite_rows
+    try:
+        rows = suite_rows(SUITES.get(options.suite))
+        models = {row.model for row in rows if not options.rows or row.label in options.rows}
+    except KeyError:
+        models = set(MODELS.names())
+    return tuple(sorted({name for model in models
+                         for name in getattr(MODELS.get(model), "extra_image_features", ())}))
+
+
 def data_fingerprint(dataset: str, splits: DatasetSplits, options: RunOptions, limit: int | None = None,
                      cache: dict | None = None) -> str:
     """The data key of a cell's identity: the loaded splits' fingerprint, or under cross-validation the
@@ -176,8 +191,12 @@ def featurise(dataset: str, splits: DatasetSplits, options: RunOptions, say: Say
     from benchmark.encoders.cache import FeatureCache
     from benchmark.encoders.featurize import build_feature_splits
 
+    from benchmark.encoders.ela import EXTRA_IMAGE_ENCODERS
+
     text_encoder, image_encoder = get_encoders(options, splits.language)
-    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
+    extras = {name: EXTRA_IMAGE_ENCODERS[name]() for name in extra_image_features(options)}
+    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"),
+                                    extra_image_encoders=extras)
     if features.dims.num_events == 0:
         features = with_kmeans_events(features)
         say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "

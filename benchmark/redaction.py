@@ -78,6 +78,34 @@ def _masking_factory(make: Callable[..., logging.LogRecord], keep_tracebacks: bo
     return factory
 
 
+def hide_argv_credentials() -> bool:
+    """Mask the credentials in this process's own command line as ``ps`` shows it (Linux): a URI typed
+    on the command line (``--tracking-uri http://u:PW@...``) is visible to every user of the machine
+    for as long as the run lasts. The argument memory the kernel reads for ``/proc/PID/cmdline`` is
+    rewritten in place, each argument masked and the freed bytes set to NUL. Best effort (the
+    first instants of the process still show it): prefer ``$BENCH_TRACKING_URI`` for passwords.
+    Returns whether anything was masked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49 of the line)
+        raw = ctypes.string_at(start, end - start)
+        if b"@" not in raw and b"=" not in raw:
+            return False
+        parts = raw.rstrip(b"\0").split(b"\0")
+        masked = b"\0".join(mask(part.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+                             for part in parts)
+        if masked == raw.rstrip(b"\0") or len(masked) > len(raw):
+            return False
+        ctypes.memmove(start, masked.ljust(len(raw), b"\0"), len(raw))
+        return True
+    except (OSError, ValueError, IndexError, AttributeError):  # another kernel's layout: nothing hidden
+        return False
+
+
 def _masked_excepthook(kind, value, tb) -> None:
     sys.stderr.write(mask("".join(traceback.format_exception(kind, value, tb))))
 

@@ -28,12 +28,12 @@ from tqdm import tqdm
 from benchmark.artifacts import check_cell
 from benchmark.cells import CellSpec
 from benchmark.data.schema import DatasetSplits
+from benchmark.data.spec import DEFAULT_SPLIT
 from benchmark.executors import InlineExecutor
 from benchmark.loading import RunOptions, data_fingerprint, featurise, load_splits, resolve_options
 from benchmark.recording import (cell_tags, config_record, device_name, live_callbacks, provenance_tags,
                                  record_outcome)
 from benchmark.registry import load_plugins
-from benchmark.store_health import check_store
 from benchmark.suites import Suite, SuiteRow
 from benchmark.suites.resolve import (SYNTHETIC_BANNER, SlotResolution, resolve_slots, suite_config_fingerprint,
                                       suite_rows, validate_run)
@@ -152,7 +152,10 @@ class SuiteRunner:
         opts = self.options
         validate_run(self.suite, opts)
         slots = [slot for slot in self.suite.datasets if not opts.datasets or slot.id in opts.datasets]
-        resolutions = resolve_slots(slots, opts.data_root)
+        # cross-validation pools a dataset's whole labelled release: the Twitter slot reads MediaEval 2016
+        # (devset + testset), not the paper split rebuilt from its devset alone
+        resolutions = resolve_slots(slots, opts.data_root,
+                                    "published" if opts.folds and opts.split == DEFAULT_SPLIT else opts.split)
         rows = [r for r in suite_rows(self.suite) if not opts.rows or r.label in opts.rows]
         self.synthetic = any(r.source == "synthetic" for r in resolutions)
         if self.synthetic:
@@ -164,8 +167,6 @@ class SuiteRunner:
             executor=self.executor.describe(), on_missing_image=opts.on_missing_image, split=opts.split,
             **{f"slot.{r.slot.id}": r.status for r in resolutions},
             **({"WARNING": "synthetic data"} if self.synthetic else {}))
-        if not self.tracker.tracking_uri:  # a damaged store is refused before this run's first write
-            check_store(self.tracker.workdir, must_exist=False)
         parent = self.tracker.start_parent(self.suite.name, parent_tags, {
             "seeds": len(self.seeds), "max_epochs": self.max_epochs, "limit": self.limit,
             "rows": [r.label for r in rows]})
@@ -257,8 +258,12 @@ class SuiteRunner:
         except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by plan()
             return None
         if getattr(config, "use_background", False) and not splits.has_source:
-            return next((note.split(":", 1)[0] for note in splits.notes if note.startswith("no sources.jsonl")),
-                        "the dataset has no background-knowledge sources")
+            from benchmark.data.novemofake import GENERIC_NO_SOURCES, NO_SOURCES_NOTE
+            for note in splits.notes:
+                if note.startswith(NO_SOURCES_NOTE):  # the loader's reason when it knows one, else the file
+                    reason = note.split(":", 1)[1].strip() if ":" in note else ""
+                    return reason if reason and reason != GENERIC_NO_SOURCES else NO_SOURCES_NOTE
+            return "the dataset has no background-knowledge sources"
         return None
 
     def finished(self, parent: str, spec: CellSpec) -> bool:

@@ -15,15 +15,38 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.tracking import StoreError, release_store, server_uri
 
 BACKUP_DIR = "backups"
 KEEP = 3
 SIDECARS = ("-journal", "-wal", "-shm")  # SQLite's files next to the database; a hot journal is replayed on open
 
 
+class StoreError(RuntimeError):
+    """The work directory's MLflow store is missing, lost, damaged or not a database."""
+
+
 def store_file(workdir: Path) -> Path:
     return Path(workdir) / "mlflow.db"
+
+
+def store_uri(workdir: Path) -> str:
+    """The SQLite URI of the work directory's MLflow store (``benchmark.tracking.tracking_uri``)."""
+    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+
+
+def release_store(workdir: Path) -> None:
+    """Close this process's cached MLflow connections to the work directory's SQLite file, so that a
+    file put in its place (``restore_store``) is opened afresh, not written through a stale handle.
+    MLflow caches one engine per URI and one store object per URI."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - mlflow is a dependency
+        return
+    engine = SqlAlchemyStore._engine_map.pop(store_uri(workdir), None)
+    if engine is not None:
+        engine.dispose()
+    utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def backup_dir(workdir: Path) -> Path:
@@ -47,7 +70,10 @@ def check_database(db: Path, full: bool = False) -> list[str]:
         return [str(exc)]
     finally:
         connection.close()
-    return [] if rows == ["ok"] else rows
+    if rows == ["ok"]:
+        return []
+    lines = [line.strip() for row in rows for line in str(row).splitlines()]
+    return [line for line in lines if line and not line.startswith("*** in database")]
 
 
 def backups(workdir: Path) -> list[Path]:
@@ -131,40 +157,3 @@ def restore_store(workdir: Path) -> tuple[Path, Path | None]:
         source.close()
         partial.unlink(missing_ok=True)
     return candidate, aside
-
-
-def check_store(workdir: Path, must_exist: bool) -> None:
-    """Refuse a work directory whose store cannot be trusted, before anything opens (and so creates) it.
-
-    ``must_exist``: readers (``bench report``, ``bench doctor``) need the store; a writer may start a
-    new one, unless stored artifacts show that a store existed and was lost.
-    """
-    if server_uri():
-        return  # the tracking server owns its store
-    workdir = Path(workdir)
-    db = workdir / "mlflow.db"
-    kept = backups(workdir)
-    restore = (f"`bench doctor --restore --workdir {workdir}` puts back the newest sound backup (of {len(kept)} "
-               f"in {kept[0].parent})" if kept else "Restore it from a backup")
-    if db.is_file():
-        with db.open("rb") as handle:
-            header = handle.read(16)
-        if header and header != b"SQLite format 3\x00":
-            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); nothing was written. "
-                             f"{restore}, or move it aside to start a new store")
-        problems = check_database(db) if header else []
-        if problems:
-            raise StoreError(f"{db} is damaged (SQLite quick_check: {problems[0][:300]}); nothing was written. "
-                             f"{restore}, or move it aside to start a new store")
-        return
-    artifacts = workdir / ARTIFACT_DIR
-    has_runs = artifacts.is_dir() and any(artifacts.glob("*/*/artifacts"))
-    if must_exist:
-        lost = f" although {artifacts} holds stored artifacts (the database was deleted or moved)" if has_runs else ""
-        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. "
-                         f"{restore}; "
-                         f"check --workdir, or run `bench run --workdir {workdir} ...` first")
-    if has_runs:
-        raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
-                         f"moved. {restore} (the artifacts alone cannot rebuild it), or move "
-                         f"{artifacts} aside to start a new store")

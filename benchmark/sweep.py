@@ -35,7 +35,6 @@ from benchmark.data_params import DATA_PARAMS
 from benchmark.errors import SweepError
 from benchmark.metrics import METRIC_NAMES
 from benchmark.recording import config_record, epoch_metrics, provenance_tags, record_outcome
-from benchmark.store_health import check_store
 from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, DONE_STATES, HOST_ATTR, PID_ATTR,
                                      ClaimLock, Heartbeat, RetryStale, _quiet_optuna, open_storage,
                                      recover_stale_trials, redact, safe_name)
@@ -335,8 +334,6 @@ def open_parent_run(study: optuna.Study, ctx: SweepContext) -> str:
                 return run_id
         except Exception:  # noqa: BLE001 - a study moved to another store starts a new parent run
             log.info("study parent run %s not in this tracking store; starting a new one", run_id)
-    if not tracker.tracking_uri:  # a damaged store is refused before this study's first write to it
-        check_store(tracker.workdir, must_exist=False)
     tags = provenance_tags(study=ctx.study_name, storage=redact(ctx.storage_url), started=_now(), protocol="clean",
                            direction="maximize", **{k: v for k, v in ctx.attrs().items() if k != "direction"},
                            **ctx.report_info)

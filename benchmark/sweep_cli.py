@@ -16,6 +16,7 @@ from typing import Any, Callable
 import optuna
 
 from benchmark.cells import CellSpec
+from benchmark.data.spec import DEFAULT_SPLIT
 from benchmark.loading import RunOptions, default_data_root, load_features, load_splits, resolve_options
 from benchmark.sweep import (SearchSpace, SweepContext, SweepError, run_study, run_worker, safe_name, split_params)
 from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, is_journal, redact, resolve_storage_url,
@@ -58,7 +59,7 @@ def run_options(args, data_root: Path | None, explicit: bool, suite: str) -> Run
         suite=suite, data_root=data_root, data_root_explicit=explicit,
         workdir=Path(args.workdir or os.environ.get("BENCH_WORKDIR", "bench-runs")),
         device=getattr(args, "device", "auto"), on_missing_image=getattr(args, "on_missing_image", "drop"),
-        split=getattr(args, "split", "random"), precision=getattr(args, "precision", None),
+        split=getattr(args, "split", DEFAULT_SPLIT), precision=getattr(args, "precision", None),
         keep_humor=getattr(args, "keep_humor", False), allow_leaks=getattr(args, "allow_leaks", False),
         text_encoder=getattr(args, "text_encoder", None), image_encoder=getattr(args, "image_encoder", None),
         text_encoder_path=getattr(args, "text_encoder_path", None),
@@ -85,10 +86,22 @@ def storage_secret(storage_url: str) -> bool:
     return redact(storage_url) != storage_url
 
 
+def worker_env(storage_url: str, tracking_uri: str | None) -> dict[str, str] | None:
+    """Environment of sweep workers: URIs with a password travel here, never on their command line."""
+    from benchmark.redaction import has_secret
+    from benchmark.tracking import TRACKING_URI_ENV
+    env = {STORAGE_ENV: storage_url} if storage_secret(storage_url) else {}
+    if tracking_uri and has_secret(tracking_uri):
+        env[TRACKING_URI_ENV] = tracking_uri
+    return env or None
+
+
 def worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list[str]]:
-    """Worker command lines; a storage URL with a password is left out (it reaches the workers through
-    ``$BENCH_SWEEP_STORAGE``, see ``run_study(worker_env=...)``)."""
+    """Worker command lines; a storage URL or tracking URI with a password is left out (it reaches the
+    workers through ``$BENCH_SWEEP_STORAGE`` / ``$BENCH_TRACKING_URI``, see ``worker_env``)."""
+    from benchmark.redaction import has_secret
     storage = [] if storage_secret(storage_url) else ["--storage", storage_url]
+    tracking = None if has_secret(args.tracking_uri) else args.tracking_uri
 
     def argv(index: int) -> list[str]:
         cmd = [sys.executable, "-m", "benchmark.cli", "sweep", "--model", args.model, "--variant", args.variant,
@@ -96,14 +109,16 @@ def worker_argv(args, storage_url: str, parent_run: str) -> Callable[[int], list
                *storage, "--workers", "1", "--metric", args.metric, "--seed", str(args.seed),
                "--device", args.device, "--parent-run", parent_run, "--worker-index", str(index),
                "--heartbeat-interval", str(args.heartbeat_interval), "--grace-period", str(args.grace_period),
-               "--on-missing-image", args.on_missing_image, "--split", getattr(args, "split", "random")]
+               "--on-missing-image", args.on_missing_image, "--split", getattr(args, "split", DEFAULT_SPLIT)]
         for flag, value in (("--max-epochs", args.max_epochs), ("--limit", args.limit),
                             ("--workdir", args.workdir), ("--data-root", args.data_root),
-                            ("--tracking-uri", args.tracking_uri), ("--precision", getattr(args, "precision", None))):
+                            ("--tracking-uri", tracking), ("--precision", getattr(args, "precision", None))):
             if value is not None:
                 cmd += [flag, str(value)]
         if args.keep_humor:
             cmd.append("--keep-humor")
+        if getattr(args, "allow_leaks", False):
+            cmd.append("--allow-leaks")
         return cmd
     return argv
 
@@ -152,7 +167,7 @@ def cli_sweep(args) -> int:
     # the parent run id exists only once run_study has opened it; the worker command reads it then
     _, rc = run_study(ctx, workers=args.workers,
                       worker_argv=lambda i: worker_argv(args, storage_url, ctx.parent_run or "")(i),
-                      worker_env={STORAGE_ENV: storage_url} if storage_secret(storage_url) else None)
+                      worker_env=worker_env(storage_url, args.tracking_uri))
     counts = ctx.counts(ctx.open_study(create=False))
     print(f"[sweep] study {args.study}: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, "
           f"{counts['FAIL']} failed, {counts['RUNNING']} running; best params in "
@@ -186,7 +201,9 @@ def study_name(suite, model: str, variant: str, dataset: str, options: RunOption
                max_epochs: int | None) -> str:
     """The table3 study of one setting: every flag that changes a trial's data or budget is in its name."""
     parts = [suite.name, model, variant, dataset]
-    parts += [f"split-{options.split}"] if options.split != "random" else []
+    # paper (the default) divides items like random everywhere (the dataset name says which Twitter
+    # split): both keep the study names stored before --split paper existed
+    parts += [f"split-{options.split}"] if options.split not in ("random", DEFAULT_SPLIT) else []
     parts += [f"limit{limit}"] if limit else []
     parts += [f"ep{max_epochs}"] if max_epochs else []
     parts += [options.precision] if options.precision != "fp32" else []
@@ -228,7 +245,8 @@ def run_sweep_suite(suite, args, data_root: Path) -> int:
               f"{model}:{variant}", flush=True)
     options = run_options(args, data_root, bool(getattr(args, "data_root", None)), suite.name)
     wanted = tuple(getattr(args, "dataset", None) or ())
-    resolutions = [r for r in resolve_slots(suite.datasets, data_root) if not wanted or r.slot.id in wanted]
+    resolutions = [r for r in resolve_slots(suite.datasets, data_root, options.split)
+                   if not wanted or r.slot.id in wanted]
     limit = args.limit if getattr(args, "limit", None) is not None else suite.limit
     max_epochs = args.max_epochs if getattr(args, "max_epochs", None) is not None else suite.max_epochs
     trials = int(getattr(args, "trials", None) or os.environ.get("BENCH_SWEEP_TRIALS") or spec.get("trials", 20))

@@ -101,6 +101,9 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         if spread:
             table.footnotes.append("Fold-to-fold spread of accuracy (each fold's test accuracy; range over folds, "
                                    "mean over seeds of the folds' standard deviation): " + "; ".join(spread) + ".")
+        emotion = [r for r in records if "emotion_val_accuracy" in r.prepare_metrics]
+        if emotion:
+            table.header.append(emotion_header(emotion))
     return table
 
 
@@ -123,6 +126,16 @@ def table_metrics(metrics) -> list[str]:
     """A suite's metrics, then the cluster-weighted form of each that has one (``accuracy@cluster`` ...)."""
     from benchmark.metrics import CLUSTER_SUFFIX, CLUSTER_WEIGHTED
     return [*metrics, *(m + CLUSTER_SUFFIX for m in metrics if m in CLUSTER_WEIGHTED)]
+
+
+def emotion_header(records: list[CellRecord]) -> str:
+    """The emotion model's own validation accuracy (held-out emotion photos, 2 groups), per dataset slot."""
+    def line(r: CellRecord) -> str:
+        m = r.prepare_metrics
+        return (f"accuracy {m['emotion_val_accuracy']:.3f}, balanced {m.get('emotion_val_balanced_accuracy', float('nan')):.3f} "
+                f"on {int(m.get('emotion_val_items', 0))} held-out photos (majority share "
+                f"{m.get('emotion_val_majority_share', float('nan')):.3f})")
+    return "Emotion model (2 groups), validation: " + _per_dataset(records, line)
 
 
 def current_records(suite: Suite, workdir: Path, protocol: str | None,

@@ -34,3 +34,5 @@ class CellRecord:
     status: str = "FINISHED"  # or "FAILED" (a failed cell is an error row, not a lost table)
     error: str = ""
     selected_epoch: int | None = None  # the epoch whose weights were tested (best on validation)
+    # measurements of pre-trained modules logged by the model's prepare (e.g. emotion_val_accuracy)
+    prepare_metrics: dict[str, float] = field(default_factory=dict)

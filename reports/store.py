@@ -51,6 +51,9 @@ def _left_out(run, kind: str, why: str) -> LeftOut:
     return LeftOut(str(t.get("row")), str(t.get("dataset")), str(t.get("seed")), run.info.run_id, kind, why)
 
 
+PREPARE_METRIC_PREFIXES = ("emotion_val_",)  # logged once by a model's prepare (NovEmoFake's emotion model)
+
+
 def _test_metrics(run) -> dict[str, float]:
     return {k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")}
 
@@ -139,7 +142,8 @@ def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_rep
         metrics=metrics, predictions=check.predictions if check is not None else empty,
         history=check.history if check is not None else None, representation=rep, params=config, tags=dict(t),
         run_id=run.info.run_id, status=run.info.status, error=t.get("error", ""),
-        selected_epoch=int(run.data.metrics["best_epoch"]) if "best_epoch" in run.data.metrics else None)
+        selected_epoch=int(run.data.metrics["best_epoch"]) if "best_epoch" in run.data.metrics else None,
+        prepare_metrics={k: float(v) for k, v in run.data.metrics.items() if k.startswith(PREPARE_METRIC_PREFIXES)})
 
 
 def pool_folds(records: list[CellRecord], left_out: list[LeftOut]) -> list[CellRecord]:

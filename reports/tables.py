@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.data.schema import split_title
 from benchmark.metrics import classification_metrics, cluster_weighted_metrics, metric_label, split_metric
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
@@ -128,7 +129,8 @@ def design_text(rec: CellRecord) -> str:
         return f"{what} (out-of-fold predictions pooled per seed)"
     if not split:
         return "split not recorded"
-    return split if "split" in split else f"{split} split"
+    title = split_title(split)
+    return title if "split" in title else f"{title} split"
 
 
 def _label(rec: CellRecord) -> str:

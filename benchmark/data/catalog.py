@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 ADAPTER_MODULES: tuple[str, ...] = (
     "benchmark.data.synthetic",
     "benchmark.data.mediaeval",
+    "benchmark.data.mediaeval_paper",
     "benchmark.data.weibo",
     "benchmark.data.novemofake",
     "benchmark.data.synthetic_pairs",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
 from benchmark.data.images import inspect_image
-from benchmark.data.clusters import ContentKeys
+from benchmark.data.clusters import ContentKeys, normalise_text
 from benchmark.data.schema import SPLITS, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import LoadOptions
 
@@ -75,6 +75,7 @@ class CheckReport:
     on_missing_image: str = ""
     has_source: bool = False
     fingerprint: str = ""
+    event_labels: dict[str, Counter] = field(default_factory=dict)  # split -> Counter of (event, label)
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -91,11 +92,6 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def normalise_text(text: str | None) -> str:
-    """Text compared for leaks: whitespace collapsed, lower-cased, stripped."""
-    return re.sub(r"\s+", " ", text or "").strip().lower()
 
 
 def _where(splits: DatasetSplits) -> str:
@@ -203,6 +199,8 @@ def check_dataset(splits: DatasetSplits, inspect_images: bool = True) -> CheckRe
     for split_name in SPLITS:
         items = splits.split(split_name)
         report.events[split_name] = Counter(item.event for item in items if item.event is not None)
+        report.event_labels[split_name] = Counter((item.event, item.label) for item in items
+                                                  if item.event is not None)
         report.origins[split_name] = Counter(item.origin for item in items if item.origin is not None)
         report.emotions[split_name] = Counter(item.emotion for item in items if item.emotion is not None)
         stats = ImageStats()
@@ -283,8 +281,19 @@ def group_problems(problems: Sequence[Problem]) -> list[str]:
     return lines
 
 
-def format_check_report(report: CheckReport, max_problems: int | None = None) -> str:
-    """A plain-text report: a table per topic, then every problem as ``file:line: severity: reason``."""
+def event_table(report: CheckReport) -> list[str]:
+    """Tweets per event, split and label (largest first within a split): where each event went."""
+    rows = []
+    for split in SPLITS:
+        counts = report.event_labels.get(split, Counter())
+        events = sorted({event for event, _ in counts}, key=lambda e: (-(counts[(e, 0)] + counts[(e, 1)]), e))
+        rows += [[e, split, counts[(e, 1)], counts[(e, 0)], counts[(e, 1)] + counts[(e, 0)]] for e in events]
+    return _table(["event", "split", "fake", "real", "items"], rows) if rows else []
+
+
+def format_check_report(report: CheckReport, max_problems: int | None = None, per_event: bool = False) -> str:
+    """A plain-text report: a table per topic, then every problem as ``file:line: severity: reason``.
+    ``per_event`` adds the event x split x label table (a split made by event shows where each went)."""
     out: list[str] = []
     root = f" at {report.root}" if report.root is not None else ""
     out.append(f"Dataset {report.name} ({report.source}, language {report.language}){root}")
@@ -340,6 +349,8 @@ def format_check_report(report: CheckReport, max_problems: int | None = None) ->
         for s in SPLITS:
             biggest.update(report.events[s])
         out.append("largest: " + ", ".join(f"{e} {n}" for e, n in biggest.most_common(8)))
+        if per_event:
+            out += event_table(report)
     if report.notes:
         out.append("")
         out.append("notes:")
@@ -394,8 +405,44 @@ def run_data_check(dataset_name: str, data_root: Path | None, options: LoadOptio
         return 1
     report = check_dataset(splits)
     report.on_missing_image = options.on_missing_image
-    print(format_check_report(report, max_problems=max_problems), file=out)
-    return 1 if report.errors else 0
+    print(format_check_report(report, max_problems=max_problems, per_event=spec.split_choice is not None),
+          file=out)
+    failed = bool(report.errors)
+    for other in split_choices_of(spec, options.split):
+        failed |= _check_split_choice(other, data_root, options, out)
+    return 1 if failed else 0
+
+
+def split_choices_of(spec, split: str) -> list:
+    """Registered datasets that are the --split ``split`` choice rebuilt from ``spec``'s folder
+    (mediaeval2016 under ``paper`` -> the paper's split), so checking a release also checks the split
+    a suite slot would take from it."""
+    from benchmark.registry import DATASETS
+    return [other for other in (DATASETS.get(n) for n in DATASETS.names())
+            if other.split_choice == split and other.name != spec.name and other.kind == spec.kind == "real"
+            and other.folder == spec.folder]
+
+
+def _check_split_choice(spec, data_root: Path | None, options: LoadOptions, out: TextIO) -> bool:
+    """Print the counts per split, label and event of the split ``spec`` rebuilds; True when it fails."""
+    print(f"\n=== --split {spec.split_choice}: dataset {spec.name}, from the same folder ===", file=out)
+    try:
+        splits = spec.load(data_root, options)
+    except DataError as exc:
+        print(f"error: {spec.name} could not be loaded:\n{exc}", file=out)
+        return True
+    report = check_dataset(splits, inspect_images=False)  # the files were inspected above
+    lines = [f"{spec.description}", f"fingerprint {report.fingerprint}", ""]
+    rows = [[split, *(report.counts[split][k] for k in ("total", "fake", "real")), len(report.events[split])]
+            for split in SPLITS]
+    lines += _table(["split", "items", "fake", "real", "events"], rows) + [""] + event_table(report)
+    lines += ["", "notes:", *(f"  - {note}" for note in report.notes), ""]
+    lines.append(f"leaks between train/validation and test: {len(report.leaks)}")
+    lines += [f"  {line}" for line in group_problems(report.leaks)]
+    errors = [p for p in report.all_problems if p.severity == "error"]
+    lines.append(f"RESULT ({spec.name}): " + (f"FAILED with {len(errors)} error(s)" if errors else "OK"))
+    print("\n".join(lines), file=out)
+    return bool(errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -406,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--on-missing-image", choices=("drop", "blank", "error"), default="drop")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
-    parser.add_argument("--split", choices=("random", "grouped", "publisher", "event"), default="random")
+    from benchmark.data.splits import DEFAULT_SPLIT, SPLIT_CHOICES
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default=DEFAULT_SPLIT)
     parser.add_argument("--workdir", type=Path, default=Path("bench-runs"))
     parser.add_argument("--max-problems", type=int, default=None)
     args = parser.parse_args(argv)

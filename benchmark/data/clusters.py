@@ -17,8 +17,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import re
+
 from .images import image_content_key
 from .schema import DataError, NewsItem
+
+
+def normalise_text(text: str | None) -> str:
+    """Text compared for leaks and grouped splits: whitespace collapsed, lower-cased, stripped (one
+    definition, so a grouped split's text groups are exactly the leak check's)."""
+    return re.sub(r"\s+", " ", text or "").strip().lower()
 
 CLUSTER_UNITS = ("image", "event", "publisher", "item")
 

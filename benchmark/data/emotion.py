@@ -20,6 +20,11 @@ to the nearest of the six names (documented in docs/datasets.md)::
 A file's emotion is the first path component below ``root`` that names an emotion, else the prefix
 of its file name before ``_``. A folder or file whose emotion cannot be found is reported as a
 :class:`Problem` (never silently skipped); non-image files likewise.
+
+Byte-identical copies (ArtPhoto has 23 pairs, one of them under two names of different groups,
+``awe_0603.jpg`` = ``excitement_0233.jpg``) are grouped by file checksum with
+:func:`distinct_photos`: one item per photo, so no photo can sit on both sides of the emotion
+model's train/validation split, and a photo whose copies disagree on the group is left out (reported).
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from benchmark.data.images import IMAGE_SUFFIXES, inspect_image
+from benchmark.data.images import IMAGE_SUFFIXES, image_content_key, inspect_image
 from benchmark.data.schema import DataError, Problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EMOTION_GROUP", "ARTPHOTO_TO_EMOTION", "emotion_group", "load_emotion_folder"]
+__all__ = ["EMOTION_GROUP", "ARTPHOTO_TO_EMOTION", "emotion_group", "load_emotion_folder", "distinct_photos"]
 
 # The paper's six emotion names -> its two groups (0 = joy/love/sadness, 1 = fear/surprise/anger).
 EMOTION_GROUP: dict[str, int] = {"joy": 0, "love": 0, "sadness": 0,
@@ -110,3 +115,28 @@ def load_emotion_folder(root: Path | str, verify_images: bool = False
     log.info("%s: %d emotion images (group 0: %d, group 1: %d), %d problem(s)",
              root, len(items), counts[0], counts[1], len(problems))
     return items, problems
+
+
+def distinct_photos(items: list[tuple[Path, int]]) -> tuple[list[tuple[Path, int]], list[Problem]]:
+    """One ``(path, group)`` per distinct photo (sha1 of the file's bytes), in first-seen order.
+
+    Copies with the same group collapse to the first path (logged); a photo
+    whose copies carry different groups is left out entirely (a warning names them): either label
+    would be a guess, and keeping both would teach the model two answers for one input."""
+    by_key: dict[str, list[tuple[Path, int]]] = {}
+    for path, label in items:
+        by_key.setdefault(image_content_key(path), []).append((path, label))
+    kept: list[tuple[Path, int]] = []
+    problems: list[Problem] = []
+    collapsed = 0
+    for copies in by_key.values():
+        names = ", ".join(p.name for p, _ in copies)
+        if len({label for _, label in copies}) > 1:
+            problems.append(Problem(str(copies[0][0]), None, f"one photo with labels of both emotion groups "
+                                    f"({names}); left out", severity="warning"))
+            continue
+        collapsed += len(copies) - 1
+        kept.append(copies[0])
+    if collapsed:
+        log.info("emotion set: %d byte-identical copies counted once (%d distinct photos kept)", collapsed, len(kept))
+    return kept, problems

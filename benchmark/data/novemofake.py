@@ -56,7 +56,7 @@ from typing import Any, Iterable
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
 from benchmark.data.relevance import relevance_labels, select_source
 from benchmark.data.sampling import stratified_split
-from benchmark.data.splits import make_splits
+from benchmark.data.splits import grouping_policy, make_splits
 from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines, read_table
@@ -499,15 +499,16 @@ def build_splits(name: str, root: Path, records: Iterable[RawRecord], options: L
             notes.append(f"no validation records: validation carved from train (stratified, fraction "
                          f"{options.validation_fraction}, seed {options.seed})")
         train, validation, test = parts["train"], parts["validation"], parts["test"]
-        if options.split != "random":
+        if grouping_policy(options.split, name, published=True) != "random":
             notes.append(f"--split {options.split} not applied: the file gives every record's split")
     else:
-        result = make_splits([item for item, _ in kept], options.split, TEST_FRACTION,
+        policy = grouping_policy(options.split, name, published=False)
+        result = make_splits([item for item, _ in kept], policy, TEST_FRACTION,
                              options.validation_fraction, options.seed, dataset=name)
         train, validation, test = result.train, result.validation, result.test
-        split_policy = options.split
+        split_policy = policy
         notes += result.notes
-        if options.split == "random":
+        if policy == "random":
             notes.append("the paper's reference code used random_state=43 (--seed 43)")
     notes.append(f"records without an image file: on_missing_image={options.on_missing_image}")
     log.info("%s: %d train, %d validation, %d test, %d problem(s)", name, len(train), len(validation),
@@ -535,11 +536,19 @@ def _first_existing(root: Path, names: Iterable[str], dataset: str) -> Path:
                     "(see docs/datasets.md)")
 
 
-def _attach_sources(root: Path, records: list[RawRecord], problems: list[Problem]) -> list[str]:
-    """Fill ``record.sources`` from ``sources.jsonl`` beside the data file; returns notes."""
+NO_SOURCES_NOTE = "no sources.jsonl"  # a note starting so: background-knowledge rows are "not available"
+GENERIC_NO_SOURCES = "loaded without background knowledge"
+
+
+def _attach_sources(root: Path, records: list[RawRecord], problems: list[Problem],
+                    missing: str = GENERIC_NO_SOURCES) -> list[str]:
+    """Fill ``record.sources`` from ``sources.jsonl`` beside the data file; returns notes.
+
+    ``missing``: why there is none, when the dataset has a known reason (the table cell of a row that
+    needs background knowledge reads "not available: <missing>")."""
     path = root / "sources.jsonl"
     if not path.is_file():
-        return ["no sources.jsonl: loaded without background knowledge"]
+        return [f"{NO_SOURCES_NOTE}: {missing}"]
     by_id = read_sources_file(path, problems)
     known = {r.item_id for r in records}
     for item_id in sorted(set(by_id) - known):
@@ -600,6 +609,9 @@ _RECOVERY_COLUMNS = {"news_id": ("id",), "url": (), "publisher": (), "publish_da
                      "reliability": ("label",), "split": ()}
 
 
+RECOVERY_NO_SOURCES = "no public background sources for ReCOVery"  # NovEmoFake's source CSVs are not public in full
+
+
 def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
     """ReCOVery ``recovery-news-data.csv`` (reliability 1 = real, 0 = fake); text = title + body.
 
@@ -628,8 +640,8 @@ def load_recovery(root: Path | None, options: LoadOptions) -> DatasetSplits:
                                  split=get("split") or None, label_field="reliability",
                                  label_expected="1 (reliable = real) or 0 (unreliable = fake)",
                                  publisher=get("publisher") or None))
-    notes = _attach_sources(root, records, problems) + ["label: reliability 1 -> real (0), 0 -> fake (1)",
-                                                        "cluster unit: publisher (labels are per outlet)"]
+    notes = _attach_sources(root, records, problems, RECOVERY_NO_SOURCES) + [
+        "label: reliability 1 -> real (0), 0 -> fake (1)", "cluster unit: publisher (labels are per outlet)"]
     splits = build_splits("recovery", root, records, options, problems, path, "recovery", notes)
     return dataclasses.replace(splits, cluster_unit="publisher")
 

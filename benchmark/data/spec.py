@@ -9,7 +9,8 @@ from typing import Callable, Literal
 from benchmark.data.schema import DatasetSplits
 
 MissingImagePolicy = Literal["drop", "blank", "error"]
-SplitPolicy = Literal["random", "grouped", "publisher", "event"]
+DEFAULT_SPLIT = "paper"  # --split's default: the split each paper used (benchmark.data.splits)
+SplitChoice = Literal["paper", "published", "random", "grouped", "publisher", "event"]  # splits.SPLIT_CHOICES
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class LoadOptions:
     keep_humor: bool = False  # MediaEval 2015: keep 'humor' tweets as fake instead of dropping them
     validation_fraction: float = 0.1
     workdir: Path = Path("bench-runs")  # synthetic sets write their images under <workdir>/synthetic
-    split: SplitPolicy = "random"  # datasets without a published split (benchmark.data.splits)
+    split: SplitChoice = DEFAULT_SPLIT  # which split (benchmark.data.splits: paper, published, or a grouping policy)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class DatasetSpec:
     licence: str = ""
     published_at: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # A dataset that is one --split choice rebuilt from another release's folder (the paper's Twitter
+    # split inside the 2016 release): a suite slot passes it over under any other --split choice.
+    split_choice: str | None = None
 
     def available(self, data_root: Path | None) -> bool:
         if self.kind == "synthetic":

@@ -1,4 +1,5 @@
-"""Split policies for datasets without a published split: ``random``, ``grouped``, ``publisher``, ``event``.
+"""Split policies for datasets without a published split: ``random``, ``grouped``, ``publisher``, ``event``;
+and the two choices that name a dataset's own split: ``paper`` (the default) and ``published``.
 
 Why: a seeded random split (the papers') puts reused photos and copied texts on both sides of the
 train/test boundary (ReCOVery: 14 stock photos with seed 0), which inflates test scores; and where
@@ -15,6 +16,18 @@ declared choice, recorded per cell:
 
 Grouped splits are stratified as far as groups allow (a greedy pick of whole groups towards each
 label's target count); the resulting label balance of every split is written to the notes.
+
+``--split`` also takes (:data:`SPLIT_CHOICES`):
+
+* ``paper`` (default): the split each paper used. Twitter: MediaEval 2015's event split, rebuilt from
+  the 2016 release when no 2015 folder exists (``benchmark.data.mediaeval_paper``); a dataset with a
+  published split: that split; a dataset without one: the papers' seeded ``random`` split.
+* ``published``: a release's own published split (Twitter: the 2016 split). A dataset without one
+  refuses it.
+
+So ``paper`` and ``published`` only choose *which* split; where items are then divided (a whole
+dataset without a published split, or validation carved from a published training split) they mean
+``random``, and :func:`grouping_policy` says so in one place.
 """
 
 from __future__ import annotations
@@ -27,18 +40,34 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.data.check import normalise_text  # the leak check's own normalisation: same groups as leaks
-from benchmark.data.clusters import ContentKeys
+from benchmark.data.clusters import ContentKeys, normalise_text  # the leak check's normalisation: same groups
 from benchmark.data.sampling import stratified_split
 from benchmark.data.schema import FAKE, DataError, NewsItem
+from benchmark.data.spec import DEFAULT_SPLIT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SPLIT_POLICIES", "check_policy", "group_ids", "grouped_holdout", "carve", "make_splits",
+__all__ = ["SPLIT_POLICIES", "SPLIT_CHOICES", "DEFAULT_SPLIT", "grouping_policy", "check_policy", "group_ids", "grouped_holdout", "carve", "make_splits",
            "balance_line", "SplitResult"]
 
 SPLIT_POLICIES = ("random", "grouped", "publisher", "event")
+SPLIT_CHOICES = (DEFAULT_SPLIT, "published", *SPLIT_POLICIES)  # what --split accepts; DEFAULT_SPLIT = "paper"
 _FIELD_POLICIES = ("publisher", "event")
+
+
+def grouping_policy(choice: str, dataset: str, published: bool) -> str:
+    """The :data:`SPLIT_POLICIES` entry that divides items under the ``--split`` ``choice``.
+
+    ``published`` says whether the dataset has a published train/test split (then the policy carves
+    validation from its training split). ``paper`` means ``random`` (the papers' seeded stratified
+    split); ``published`` means ``random`` too where a published split exists, and is refused where none does.
+    """
+    if choice not in SPLIT_CHOICES:
+        raise DataError(f"unknown split {choice!r}; expected one of {', '.join(SPLIT_CHOICES)} (--split)")
+    if choice == "published" and not published:
+        raise DataError(f"{dataset} has no published split, so --split published does not apply; use --split "
+                        f"paper (the papers' seeded random split) or one of {', '.join(SPLIT_POLICIES)}")
+    return "random" if choice in ("paper", "published") else choice
 
 
 def check_policy(policy: str, items: Sequence[NewsItem] = (), dataset: str = "dataset") -> str:

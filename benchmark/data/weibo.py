@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.images import IMAGE_SUFFIXES, index_images
-from benchmark.data.splits import balance_line, carve, check_policy
+from benchmark.data.splits import balance_line, carve, check_policy, grouping_policy
 from benchmark.data.schema import FAKE, REAL, DataError, DatasetSplits, FileIntake, NewsItem, Problem
 from benchmark.data.spec import DatasetSpec, LoadOptions
 from benchmark.data.textio import read_lines
@@ -222,10 +222,10 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
         raise DataError(f"{root}: {len(missing_posts)} Weibo post(s) have no image file "
                         f"(on_missing_image=error):\n  {shown}{more}\nFix: add the images, or load with "
                         f"--on-missing-image drop (skip those posts) or blank (keep them text-only)")
-    check_policy(options.split, split_items["train"], "weibo")
-    train, validation = carve(split_items["train"], options.split, options.validation_fraction, options.seed)
-    how = ("stratified by label" if options.split == "random" else
-           f"split={options.split}: no group of shared image/text straddles train and validation, "
+    policy = check_policy(grouping_policy(options.split, "weibo", published=True), split_items["train"], "weibo")
+    train, validation = carve(split_items["train"], policy, options.validation_fraction, options.seed)
+    how = ("stratified by label" if policy == "random" else
+           f"split={policy}: no group of shared image/text straddles train and validation, "
            "stratified as far as groups allow")
     notes = [
         "published train/test files; validation carved from train "
@@ -238,8 +238,7 @@ def load_weibo(root: Path | None, options: LoadOptions) -> DatasetSplits:
              len(train), len(validation), len(split_items["test"]), len(problems))
     return DatasetSplits(name="weibo", train=train, validation=validation, test=split_items["test"],
                          source="real", root=root, problems=problems, language="zh", notes=notes, intake=intake,
-                         split_policy=("published" if options.split == "random"
-                                       else f"published/{options.split}-validation"))
+                         split_policy=("published" if policy == "random" else f"published/{policy}-validation"))
 
 
 SPEC = DatasetSpec(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Mapping
 
 import torch
 
@@ -64,11 +65,14 @@ IMAGE_BATCH_SIZE = 4
 def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image_encoder: ImageEncoder,
                          cache: FeatureCache, *, with_source: bool | None = None,
                          text_batch_size: int = TEXT_BATCH_SIZE, image_batch_size: int = IMAGE_BATCH_SIZE,
+                         extra_image_encoders: Mapping[str, ImageEncoder] | None = None,
                          ) -> FeatureSplits:
     """Encode (through ``cache``) every unique text and image of ``splits`` and build the feature tables.
 
     ``with_source``: add the background-knowledge keys (``source_*``, ``has_source``); ``None`` means
-    "when the dataset has background knowledge".
+    "when the dataset has background knowledge". ``extra_image_encoders`` (name -> encoder): one more
+    per-image feature each, batch key ``image_<name>`` (N, R, D) over the post's image (zeros without
+    one), e.g. MCNN's error-level-analysis map (``benchmark.encoders.ela``).
     """
     if with_source is None:
         with_source = splits.has_source
@@ -126,6 +130,15 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
     null_image = len(image_paths)
     image_regions = torch.cat([image_feats.regions, torch.zeros(1, n_regions, image_dim, dtype=torch.float16)])
     image_pooled = torch.cat([image_feats.pooled, torch.zeros(1, image_dim)])
+    extra_rows: dict[str, torch.Tensor] = {}
+    for extra_name, extra_encoder in sorted((extra_image_encoders or {}).items()):
+        feats = cache.get_images(extra_encoder, image_paths, batch_size=image_batch_size, keys=image_keys,
+                                 desc=f"{splits.name}: images [{extra_encoder.name}]")
+        if image_paths:
+            rows = feats.regions
+        else:
+            rows = torch.zeros(0, int(extra_encoder.regions), int(extra_encoder.dim), dtype=torch.float16)
+        extra_rows[f"image_{extra_name}"] = torch.cat([rows, torch.zeros(1, *rows.shape[1:], dtype=rows.dtype)])
 
     # ---- events over all splits
     event_names = sorted({item.event for _, item in splits.items() if item.event is not None})
@@ -149,6 +162,7 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
             "text_tokens": (text_tokens, t_idx), "text_mask": (text_mask, t_idx), "text_pooled": (text_pooled, t_idx),
             "image_regions": (image_regions, i_idx), "image_pooled": (image_pooled, i_idx),
         }
+        shared.update({key: (rows, i_idx) for key, rows in extra_rows.items()})
         if with_source:
             st_idx = index(idx["source_text"], null_text)
             si_idx = index(idx["source_image"], null_image)
@@ -169,4 +183,6 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
     dims = FeatureDims(text_dim=text_dim, image_dim=image_dim, text_len=text_len, image_regions=n_regions,
                        has_source=bool(with_source), num_events=len(event_names))
     return FeatureSplits(train=tables["train"], validation=tables["validation"], test=tables["test"], dims=dims,
-                         encoders={"text": text_encoder.identity, "image": image_encoder.identity})
+                         encoders={"text": text_encoder.identity, "image": image_encoder.identity,
+                                   **{f"image_{name}": enc.identity
+                                      for name, enc in sorted((extra_image_encoders or {}).items())}})

@@ -62,6 +62,9 @@ class DetectorModel(nn.Module):
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     requires: ClassVar[frozenset[str]] = frozenset()  # batch keys the model reads
+    # per-image features computed from the image files beside the image encoder's (batch key
+    # ``image_<name>``; names of ``benchmark.encoders.ela.EXTRA_IMAGE_ENCODERS``, e.g. MCNN's "ela")
+    extra_image_features: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     # how this implementation differs from its paper and the released code (benchmark.deviations)

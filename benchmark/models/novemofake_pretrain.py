@@ -37,7 +37,7 @@ PAPER_PRETRAIN_EPOCHS = 1000  # novelty (SCL) pre-training epochs stated in sect
 PAPER_PRETRAIN_BATCH_SIZE = 512
 PAPER_EMOTION_EPOCHS = 100  # emotion pre-training: 100 epochs, Adam, batch 128
 PAPER_EMOTION_BATCH_SIZE = 128
-ARTIFACT_VERSION = 1  # bump when the pre-training code changes what an artifact holds
+ARTIFACT_VERSION = 2  # bump when the pre-training code changes what an artifact holds
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -156,6 +156,55 @@ def emotion_class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.T
     total = counts.sum()
     weights = torch.where(counts > 0, total / (num_classes * counts.clamp_min(1)), torch.zeros_like(counts))
     return weights.float()
+
+
+def grouped_validation_split(features: torch.Tensor, labels: torch.Tensor, fraction: float, seed: int
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(train_idx, validation_idx)`` of an emotion set, whole groups of identical rows on one side.
+
+    Rows with identical features are the same photo (the emotion set is featurised per file content,
+    so byte-identical copies give identical rows): grouping by row keeps every copy on one side.
+    About ``fraction`` of the groups of each emotion class (the group's first label) go to validation,
+    at least one per class that has two or more groups; ``fraction`` 0 gives an empty validation side.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"emotion_validation_fraction must be in [0, 1); got {fraction}")
+    n = features.shape[0]
+    _, group = torch.unique(features.detach().float().cpu().reshape(n, -1), dim=0, return_inverse=True)
+    n_groups = int(group.max()) + 1 if n else 0
+    first = torch.full((n_groups,), n, dtype=torch.long).scatter_reduce(0, group, torch.arange(n), "amin")
+    group_label = labels.cpu().long()[first]
+    generator = torch.Generator().manual_seed(int(seed))
+    validation_groups: list[torch.Tensor] = []
+    for cls in sorted(set(group_label.tolist())):
+        members = (group_label == cls).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        take = int(round(fraction * len(members)))
+        if fraction > 0 and take == 0 and len(members) >= 2:
+            take = 1
+        validation_groups.append(members[:take])
+    in_validation = torch.zeros(n_groups, dtype=torch.bool)
+    if validation_groups:
+        in_validation[torch.cat(validation_groups)] = True
+    on_validation = in_validation[group]
+    return (~on_validation).nonzero().flatten(), on_validation.nonzero().flatten()
+
+
+@torch.no_grad()
+def emotion_accuracy(module: nn.Module, image_features: torch.Tensor, emotion_labels: torch.Tensor
+                     ) -> dict[str, float]:
+    """The emotion classifier on held-out photos: accuracy, balanced accuracy, the majority share
+    (accuracy of always answering the commoner group) and the number of photos."""
+    if image_features.shape[0] == 0:
+        return {}
+    module.eval()
+    device = next(module.parameters()).device
+    _, logits = module(image_features.float().to(device))
+    pred, y = logits.argmax(-1).cpu(), emotion_labels.long().cpu()
+    recalls = [float((pred[y == k] == k).float().mean()) for k in (0, 1) if bool((y == k).any())]
+    share = float(y.float().mean())
+    return {"accuracy": float((pred == y).float().mean()), "balanced_accuracy": sum(recalls) / len(recalls),
+            "majority_share": max(share, 1 - share), "items": float(len(y))}
 
 
 def pretrain_emotion(module: nn.Module, image_features: torch.Tensor, emotion_labels: torch.Tensor, *,

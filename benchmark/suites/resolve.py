@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.schema import DataError
-from benchmark.data.spec import DatasetSpec
+from benchmark.data.spec import DEFAULT_SPLIT, DatasetSpec
 from benchmark.registry import DATASETS, MODELS, UnknownNameError, unknown_name_message
 from benchmark.suites import DatasetSlot, Suite, SuiteRow
 from benchmark.tracking import fingerprint
@@ -52,22 +52,30 @@ def _real_specs() -> list[DatasetSpec]:
     return [DATASETS.get(n) for n in DATASETS.names() if DATASETS.get(n).kind == "real"]
 
 
-def resolve_slots(slots, data_root: Path | None) -> list[SlotResolution]:
+def _eligible(spec: DatasetSpec, split: str) -> bool:
+    """A dataset that is one --split choice (``DatasetSpec.split_choice``) serves only that choice."""
+    return spec.split_choice is None or spec.split_choice == split
+
+
+def resolve_slots(slots, data_root: Path | None, split: str = DEFAULT_SPLIT) -> list[SlotResolution]:
     """Real data where found; synthetic for every slot only when no real dataset exists at all.
 
-    When the data root holds some real dataset, a slot without its data is 'not available' (never
-    silently replaced by synthetic data).
+    A slot takes the first of its ``real`` datasets that is present and serves the ``--split`` choice
+    (Twitter: the 2015 release, else the paper's split rebuilt from the 2016 release under ``paper``,
+    else the 2016 release). When the data root holds some real dataset, a slot without its data is
+    'not available' (never silently replaced by synthetic data).
     """
     root_has_any = data_root is not None and any(s.available(data_root) for s in _real_specs())
     out = []
     for slot in slots:
-        found = next((n for n in slot.real if DATASETS.get(n).available(data_root)), None)
+        found = next((n for n in slot.real if _eligible(DATASETS.get(n), split)
+                      and DATASETS.get(n).available(data_root)), None)
         if found:
             out.append(SlotResolution(slot, found, "real"))
         elif not root_has_any:
             out.append(SlotResolution(slot, slot.synthetic, "synthetic"))
         else:
-            wanted = ", ".join(f"{data_root}/{DATASETS.get(n).folder}" for n in slot.real) or "(none)"
+            wanted = ", ".join(dict.fromkeys(f"{data_root}/{DATASETS.get(n).folder}" for n in slot.real)) or "(none)"
             out.append(SlotResolution(slot, None, "not available",
                                       f"no {slot.label} data under the data root (looked for {wanted})"))
     return out
@@ -76,7 +84,8 @@ def resolve_slots(slots, data_root: Path | None) -> list[SlotResolution]:
 def check_data_root(slots: list[DatasetSlot], data_root: Path) -> None:
     """An explicitly given data root must exist, be a folder and hold at least one of the slots'
     datasets: a typo must never turn into a silent synthetic run."""
-    wanted = [f"{data_root}/{DATASETS.get(n).folder}" for slot in slots for n in slot.real]
+    # two datasets may read one folder (the paper's Twitter split is rebuilt from mediaeval2016/)
+    wanted = list(dict.fromkeys(f"{data_root}/{DATASETS.get(n).folder}" for slot in slots for n in slot.real))
     if not data_root.exists():
         raise DataError(f"--data-root {data_root} does not exist; give the folder that holds "
                         f"{', '.join(sorted({Path(w).name for w in wanted})) or 'the datasets'}")

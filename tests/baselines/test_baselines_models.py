@@ -21,7 +21,7 @@ from benchmark.registry import MODELS, VARIANTS  # noqa: E402
 from benchmark.variants import build_model, resolve_config  # noqa: E402
 
 ALL_MODELS = ["eann", "mvae", "safe", "kmgcn", "visualbert", "text_only", "image_only", "bert_resnet",
-              "cafe", "mcan"]
+              "cafe", "mcan", "mkemn", "mcnn", "liimr", "fnd_clip", "cmc"]
 BACKGROUND_MODELS = ["text_only", "image_only", "bert_resnet", "visualbert", "safe", "eann", "kmgcn"]
 
 OFFLINE = FeatureDims(text_dim=384, image_dim=1280, text_len=16, image_regions=49, has_source=True,
@@ -100,6 +100,11 @@ TINY = {
     "kmgcn": {"node_dim": 32, "gcn_dims": (32, 32)},
     "mcan": {"model_dim": 32, "num_heads": 4, "ffn_dim": 64},
     "cafe": {"shared_dim": 32, "sim_dim": 16, "classifier_hidden": 16, "cnn_channels": 8},
+    "mkemn": {"channel_dim": 16, "filters": 8, "memory_slots": 4},
+    "mcnn": {"shared_dim": 32, "classifier_hidden": 16},
+    "liimr": {"model_dim": 16, "num_heads": 2},
+    "fnd_clip": {"clip_dim": 16, "shared_dim": 32, "prime_dim": 16},
+    "cmc": {"hidden_dim": 16, "feat_dim": 8},
 }
 
 

@@ -75,3 +75,20 @@ def test_masked_output_covers_prints_every_logger_and_drops_tracebacks_on_reques
             logging.getLogger("x").error("failed", exc_info=True)
     logged = caplog.text  # pytest's own handler, made before masked_output: the records come masked
     assert "Traceback" in logged and "postgresql://b:***@db/o" in logged and "SECRETPW" not in logged
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="/proc/PID/cmdline is Linux")
+def test_a_password_on_the_command_line_is_masked_in_ps():
+    import subprocess
+    import sys
+    code = ("import sys, time; from benchmark.redaction import hide_argv_credentials; "
+            "print(hide_argv_credentials(), flush=True); time.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", code, "--tracking-uri", "http://u:SECRETPW@h:5000", "x=1"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "True"
+        shown = open(f"/proc/{child.pid}/cmdline", "rb").read().rstrip(b"\0").split(b"\0")
+        assert shown[-3:] == [b"--tracking-uri", b"http://u:***@h:5000", b"x=1"]
+    finally:
+        child.kill()
+        child.wait()

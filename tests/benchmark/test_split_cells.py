@@ -55,7 +55,7 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
     write_recovery(data / "recovery")
     assert _run(data, workdir, "publisher") == 0
     out = capsys.readouterr().out
-    assert "[Text-only (WBG) | ReCOVery] not available: no sources.jsonl" in out
+    assert "[Text-only (WBG) | ReCOVery] not available: no public background sources for ReCOVery" in out
     assert "[done] Text-only (W/O BG) | ReCOVery" in out and "[FAILED]" not in out
 
     (record,) = load_records(workdir, "table4")
@@ -65,7 +65,7 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
     table = (workdir / "reports" / "table4" / "table.md").read_text(encoding="utf-8")
     assert "- Design: recovery: publisher split (cluster unit publisher)" in table
     wbg = next(line for line in table.splitlines() if line.startswith("| Text-only (WBG)"))
-    assert "not available: no sources.jsonl" in wbg
+    assert "not available: no public background sources for ReCOVery" in wbg
 
     # another split is another cell: nothing is skipped as finished
     assert _run(data, workdir, "grouped") == 0

@@ -383,6 +383,14 @@ def test_sweep_workers_get_a_storage_password_through_the_environment():
     plain = "journal:/tmp/x.log"
     assert _worker_argv(args, plain, "parent")(0)[_worker_argv(args, plain, "parent")(0).index("--storage") + 1] == plain
     assert STORAGE_ENV == "BENCH_SWEEP_STORAGE"
+    from benchmark.sweep_cli import worker_env
+    args.tracking_uri = "http://bench:hunter3@mlflow.example:5000"
+    argv = _worker_argv(args, plain, "parent")(0)
+    assert not any("hunter3" in part for part in argv) and "--tracking-uri" not in argv
+    assert worker_env(plain, args.tracking_uri) == {"BENCH_TRACKING_URI": args.tracking_uri}
+    assert worker_env(secret, None) == {"BENCH_SWEEP_STORAGE": secret}
+    args.tracking_uri = "http://mlflow.example:5000"  # no password: stays a flag
+    assert "--tracking-uri" in _worker_argv(args, plain, "parent")(0) and worker_env(plain, args.tracking_uri) is None
 
 
 # 9. messages instead of tracebacks ----------------------------------------------------------------------

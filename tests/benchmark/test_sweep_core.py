@@ -259,3 +259,17 @@ def test_study_report_lists_the_swept_models_declared_deviations(tmp_path, monke
     declared = model_deviations("novemofake")
     assert declared and "Deviations of novemofake (rows novemofake:pmne)" in table
     assert declared[0].topic in table and "docs/deviations.md" in table
+
+
+def test_table3_refuses_flags_it_cannot_honour_and_names_its_study_by_setting(capsys):
+    from benchmark.cli import main
+    from benchmark.registry import SUITES, load_plugins
+    load_plugins()
+    for flag, value in (("--seeds", "2"), ("--jobs", "2"), ("--executor", "inline")):
+        assert main(["run", "--suite", "table3", flag, value]) == 2
+        assert f"{flag} does not apply to the sweep suite table3" in capsys.readouterr().err
+    table3 = SUITES.get("table3")
+    fp32 = RunOptions(suite="table3", precision="fp32")
+    bf16_grouped = RunOptions(suite="table3", precision="bf16", split="grouped")
+    assert sweep_cli.study_name(table3, "m", "v", "d", fp32, None, None) == "table3-m-v-d"  # as before
+    assert sweep_cli.study_name(table3, "m", "v", "d", bf16_grouped, 40, 2) == "table3-m-v-d-split-grouped-limit40-ep2-bf16"

@@ -179,11 +179,11 @@ def test_report_all_writes_an_index_with_provenance(smoke_workdir, capsys):
 
 
 def test_cells_of_an_older_row_config_are_left_out_of_reports(smoke_workdir, monkeypatch):
-    import benchmark.runner as runner_mod
+    import reports.build as build_mod
     from reports.build import build_suite_report
 
-    real = runner_mod.suite_config_fingerprint
-    monkeypatch.setattr(runner_mod, "suite_config_fingerprint",
+    real = build_mod.suite_config_fingerprint  # what the report compares stored cells against
+    monkeypatch.setattr(build_mod, "suite_config_fingerprint",
                         lambda row: "changed-defaults" if row.model == "coolant" else real(row))
     build_suite_report("smoke", smoke_workdir, figures=False)
     table = (smoke_workdir / "reports" / "smoke" / "table.md").read_text()

@@ -186,7 +186,7 @@ def test_old_runs_without_clusters_fall_back_to_items_and_say_so():
 
 
 def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
-    # FND-CLIP is in COOLANT's Table 1 for Weibo only; it has no implementation here
+    # FND-CLIP is in COOLANT's Table 1 for Weibo only; here a row given as paper-only (no runs)
     records = [rec("COOLANT", "twitter", 0, 40)]
     ref = {("weibo", "FND-CLIP"): 0.907}
     t = metric_table(records, ["COOLANT", "FND-CLIP", "EANN"], ["twitter", "weibo"], ["accuracy"],
@@ -354,3 +354,17 @@ def test_protocol_gap_table():
     assert t.rows[1].label == "EANN [twitter]" and "clean: not run" in t.rows[1].cells[0].text
     with pytest.raises(ValueError, match="as-released"):
         protocol_gap_table(released, released, ["accuracy"])
+
+
+def test_emotion_model_accuracy_is_printed_in_the_header():
+    from reports.build import _decorate
+    r = rec("PME", "recovery", 0, 2)
+    r.prepare_metrics = {"emotion_val_accuracy": 0.7125, "emotion_val_balanced_accuracy": 0.70,
+                         "emotion_val_majority_share": 0.55, "emotion_val_items": 160.0}
+    plain = rec("PM", "recovery", 0, 1)
+    table = metric_table([r, plain], ["PME", "PM"], ["recovery"], ["accuracy"])
+    line = _decorate(table, [r, plain]).header[-1]
+    assert line == ("Emotion model (2 groups), validation: recovery: accuracy 0.713, balanced 0.700 on 160 "
+                    "held-out photos (majority share 0.550)")
+    assert not any(h.startswith("Emotion model") for h in _decorate(
+        metric_table([plain], ["PM"], ["recovery"], ["accuracy"]), [plain]).header)

@@ -91,7 +91,11 @@ def _tiny_set(folder: Path) -> DatasetSplits:
 def blank_features(tmp_path_factory):
     folder = tmp_path_factory.mktemp("blank")
     splits = _tiny_set(folder / "images")
-    features = build_feature_splits(splits, HashTextEncoder(), ColourImageEncoder(), FeatureCache(folder / "cache"))
+    from benchmark.encoders.ela import EXTRA_IMAGE_ENCODERS
+    extras = {name: EXTRA_IMAGE_ENCODERS[name]() for model in MODELS.names()
+              for name in MODELS.get(model).extra_image_features}  # e.g. MCNN's error-level-analysis map
+    features = build_feature_splits(splits, HashTextEncoder(), ColourImageEncoder(), FeatureCache(folder / "cache"),
+                                    extra_image_encoders=extras)
     return with_kmeans_events(features, k=3), folder
 
 
