@@ -325,6 +325,7 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
     from benchmark.data.schema import split_title
     from benchmark.data.spec import DEFAULT_SPLIT
     from benchmark.loading import RunOptions, read_splits
+    from benchmark.registry import UnknownNameError
     from benchmark.suites.resolve import resolve_slots, suite_rows
     from benchmark.tracking import Tracker
 
@@ -332,7 +333,7 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
     slots = [s for s in suite.datasets if not datasets or s.id in datasets]
     unknown = sorted(set(datasets) - {s.id for s in suite.datasets})
     if unknown:
-        raise ValueError(f"suite {suite.name} has no dataset slot {', '.join(unknown)}; its slots: "
+        raise UnknownNameError(f"suite {suite.name} has no dataset slot {', '.join(unknown)}; its slots: "
                          f"{', '.join(s.id for s in suite.datasets)}")
     rows = suite_rows(suite)
     seeds = seeds or suite.seeds
