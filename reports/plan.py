@@ -122,6 +122,7 @@ class Observed:
     seconds_per_cell: float | None = None
     train_items: int | None = None  # training items of the stored cells' design, when known
     timed_cells: int = 0
+    timed_split: str | None = None  # the split policy of the timed cells when not cross-validation
 
 
 def observe(matrices: dict[str, object], reference_row: str | None) -> Observed:
@@ -310,6 +311,8 @@ def _observed_for(slot: str, records, tracker_runs, reference_row: str | None, c
                 out.train_items = cv.train_items
             elif not is_cv and split == current_split:
                 out.train_items = current.train_items
+            elif not is_cv:
+                out.timed_split = split
     return out
 
 
@@ -322,7 +325,7 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
 
     from benchmark.data.clusters import cluster_keys
     from benchmark.data.folds import VALIDATION_FRACTION, plan_folds
-    from benchmark.data.schema import split_title
+    from benchmark.data.schema import DataError, split_title
     from benchmark.data.spec import DEFAULT_SPLIT
     from benchmark.loading import RunOptions, read_splits
     from benchmark.registry import UnknownNameError
@@ -344,9 +347,9 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
         records = load_cells(Path(workdir), suite.name).records
         runs = Tracker(Path(workdir)).cell_runs(suite.name, statuses=("FINISHED",))
     current = resolve_slots(slots, data_root, split)
-    # cross-validation pools the whole labelled release (as the runner does: Twitter reads MediaEval 2016)
-    cv_split = "published" if split == DEFAULT_SPLIT else split
-    pooled = resolve_slots(slots, data_root, cv_split)
+    # cross-validation pools the whole labelled release (as the runner resolves it: Twitter reads MediaEval
+    # 2016, loaded with the same --split)
+    pooled = resolve_slots(slots, data_root, "published" if split == DEFAULT_SPLIT else split)
     options = RunOptions(suite=suite.name, data_root=data_root, workdir=Path(workdir), split=split,
                          on_missing_image=on_missing_image, keep_humor=keep_humor)
     quiet = lambda message: None  # noqa: E731
@@ -360,12 +363,18 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
         title = split_title(splits.split_policy)
         cur = Design(f"current design: {title if 'split' in title else title + ' split'} (its test split)",
                      sizes_of(cluster_keys(splits.test, splits.cluster_unit)), len(splits.train))
-        pool = read_splits(res_cv.dataset, dataclasses.replace(options, split=cv_split), say=quiet)
+        pool = splits if res_cv.dataset == res.dataset else read_splits(res_cv.dataset, options, say=quiet)
         fp = plan_folds(pool, folds, fold_by)
         train = int(round(len(fp.items) * (folds - 1) / folds * (1 - VALIDATION_FRACTION)))
         cv = Design(f"{folds}-fold cross-validation by {fp.fold_by} ({res_cv.dataset}, every labelled item)",
                     sizes_of(cluster_keys(fp.items, pool.cluster_unit)), train, folds)
         say(f"[plan] {res.slot.label} ({res.slot.id}) = {res.dataset} ({res.source}); cluster unit {splits.cluster_unit}")
         observed = _observed_for(res.slot.id, records, runs, suite.reference_row, cur, cv, splits.split_policy)
+        if observed.seconds_per_cell is not None and observed.train_items is None and observed.timed_split:
+            try:  # the stored cells were trained on another split: its training size scales their time
+                other = read_splits(res.dataset, dataclasses.replace(options, split=observed.timed_split), say=quiet)
+                observed.train_items = len(other.train)
+            except (DataError, ValueError):
+                pass  # not a split this dataset can rebuild: the time stays per stored cell, and says so
         plan_slot(say, res.slot.label, [cur, cv], observed, seeds=seeds, target=target, n_comparisons=n_comparisons,
                   n_rows=len(rows))
