@@ -103,6 +103,7 @@ class CAFE(DetectorModel):
     description = "Cross-modal alignment, ambiguity (symmetric KL) and adaptive aggregation"
     paper = "Chen et al., CAFE, WWW 2022"
     deviations = DEVIATIONS
+    activity_channels = {"ambiguity": ("ambiguity",)}  # the per-item weight a of the aggregation
 
     def __init__(self, config: CAFEConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -157,7 +158,9 @@ class CAFE(DetectorModel):
             align = self.alignment_loss(text_al, image_al, batch["label"])
             losses = {"total": cls + self.config.alignment_weight * align, "classification": cls,
                       "alignment": align}
-        return ModelOutput(logits=logits, representation=rep, losses=losses)
+        diagnostics = {"ambiguity": ambiguity.detach()}
+        self.track_activity(diagnostics)
+        return ModelOutput(logits=logits, representation=rep, losses=losses, diagnostics=diagnostics)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from benchmark.activity import ActivityAccumulator, item_columns
 from benchmark.features import FeatureSplits, FeatureTable
 from benchmark.metrics import classification_metrics
 from benchmark.models.base import DetectorModel, PrepareContext
@@ -75,10 +76,15 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, batch_size: int = 256,
              keep_representation: bool = False, precision: str | None = None) -> Evaluation:
-    """Predict every item of ``table`` in eval mode (the mode is restored afterwards)."""
+    """Predict every item of ``table`` in eval mode (the mode is restored afterwards).
+
+    The metrics also hold ``activity_<name>_mean`` / ``_std`` over the items for every per-item weight
+    the model reports (``DetectorModel.activity_channels``; see ``benchmark.activity``).
+    """
     was_training = model.training
     model.eval()
     probs, reps = [], []
+    activity = ActivityAccumulator()
     keys = set(model.requires)
     for start in range(0, len(table), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(table)))
@@ -87,13 +93,15 @@ def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, ba
         with _autocast(device, precision):
             out = model(batch)
         probs.append(torch.softmax(out.logits.float(), dim=-1)[:, 1].cpu())
+        activity.add_columns(item_columns(out.diagnostics, model.activity_channels))
         if keep_representation:
             reps.append(out.representation.float().cpu())
     model.train(was_training)
     p = torch.cat(probs).numpy() if probs else np.zeros(0)
     y = table.labels.numpy()
     pred = (p >= 0.5).astype(int)
-    return Evaluation(metrics=classification_metrics(y, pred, p), probabilities=p, predictions=pred, labels=y,
+    return Evaluation(metrics={**classification_metrics(y, pred, p), **activity.summary()},
+                      probabilities=p, predictions=pred, labels=y,
                       representation=torch.cat(reps).numpy() if reps else None)
 
 

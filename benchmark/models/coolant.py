@@ -302,6 +302,8 @@ class Coolant(DetectorModel):
     description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
     paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
     deviations: ClassVar[tuple[Deviation, ...]] = DEVIATIONS
+    activity_channels: ClassVar[dict[str, tuple[str, ...]]] = {"ambiguity": ("ambiguity",),
+                                                               "attention": ATTENTION_NAMES}
 
     def __init__(self, config: CoolantConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -336,31 +338,6 @@ class Coolant(DetectorModel):
                 self.ambiguity_text.requires_grad_(False)
         else:
             self.ambiguity_image = self.ambiguity_text = None
-        self._diag: dict[str, list[float]] = {}
-
-    # ---------------------------------------------------------------- diagnostics
-    def _accumulate(self, name: str, values: torch.Tensor) -> None:
-        """Running count / sum / sum of squares of a per-item quantity over the training epoch."""
-        v = values.detach().double()  # sums of squares: float32 loses small stds
-        acc = self._diag.setdefault(name, [0.0, 0.0, 0.0])
-        acc[0] += v.numel()
-        acc[1] += float(v.sum())
-        acc[2] += float(v.pow(2).sum())
-
-    def epoch_diagnostics(self) -> dict[str, float]:
-        """Mean and std over the epoch's training items of g and of each attention weight; resets.
-
-        Shows whether the guidance degenerates (g constant, attention pinned to one point).
-        """
-        out: dict[str, float] = {}
-        for name, (n, total, squares) in self._diag.items():
-            if n == 0:
-                continue
-            mean = total / n
-            out[f"{name}_mean" if name == "ambiguity" else name] = mean
-            out[f"{name}_std"] = math.sqrt(max(squares / n - mean * mean, 0.0))
-        self._diag = {}
-        return out
 
     # ---------------------------------------------------------------- pieces
     def logit_scale_value(self) -> torch.Tensor | float:
@@ -450,12 +427,7 @@ class Coolant(DetectorModel):
             target = eq.ambiguity_target(g, normalise=not c.unnormalised_kl_target)
             losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction,
                                                       detach_target=c.detach_ambiguity_target)
-        if self.training:
-            if "ambiguity" in diagnostics:
-                self._accumulate("ambiguity", diagnostics["ambiguity"])
-            if "attention" in diagnostics:
-                for k, name in enumerate(ATTENTION_NAMES):
-                    self._accumulate(name, diagnostics["attention"][:, k])
+        self.track_activity(diagnostics)  # epoch means / stds of g and a (benchmark.activity)
 
         if has_labels:
             losses["cls"] = eq.classification_loss(logits_cls, batch["label"])

@@ -154,7 +154,7 @@ def test_epoch_diagnostics_mean_and_std_of_g_and_attention() -> None:
     assert got["ambiguity_mean"] == pytest.approx(g.mean().item(), abs=1e-6)
     assert got["ambiguity_std"] == pytest.approx(g.std(unbiased=False).item(), abs=1e-6)
     for k, name in enumerate(("attention_w_image", "attention_w_text", "attention_w_fusion")):
-        assert got[name] == pytest.approx(a[:, k].mean().item(), abs=1e-6)
+        assert got[name + "_mean"] == pytest.approx(a[:, k].mean().item(), abs=1e-6)
         assert got[name + "_std"] == pytest.approx(a[:, k].std(unbiased=False).item(), abs=1e-6)
     assert model.epoch_diagnostics() == {}  # reset after reading
 
