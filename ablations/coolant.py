@@ -45,6 +45,12 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "wo_att": ("w/o ATT", {"use_att": False, "use_agu": False},
                "no attention; the three features are concatenated directly (so no guidance either)"),
     "wo_agu": ("w/o AGU", {"use_agu": False}, "no attention guidance loss"),
+    "free_attention": ("COOLANT (free attention)", {"attention_squeeze": "none"},
+                       "the SE excitation reads the stacked (3 L) features instead of their means over L, so "
+                       "the attention can vary per item without the guidance; not the paper's squeeze (read "
+                       "Table 2 both ways)"),
+    "wo_agu_free_attention": ("w/o AGU (free attention)", {"use_agu": False, "attention_squeeze": "none"},
+                              "free_attention without the attention guidance loss"),
     "as_released": ("COOLANT (as released)", AS_RELEASED,
                     "public code: logits * exp(0.07), log-softmax attention weights, KL(g||a) to the attached, "
                     "unnormalised target [1-s,1-s,s] without the Eq. 12 denominator, real-news-only "
@@ -61,6 +67,12 @@ DEVIATIONS: dict[str, tuple[Deviation, ...]] = {
                          "(it only softens L_ITC)"),),
     "wo_att": (Deviation("w/o ATT and guidance", "remove the attention module, aggregate directly",
                          "unweighted concatenation; L_AG removed too (no attention weights left to guide)"),),
+    "free_attention": (Deviation("attention squeeze (3.4.1)", "global average pooling of the L x 3 stack "
+                                 "to 1 x 3, then the excitation",
+                                 "no squeeze: the excitation FC-ReLU-FC (bias-free, hidden 16) reads the stacked "
+                                 "3L features, so the attention can depend on the items' content"),),
+    "wo_agu_free_attention": (Deviation("attention squeeze (3.4.1)", "global average pooling to 1 x 3",
+                                        "no squeeze (as free_attention), and no L_AG"),),
     "as_released": (
         Deviation("as-released detection inputs", "-",
                   "the released detection module (own CAFE encoders, uni-modal MLPs, 19-block 1-D SE-ResNet) "

@@ -131,6 +131,12 @@ class CoolantConfig(ModelConfig):
     use_cmf: bool = True
     use_att: bool = True
     use_agu: bool = True
+    # the SE attention (3.4.1): bias-free excitation as SE-Net Eq. 3; hidden width unstated (C / r < 1
+    # for C = 3): 16, so that no seed starts with every unit dead (ModalityAttention says why); "none" =
+    # no squeeze, the excitation reads the (3 L) features (variant free_attention)
+    excitation_bias: bool = False
+    attention_hidden: int = 16
+    attention_squeeze: str = "mean"
     # behaviour of the public code (github wishever/COOLANT, twitter/)
     constant_logit_scale: bool = False  # logits * exp(0.07) (about 1.07) instead of learnable 1/tau
     soft_targets_raw_dot: bool = False  # Eq. 5 on raw (un-normalised) consistency embeddings
@@ -161,6 +167,9 @@ class CoolantConfig(ModelConfig):
         if self.use_sem and not (self.use_itm and self.use_itc):
             raise ValueError("use_sem needs use_itm and use_itc (soft targets come from the consistency "
                              "module and soften the contrastive loss); set use_sem=False")
+        if self.attention_squeeze not in ("mean", "none"):
+            raise ValueError(f"attention_squeeze must be 'mean' (paper) or 'none' (free_attention); "
+                             f"got {self.attention_squeeze!r}")
         if self.itc_shared_image_negatives not in ("keep", "mask"):
             raise ValueError(f"itc_shared_image_negatives must be 'keep' or 'mask'; "
                              f"got {self.itc_shared_image_negatives!r}")
@@ -225,14 +234,43 @@ class TwoTower(nn.Module):
 
 
 class ModalityAttention(nn.Module):
-    """Section 3.4.1: squeeze (mean over L) then excitation FC-ReLU-FC over the 3 modality channels."""
+    """Section 3.4.1: squeeze (mean over L) then SE excitation FC-ReLU-FC over the 3 modality channels.
 
-    def __init__(self, channels: int = 3, hidden: int = 3) -> None:
+    Why the unguided attention is nearly constant (issue 25; measured on real MediaEval: w/o AGU
+    attention across-item std 0.003-0.028, full model 0.07-0.30):
+      * paper-implied: the squeeze is a mean over the L = 64 positions, so item-to-item differences of
+        the features reach the excitation shrunk by about sqrt(L) (measured squeeze std 0.004-0.05), and
+        a 3 -> 3 -> 3 gate at its initial scale has a gain below 1 (sigmoid slope 1/4, a = s / sum(s)
+        divides by about 1.5): at initialisation the attention's across-item std is ~1e-3 of the
+        squeeze's, and only a target that differs per item (Eq. 14's g, i.e. AGU) or a large learned
+        gain makes it vary. That is the paper's design; it is kept in the default and declared, and
+        ``attention_squeeze="none"`` (variant ``free_attention``) lets the excitation read the features.
+      * ours, fixed: the excitation had biases (torch's default U(+-1/sqrt(3)), i.e. +-0.58 against
+        inputs that vary by 0.004-0.05), so a hidden unit with a negative bias was dead for every item
+        (2 of 3 on the synthetic set) and, receiving no gradient, stayed dead; with all three dead the
+        attention is exactly 1/3 for every item for good (a collapsed seed: 6 of 50 seeds at
+        initialisation on the constructed case of tests/benchmark/models/test_coolant_attention_spread.py).
+        SE-Net's excitation (Hu et al. 2018, Eq. 3: s = sigmoid(W2 ReLU(W1 z)), cited by the paper for
+        "more details") has no bias and neither do the released SE blocks. Bias-free alone still leaves
+        all 3 hidden units dead when the squeezed means sit off zero (4 of 50 seeds with means 0.3): the
+        hidden width is ours too (SE-Net's C / r is below 1 for C = 3, so the paper fixes nothing), and
+        16 units make a fully dead gate improbable (0 of 50). ``excitation_bias=True, attention_hidden=3``
+        is the old layer.
+    """
+
+    def __init__(self, channels: int = 3, hidden: int = 3, bias: bool = False, squeeze: str = "mean",
+                 length: int = 0) -> None:
         super().__init__()
-        self.excitation = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        if squeeze not in ("mean", "none"):
+            raise ValueError(f"attention_squeeze must be 'mean' (paper) or 'none' (free_attention); got {squeeze!r}")
+        self.squeeze = squeeze
+        width = channels if squeeze == "mean" else channels * length
+        self.excitation = nn.Sequential(nn.Linear(width, hidden, bias=bias), nn.ReLU(),
+                                        nn.Linear(hidden, channels, bias=bias))
 
     def forward(self, stacked: torch.Tensor, log_softmax: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return eq.attention_weights(self.excitation(eq.modality_squeeze(stacked)), log_softmax)
+        z = eq.modality_squeeze(stacked) if self.squeeze == "mean" else stacked.flatten(1)
+        return eq.attention_weights(self.excitation(z), log_softmax)
 
 
 class GaussianEncoder(nn.Module):
@@ -326,7 +364,8 @@ class Coolant(DetectorModel):
         else:
             self.released = None
             self.fusion_proj = nn.Linear(d * d if c.use_cmf else 2 * d, d)
-            self.attention = ModalityAttention() if c.use_att else None
+            self.attention = (ModalityAttention(3, c.attention_hidden, c.excitation_bias, c.attention_squeeze, d)
+                              if c.use_att else None)
             self.classifier = nn.Sequential(
                 nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
                 nn.Linear(c.classifier_hidden, 2))
@@ -394,12 +433,17 @@ class Coolant(DetectorModel):
             m_v, m_t = self.contrastive(e_v, e_t)
             scale = self.logit_scale_value()
             logits = eq.similarity_logits(m_v, m_t, scale)
-            shared = self._image_ids(batch) if c.itc_shared_image_negatives == "mask" else None
-            losses["itc"] = eq.itc_loss(logits, shared)
+            if c.itc_shared_image_negatives == "mask":  # same-image pairs out of ITC, SEM and the soft targets
+                same_image = self._image_ids(batch)
+                logits = eq.mask_shared_images(logits, same_image)
+            losses["itc"] = eq.itc_loss(logits)
             if c.use_sem:
                 soft_scale = scale.detach() if torch.is_tensor(scale) else scale
-                s_v2t, s_t2v = eq.soft_targets(eq.similarity_logits(
-                    shared_v, shared_t, soft_scale, normalise=not c.soft_targets_raw_dot))
+                soft_logits = eq.similarity_logits(shared_v, shared_t, soft_scale,
+                                                   normalise=not c.soft_targets_raw_dot)
+                if c.itc_shared_image_negatives == "mask":
+                    soft_logits = eq.mask_shared_images(soft_logits, same_image)
+                s_v2t, s_t2v = eq.soft_targets(soft_logits)
                 losses["sem"] = eq.semantic_matching_loss(logits, s_v2t, s_t2v)
         else:
             m_v, m_t = shared_v, shared_t  # w/o ITC: the consistency space is the aligned space

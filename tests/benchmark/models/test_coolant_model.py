@@ -14,7 +14,8 @@ from benchmark.models.coolant import LOSS_KEYS, Coolant, CoolantConfig
 from benchmark.variants import build_model, get_variant, resolve_config
 
 SMALL = FeatureDims(text_dim=12, image_dim=10, text_len=5, image_regions=4)
-OFF_TERMS = {"wo_itm": {"itm", "sem"}, "wo_itc": {"itc", "sem"}, "wo_att": {"ag"}, "wo_agu": {"ag"}}
+OFF_TERMS = {"wo_itm": {"itm", "sem"}, "wo_itc": {"itc", "sem"}, "wo_att": {"ag"}, "wo_agu": {"ag"},
+             "wo_agu_free_attention": {"ag"}}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -86,7 +87,9 @@ def test_switched_off_modules_are_not_built() -> None:
 def test_paper_labels_of_the_variants() -> None:
     labels = {name: get_variant("coolant", name).label for name in VARIANTS}
     assert labels == {"default": "COOLANT", "wo_itm": "w/o ITM", "wo_itc": "w/o ITC", "wo_cmf": "w/o CMF",
-                      "wo_att": "w/o ATT", "wo_agu": "w/o AGU", "as_released": "COOLANT (as released)"}
+                      "wo_att": "w/o ATT", "wo_agu": "w/o AGU", "as_released": "COOLANT (as released)",
+                      "free_attention": "COOLANT (free attention)",
+                      "wo_agu_free_attention": "w/o AGU (free attention)"}
 
 
 def test_soft_targets_do_not_train_the_consistency_module() -> None:
@@ -173,12 +176,12 @@ def test_shared_image_negatives_switch() -> None:
 
 
 def test_attention_module_hand_computed() -> None:
-    model = model_for("default")
+    model = model_for("default", attention_hidden=3)
     exc = model.attention.excitation
+    assert exc[0].bias is None and exc[2].bias is None  # SE-Net Eq. 3: bias-free
     with torch.no_grad():
         for layer in (exc[0], exc[2]):
             layer.weight.copy_(torch.eye(3))
-            layer.bias.zero_()
     stacked = torch.tensor([[[1.0, 3.0], [2.0, 2.0], [0.0, -4.0]]])
     # squeeze [2, 2, -2] -> relu [2, 2, 0] -> sigmoid [s, s, 0.5] -> normalised
     s = 1 / (1 + math.exp(-2))
@@ -243,7 +246,7 @@ def test_a_few_steps_reduce_the_loss(variant: str) -> None:
     model = model_for(variant, dropout=0.0, lr=2e-2)
     opts = model.configure_optimizers()
     first = model(batch).losses
-    for _ in range(20):
+    for _ in range(30):  # 20 sufficed for seed 0 before the excitation widened to 16 (1 and 2 either way)
         for opt in opts:
             opt.zero_grad()
         model(batch).losses["total"].backward()
