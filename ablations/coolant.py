@@ -32,7 +32,11 @@ AS_RELEASED = {
     "itm_shift": 3,
     "isolate_module_losses": True,
     "three_optimizers": True,
+    "sequential_steps": True,
     "released_detection_module": True,
+    "released_consistency_module": True,
+    "normalise_detection_inputs": True,
+    "softplus_std": True,
 }
 
 VARIANTS: dict[str, tuple[str, dict, str]] = {

@@ -3,12 +3,15 @@
 Protocols
   clean (default): early stopping and model selection on the validation split; the test split is
       evaluated exactly once, after training, with the selected weights.
-  as-released: what the public COOLANT code did - evaluate on TEST after every epoch and keep the best
-      test epoch. Only for reproducing published numbers and measuring how much that inflates them.
+  as-released: what the public COOLANT / CAFE code did - train on the whole training file (our
+      validation carve included; validation is then scored for logging only, on items it trained on),
+      evaluate on TEST after every epoch and keep the best test epoch. Only for reproducing published
+      numbers and measuring how much that inflates them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -105,6 +108,13 @@ def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, ba
                       representation=torch.cat(reps).numpy() if reps else None)
 
 
+def _check_finite(model: DetectorModel, out, epoch: int) -> None:
+    if not torch.isfinite(out.losses["total"]):
+        raise FloatingPointError(
+            f"{type(model).__name__}: non-finite loss at epoch {epoch} "
+            f"({ {k: float(v) for k, v in out.losses.items()} }); lower the learning rate")
+
+
 @dataclass
 class TrainResult:
     history: pd.DataFrame  # one row per epoch
@@ -136,6 +146,8 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
         raise ValueError(
             f"splits too small to train (train={len(features.train)}, validation={len(features.validation)}, "
             f"test={len(features.test)}); raise --limit or check the dataset with `bench data check`")
+    if protocol == "as-released":  # the released scripts train on the whole training file
+        features = dataclasses.replace(features, train=features.train.concat(features.validation))
     set_seed(seed)
     model.to(device)
     if prepare_context is not None:
@@ -166,18 +178,18 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             if len(idx) < 2:  # contrastive terms and batch norm need at least two items
                 continue
             batch = features.train.batch(idx, keys, device)
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            with _autocast(device, precision):
-                out = model(batch)
-            total = out.losses["total"]
-            if not torch.isfinite(total):
-                raise FloatingPointError(
-                    f"{type(model).__name__}: non-finite loss at epoch {epoch} "
-                    f"({ {k: float(v) for k, v in out.losses.items()} }); lower the learning rate")
-            total.backward()
-            for opt in optimizers:
-                opt.step()
+            if model.steps_itself:  # e.g. COOLANT as released: one optimiser after the other, recomputing
+                out = model.training_step(batch, optimizers, lambda: _autocast(device, precision))
+                _check_finite(model, out, epoch)
+            else:
+                for opt in optimizers:
+                    opt.zero_grad(set_to_none=True)
+                with _autocast(device, precision):
+                    out = model(batch)
+                _check_finite(model, out, epoch)
+                out.losses["total"].backward()
+                for opt in optimizers:
+                    opt.step()
             for name, value in out.losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             batches += 1

@@ -82,7 +82,7 @@ class DetectorModel(nn.Module):
 
     def track_activity(self, diagnostics: dict[str, torch.Tensor]) -> None:
         """In training mode, add this batch's per-item weights (``activity_channels``) to the epoch's sums."""
-        if self.training:
+        if self.training and not getattr(self, "_activity_paused", False):
             self._activity.add_columns(item_columns(diagnostics, self.activity_channels))
 
     def epoch_diagnostics(self) -> dict[str, float]:
@@ -92,6 +92,15 @@ class DetectorModel(nn.Module):
         ``track_activity`` saw. The engine calls it once before training (discarding) and after each epoch.
         """
         return self._activity.summary(prefix="")
+
+    # True: the engine calls ``training_step`` (the model steps its optimisers itself) instead of one
+    # forward, one backward of losses["total"] and a step of every optimiser
+    steps_itself: ClassVar[bool] = False
+
+    def training_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
+                      autocast) -> ModelOutput:  # pragma: no cover - only models with steps_itself
+        """One training step on ``batch`` (zero_grad, forward under ``autocast()``, backward, step)."""
+        raise NotImplementedError(f"{type(self).__name__} sets steps_itself but has no training_step")
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser by default; models needing several (e.g. COOLANT as released) override."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from benchmark.deviations import Deviation
@@ -155,6 +156,10 @@ class CoolantConfig(ModelConfig):
     released_detection_module: bool = False
     released_se_blocks: int = 19
     released_prime_dim: int = 16
+    released_consistency_module: bool = False  # own encoders (FastCNN + image MLP) and BN towers, ITM-trained
+    normalise_detection_inputs: bool = False  # m^v, m^t L2-normalised before fusion/correlation and ambiguity
+    softplus_std: bool = False  # ambiguity encoders: std = softplus(raw) + 1e-7 instead of a clamped log var
+    sequential_steps: bool = False  # step the 3 optimisers one after the other, recomputing in between
     isolate_module_losses: bool = False  # each loss trains only its own module (code's 3 steps)
     three_optimizers: bool = False  # Adam / AdamW / Adam for consistency / contrastive / detection
     contrastive_weight_decay: float = 5e-4  # AdamW weight decay of the contrastive optimiser
@@ -176,6 +181,11 @@ class CoolantConfig(ModelConfig):
         if self.released_detection_module and not (self.use_att and self.use_cmf):
             raise ValueError("released_detection_module replaces the fusion and attention modules; it needs "
                              "use_att and use_cmf")
+        if self.sequential_steps and not (self.three_optimizers and self.isolate_module_losses):
+            raise ValueError("sequential_steps needs three_optimizers and isolate_module_losses (each step "
+                             "trains one module on its own loss)")
+        if self.released_consistency_module and not self.use_itm:
+            raise ValueError("released_consistency_module replaces the consistency module; it needs use_itm")
         if self.use_agu and not self.use_att:
             raise ValueError("use_agu needs use_att (the guidance loss targets the attention weights); "
                              "set use_agu=False")
@@ -276,14 +286,38 @@ class ModalityAttention(nn.Module):
 class GaussianEncoder(nn.Module):
     """q(z|m) = N(mu(m), diag exp(log var(m))) (section 3.4.2)."""
 
-    def __init__(self, in_dim: int, z_dim: int) -> None:
+    def __init__(self, in_dim: int, z_dim: int, softplus_std: bool = False) -> None:
         super().__init__()
         self.net = _mlp(in_dim, in_dim, 2 * z_dim)
         self.z_dim = z_dim
+        self.softplus_std = softplus_std
 
     def forward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, log var). Ours: the second half is the log variance, clamped to [-10, 10]; released
+        (``softplus_std``, twitter/mymodel.py 125-128): it is a std through softplus(.) + 1e-7."""
         out = self.net(m)
-        return out[:, :self.z_dim], out[:, self.z_dim:].clamp(-10.0, 10.0)
+        mu, raw = out[:, :self.z_dim], out[:, self.z_dim:]
+        if self.softplus_std:
+            return mu, 2.0 * torch.log(F.softplus(raw) + 1e-7)
+        return mu, raw.clamp(-10.0, 10.0)
+
+
+class ReleasedConsistency(nn.Module):
+    """The released ``SimilarityModule`` (twitter/mymodel.py 75-110) less its unused classifier: its own
+    encoders over the raw features (FastCNN with per-branch batch norm, image MLP; as ``EncodingPart``)
+    and aligner towers Linear-BN-ReLU-Linear-BN-ReLU to the 64-d consistency space, trained by ITM."""
+
+    def __init__(self, dims: FeatureDims, out_dim: int) -> None:
+        super().__init__()
+        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, 128, dropout=0.5, batch_norm=True,
+                                     released_cnn=True)
+        self.text_aligner = mlp2(128, 128, out_dim, batch_norm=True)
+        self.image_aligner = mlp2(128, 128, out_dim, batch_norm=True)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image, text) consistency embeddings per item, (B, out_dim) each."""
+        text, image = self.encoding(batch["text_tokens"], batch["text_mask"], item_regions(batch).mean(dim=1))
+        return self.image_aligner(image), self.text_aligner(text)
 
 
 class ReleasedDetection(nn.Module):
@@ -292,15 +326,18 @@ class ReleasedDetection(nn.Module):
     Own CAFE encoders over the raw features (image: the mean of the regions, the released input being
     one pooled vector), two uni-modal MLPs each (64-d for the SE-ResNet, 16-d for the classifier), the
     correlation of the aligned vectors (softmax, max-pool, FC), a 1-D SE-ResNet over the (B, 64, 3)
-    stack returning log-softmax weights that multiply [image, text, correlation] (the released order is
-    text, image; the permutation only relabels channels), and a 96 -> 64 -> 64 -> 2 classifier with
-    batch norm as released.
+    stack returning log-softmax weights that multiply [text, image, correlation] in the released order
+    (``mymodel.py`` 228-234: the SE-ResNet's kernel-3 convolutions run over these three positions, so
+    the order is part of the model, not a relabelling), and a 96 -> 64 -> 64 -> 2 classifier with
+    batch norm as released. The text CNN is the released FastCNN (per-branch batch norm, max over the
+    zero padding too).
     """
 
     def __init__(self, dims: FeatureDims, aligned_dim: int, c: CoolantConfig) -> None:
         super().__init__()
         shared, prime = 128, c.released_prime_dim
-        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, shared, dropout=0.5, batch_norm=True)
+        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, shared, dropout=0.5, batch_norm=True,
+                                     released_cnn=True)
         self.se_image = mlp2(shared, shared, aligned_dim, batch_norm=True)
         self.se_text = mlp2(shared, shared, aligned_dim, batch_norm=True)
         self.uni_image = mlp2(shared, shared, prime, batch_norm=True)
@@ -314,11 +351,11 @@ class ReleasedDetection(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], m_v: torch.Tensor, m_t: torch.Tensor,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(logits, the classifier's input, log attention (B, 3) in the order image, text, correlation)."""
+        """(logits, the classifier's input, log attention (B, 3) in the released order text, image, correlation)."""
         text, image = self.encoding(batch["text_tokens"], batch["text_mask"], item_regions(batch).mean(dim=1))
         correlation = self.correlation_fc(correlation_matrix_pool(m_t, m_v))
-        log_a = self.senet(torch.stack([self.se_image(image), self.se_text(text), correlation], dim=-1))
-        x = torch.cat([self.uni_image(image) * log_a[:, 0:1], self.uni_text(text) * log_a[:, 1:2],
+        log_a = self.senet(torch.stack([self.se_text(text), self.se_image(image), correlation], dim=-1))
+        x = torch.cat([self.uni_text(text) * log_a[:, 0:1], self.uni_image(image) * log_a[:, 1:2],
                        correlation * log_a[:, 2:3]], dim=-1)
         return self.classifier(x), x, log_a
 
@@ -349,7 +386,10 @@ class Coolant(DetectorModel):
         c = config
         self.image_encoder = UnimodalEncoder(dims.image_dim, c.hidden_dim, c.dropout)
         self.text_encoder = UnimodalEncoder(dims.text_dim, c.hidden_dim, c.dropout)
-        self.consistency = TwoTower(c.hidden_dim, c.shared_dim) if c.use_itm else None
+        if c.use_itm and c.released_consistency_module:
+            self.consistency: nn.Module | None = ReleasedConsistency(dims, c.shared_dim)
+        else:
+            self.consistency = TwoTower(c.hidden_dim, c.shared_dim) if c.use_itm else None
         self.contrastive = TwoTower(c.hidden_dim, c.aligned_dim) if c.use_itc else None
         if c.use_itc and not c.constant_logit_scale:
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.tau_init)))
@@ -370,8 +410,8 @@ class Coolant(DetectorModel):
                 nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
                 nn.Linear(c.classifier_hidden, 2))
         if c.use_agu:
-            self.ambiguity_image = GaussianEncoder(d, c.z_dim)
-            self.ambiguity_text = GaussianEncoder(d, c.z_dim)
+            self.ambiguity_image = GaussianEncoder(d, c.z_dim, c.softplus_std)
+            self.ambiguity_text = GaussianEncoder(d, c.z_dim, c.softplus_std)
             if c.detach_ambiguity_target:  # no loss reaches them (see the module docstring): frozen
                 self.ambiguity_image.requires_grad_(False)
                 self.ambiguity_text.requires_grad_(False)
@@ -399,13 +439,17 @@ class Coolant(DetectorModel):
         return torch.unique(item_regions(batch).mean(dim=1), dim=0, return_inverse=True)[1]
 
     def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
-                          ) -> torch.Tensor:
-        """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
+                          embedded: bool = False) -> torch.Tensor:
+        """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``); ``embedded``: e_v,
+        e_t are already the per-item consistency embeddings (the released module's own encoders)."""
         c = self.config
         image_ids = self._image_ids(batch)
         text_idx, image_idx, y = eq.build_consistency_pairs(
             batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
-        s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
+        if embedded:
+            s_v, s_t = e_v[image_idx], e_t[text_idx]
+        else:
+            s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
         return eq.consistency_loss(s_v, s_t, y, margin=c.margin)
 
     # ---------------------------------------------------------------- forward
@@ -421,7 +465,12 @@ class Coolant(DetectorModel):
         has_labels = "label" in batch
 
         shared_v = shared_t = None
-        if self.consistency is not None:
+        if self.consistency is not None and c.released_consistency_module:
+            # its own encoders over the raw features: every item once, the pairs of D' gathered after
+            shared_v, shared_t = self.consistency(batch)
+            if has_labels:
+                losses["itm"] = self._consistency_term(shared_v, shared_t, batch, embedded=True)
+        elif self.consistency is not None:
             # isolated (as released): the consistency loss trains only its own MLPs
             src_v, src_t = (e_v.detach(), e_t.detach()) if c.isolate_module_losses else (e_v, e_t)
             if c.use_sem or self.contrastive is None:  # soft targets, or the aligned space w/o ITC
@@ -449,6 +498,8 @@ class Coolant(DetectorModel):
             m_v, m_t = shared_v, shared_t  # w/o ITC: the consistency space is the aligned space
         if c.isolate_module_losses:  # the code steps the detection optimiser on detection loss only
             m_v, m_t = m_v.detach(), m_t.detach()
+        if c.normalise_detection_inputs:  # the released CLIP module returns L2-normalised vectors (clip.py 98, 109)
+            m_v, m_t = F.normalize(m_v, dim=-1), F.normalize(m_t, dim=-1)
 
         if self.released is not None:
             logits_cls, x_tilde, log_a = self.released(batch, m_v, m_t)
@@ -463,8 +514,9 @@ class Coolant(DetectorModel):
             logits_cls = self.classifier(x_tilde)
 
         diagnostics: dict[str, torch.Tensor] = {}
-        if log_a is not None:
-            diagnostics["attention"] = log_a.detach().exp()
+        if log_a is not None:  # reported in ATTENTION_NAMES' order (the released module's is text, image, corr)
+            a = log_a.detach().exp()
+            diagnostics["attention"] = a[:, [1, 0, 2]] if self.released is not None else a
         if self.ambiguity_image is not None and log_a is not None:
             g = self.ambiguity(m_v, m_t)
             diagnostics["ambiguity"] = g.detach()
@@ -512,12 +564,51 @@ class Coolant(DetectorModel):
                 groups["detection"].append(p)
         return {k: v for k, v in groups.items() if v}
 
+    @property
+    def steps_itself(self) -> bool:  # type: ignore[override]
+        return self.config.sequential_steps
+
+    def training_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
+                      autocast) -> ModelOutput:
+        """The released order (twitter.py 131-178): step the consistency optimiser on L_ITM; recompute
+        (soft targets from the updated consistency module) and step the contrastive one on
+        L_ITC + lambda L_SEM; recompute (m^v, m^t from the updated contrastive module) and step the
+        detection one on L_CLS + gamma L_AG. Returns the last pass with each term from its own pass."""
+        c = self.config
+        stages = {"consistency": lambda l: l["itm"], "contrastive": lambda l: l["itc"] + c.lambda_sem * l["sem"],
+                  "detection": lambda l: l["cls"] + c.gamma * l["ag"]}
+        terms = {"consistency": ("itm",), "contrastive": ("itc", "sem"), "detection": ("cls", "ag")}
+        names = self._optimizer_groups
+        if len(names) != len(optimizers):
+            raise ValueError(f"COOLANT sequential_steps: {len(optimizers)} optimisers for groups {names}; build "
+                             f"them with configure_optimizers()")
+        kept: dict[str, torch.Tensor] = {}
+        out = None
+        for i, (name, opt) in enumerate(zip(names, optimizers)):
+            opt.zero_grad(set_to_none=True)
+            self._activity_paused = i < len(names) - 1  # count g and a once per step (the last pass)
+            try:
+                with autocast():
+                    out = self(batch)
+            finally:
+                self._activity_paused = False
+            stages[name](out.losses).backward()
+            opt.step()
+            kept.update({k: out.losses[k].detach() for k in terms[name]})
+        assert out is not None
+        losses = {**{k: v.detach() for k, v in out.losses.items()}, **kept}
+        losses["total"] = eq.total_loss(losses["itm"], losses["itc"], losses["sem"], losses["cls"], losses["ag"],
+                                        c.lambda_sem, c.gamma)
+        out.losses = losses
+        return out
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser (paper: Adam 1e-3), or the released code's Adam / AdamW(5e-4) / Adam."""
         c = self.config
         if not c.three_optimizers:
             return super().configure_optimizers()
         optimisers = []
+        self._optimizer_groups = list(self.parameter_groups())
         for name, params in self.parameter_groups().items():
             if name == "contrastive":
                 optimisers.append(make_optimizer("adamw", params, c.lr, c.contrastive_weight_decay))

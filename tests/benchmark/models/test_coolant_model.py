@@ -113,7 +113,7 @@ def test_joint_training_reaches_the_aligned_space_in_paper_mode() -> None:
 def test_as_released_isolates_each_module() -> None:
     torch.manual_seed(0)
     model = model_for("as_released")
-    batch = make_batch(SMALL)
+    batch = make_batch(SMALL, b=8)  # 4 real items: rolled by 3 they are other images (with 3, the same)
     model(batch).losses["cls"].backward()
     for module in (model.contrastive, model.consistency, model.image_encoder, model.text_encoder):
         assert all(g is None for g in grads(module))
@@ -321,14 +321,21 @@ def test_as_released_detection_module_matches_the_released_wiring() -> None:
         e_v = model.image_encoder(batch["image_regions"])
         e_t = model.text_encoder(batch["text_tokens"], batch["text_mask"])
         m_v, m_t = model.contrastive(e_v, e_t)
+        # the released CLIP module returns L2-normalised vectors (clip.py 98, 109)
+        m_v, m_t = m_v / m_v.norm(dim=-1, keepdim=True), m_t / m_t.norm(dim=-1, keepdim=True)
         # correlation: softmax over the image axis of t_i v_j / sqrt(d), max over that axis, FC
         sim = m_t.unsqueeze(2) * m_v.unsqueeze(1) / math.sqrt(8)
         corr = r.correlation_fc(sim.softmax(dim=-1).max(dim=-1).values)
-        log_a = r.senet(torch.stack([r.se_image(image), r.se_text(text), corr], dim=-1))
-        x = torch.cat([r.uni_image(image) * log_a[:, :1], r.uni_text(text) * log_a[:, 1:2], corr * log_a[:, 2:]], -1)
+        # mymodel.py 228-234: the SE-ResNet reads [text, image, corr]; weights 0, 1, 2 scale text, image, corr
+        log_a = r.senet(torch.stack([r.se_text(text), r.se_image(image), corr], dim=-1))
+        x = torch.cat([r.uni_text(text) * log_a[:, :1], r.uni_image(image) * log_a[:, 1:2], corr * log_a[:, 2:]], -1)
+        swapped = r.senet(torch.stack([r.se_image(image), r.se_text(text), corr], dim=-1))
     assert torch.allclose(log_a.exp().sum(dim=-1), torch.ones(6), atol=1e-5) and (log_a <= 0).all()
     assert torch.allclose(out.representation, x, atol=1e-5)
-    assert torch.allclose(out.diagnostics["attention"], log_a.exp(), atol=1e-5)
+    # reported as (image, text, fusion)
+    assert torch.allclose(out.diagnostics["attention"], log_a.exp()[:, [1, 0, 2]], atol=1e-5)
+    # the kernel-3 convolutions make the order part of the model: swapping text and image is no relabelling
+    assert not torch.allclose(swapped[:, [1, 0, 2]], log_a, atol=1e-4)
     # the classification loss trains the released encoders, never the contrastive module (isolated)
     model.train()
     model(batch).losses["cls"].backward()
