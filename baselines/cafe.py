@@ -17,8 +17,13 @@ Four parts, as in the paper and the released code:
 The alignment module learns from the alignment loss only and the detection module from the
 classification loss only: the aligned vectors enter detection detached, as the released code's
 separate optimiser steps leave them. With disjoint parameter sets, one Adam over the sum of the two
-losses steps each module exactly as the released two Adams do. 100 epochs, batch 64, Adam 1e-3.
-Remaining differences are declared in ``DEVIATIONS`` (docs/deviations.md).
+losses gives each module the update its released Adam gives it, with one difference: the release
+steps the alignment first and then recomputes the aligned vectors for the detection step
+(``train.py`` 108-117), so its detection reads the alignment after this batch's update, ours the one
+before it (declared). Batch 64, Adam 1e-3, at most 100 epochs: all 100 only under
+``--protocol as-released`` (best test epoch, as released); the clean protocol stops early after 5
+epochs without validation gain (``benchmark/models/base.py`` patience). Remaining differences are
+declared in ``DEVIATIONS`` (docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ DEVIATIONS = (
     Deviation("matched pairs", "consistent (matched) text-image pairs",
               "real news (label 0) pairs; mismatched = real images rolled by mismatch_shift (3)",
               "pairs of its label-1 class, images rolled by 3"),
-    Deviation("model selection", "not stated", "clean protocol: validation split; test once",
-              "best test epoch"),
+    Deviation("model selection", "not stated", "clean protocol: validation split, early stopping after 5 "
+              "epochs without gain; test once", "100 epochs, best test epoch"),
+    Deviation("step order", "not stated", "one forward: detection reads the aligned vectors computed before "
+              "this batch's alignment update", "alignment stepped first, the aligned vectors recomputed for the "
+              "detection step (train.py 108-117)"),
 )
 
 
