@@ -59,8 +59,10 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
                     "public code: logits * exp(0.07), log-softmax attention weights, KL(g||a) to the attached, "
                     "unnormalised target [1-s,1-s,s] without the Eq. 12 denominator, real-news-only "
                     "consistency pairs with images rolled by 3, each loss training only its module, "
-                    "three optimisers (Adam / AdamW wd 5e-4 / Adam), and the released detection module "
-                    "(own encoders, 1-D SE-ResNet attention)"),
+                    "three optimisers (Adam / AdamW wd 5e-4 / Adam) stepped one after the other with "
+                    "recomputation, its own consistency module (FastCNN + BN/ReLU towers), L2-normalised "
+                    "aligned vectors into correlation and ambiguity, softplus std, and the released detection "
+                    "module (own encoders, 1-D SE-ResNet attention over [text, image, corr])"),
 }
 
 DEVIATIONS: dict[str, tuple[Deviation, ...]] = {
@@ -84,9 +86,27 @@ DEVIATIONS: dict[str, tuple[Deviation, ...]] = {
                   "CAFE's 200-d word vectors and one 512-d pooled image vector"),
         Deviation("as-released KL estimate", "-", "closed-form KL", "one-sample Monte-Carlo estimate"),
         Deviation("as-released quirks not reproduced", "-",
-                  "train mode every epoch; gradients reach the contrastive text tower",
-                  "detection module stuck in eval mode after the first test (frozen batch-norm, no dropout); "
-                  "the contrastive text tower casts features to token ids (.long()), so no gradient"),
+                  "train mode every epoch", "detection module stuck in eval mode after the first test (frozen "
+                  "batch-norm, no dropout: twitter.py 109-110 set only the other two modules to train)"),
+        Deviation("as-released contrastive text tower", "-",
+                  "our text encoder (FC + masked mean) and MLP tower, trained by ITC + SEM",
+                  "clip.py 100-109: FastCNN (dropout per branch) and MLP to 128 values, cast to integers "
+                  "(.long(): no gradient ever reaches them), embedded (49408 x 768), and a 12-layer transformer "
+                  "with batch_first=False, so its sequence axis is the BATCH: each item's output attends over "
+                  "the other items of the batch, and [:, -1, :] keeps the 128th feature slot only; the text "
+                  "vector of an item thus depends on the integer part of one feature of every item in its batch"),
+        Deviation("as-released contrastive image tower", "-",
+                  "our image encoder (FC + mean over regions) and MLP tower",
+                  "clip.py 62-71, 96-98: 512 -> 256 -> 128 with batch norm, ReLU, dropout, then a linear layer "
+                  "to 64, L2-normalised"),
+        Deviation("as-released consistency pairs and batch norm", "-",
+                  "its own encoders run once over every item of the batch; the pairs of D' are gathered after "
+                  "(batch-norm statistics over the whole batch)",
+                  "the module runs on the real-news pairs only (twitter.py 125-134): batch-norm statistics "
+                  "over the real subset, twice (matched, unmatched)"),
+        Deviation("as-released protocol", "-", "--protocol as-released trains on the whole training file "
+                  "(our validation carve included) and keeps the best test epoch; validation is scored for "
+                  "logging only (on items it trained on)", "the whole training file, best test epoch"),
     ),
 }
 

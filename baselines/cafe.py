@@ -111,6 +111,7 @@ class CAFE(DetectorModel):
     description = "Cross-modal alignment, ambiguity (symmetric KL) and adaptive aggregation"
     paper = "Chen et al., CAFE, WWW 2022"
     deviations = DEVIATIONS
+    checked_against = ("cyxanna/CAFE model.py@75610c746982", "cyxanna/CAFE train.py@75610c746982")
     activity_channels = {"ambiguity": ("ambiguity",)}  # the per-item weight a of the aggregation
 
     def __init__(self, config: CAFEConfig, dims: FeatureDims) -> None:

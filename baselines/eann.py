@@ -95,6 +95,7 @@ class EANN(DetectorModel):
     description = "Text CNN + image FC, fake-news detector and adversarial event discriminator"
     paper = "Wang et al., EANN, KDD 2018"
     deviations = DEVIATIONS
+    checked_against = ("yaqingwang/EANN-KDD18 src/EANN.py@dc1faf30368a",)
 
     def __init__(self, config: EANNConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)

@@ -100,6 +100,7 @@ class MVAE(DetectorModel):
     description = "Multimodal VAE: shared latent reconstructs text and image features and is classified"
     paper = "Khattar et al., MVAE, WWW 2019"
     deviations = DEVIATIONS
+    checked_against = ("dhruvkhattar/MVAE mvae.py@159b180a76b5",)
 
     def __init__(self, config: MVAEConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)

@@ -67,6 +67,8 @@ class DetectorModel(nn.Module):
     paper: ClassVar[str] = ""
     # how this implementation differs from its paper and the released code (benchmark.deviations)
     deviations: ClassVar[tuple[Any, ...]] = ()
+    # the released files this implementation was last read against line by line ("owner/repo path@commit")
+    checked_against: ClassVar[tuple[str, ...]] = ()
     # per-item weights the model puts in ModelOutput.diagnostics, as {key: column names} (a (B,) entry
     # has one name, a (B, k) entry k): their across-item spread is logged (benchmark.activity)
     activity_channels: ClassVar[dict[str, tuple[str, ...]]] = {}
