@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from benchmark.tracking import fingerprint
@@ -22,29 +23,96 @@ from benchmark.tracking import fingerprint
 PER_CELL_KEYS = ("seed",)
 
 
-def cell_identity(*, model: str, variant: str, config: Any, dataset: str, splits: Any, encoders: dict[str, str],
-                  seed: int, protocol: str, limit: int | None, precision: str,
-                  data_fingerprint: str | None = None) -> dict[str, Any]:
+def cell_identity(*, model: str, variant: str, config: Any, dataset: str, data_fingerprint: str,
+                  split: str | None, cluster_unit: str | None, encoders: dict[str, str], seed: int, protocol: str,
+                  limit: int | None, precision: str, design: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything that changes a cell's stored result. ``config`` is the resolved model config (it
-    already holds ``max_epochs``, row overrides and ``--params best``); ``splits``/``features`` the
-    loaded data (its split policy and cluster unit included); ``encoders`` the identities of the
-    encoders featurising it (role -> identity, precision included); ``precision``
-    the training precision ("fp32" or "bf16"; the featurising precision is in the encoder ids);
-    ``data_fingerprint``: ``splits.fingerprint()`` when the caller already has it (it hashes every item)."""
-    return {
+    already holds ``max_epochs``, row overrides and ``--params best``); ``data_fingerprint`` hashes every
+    loaded item (``splits.fingerprint()``); ``split``/``cluster_unit`` the split policy and cluster unit;
+    ``encoders`` the identities of the encoders featurising it (role -> identity, precision included);
+    ``precision`` the training precision ("fp32" or "bf16"). ``design``: keys of an evaluation design
+    beyond the published split (a fold, a train/test dataset pair); added only when given, so cells
+    stored before designs existed keep their identity."""
+    identity = {
         "model": model,
         "variant": variant,
         "config": fingerprint(dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config),
         "dataset": dataset,
-        "data": data_fingerprint or splits.fingerprint(),
-        "split": getattr(splits, "split_policy", None),
-        "cluster_unit": getattr(splits, "cluster_unit", None),
+        "data": data_fingerprint,
+        "split": split,
+        "cluster_unit": cluster_unit,
         "limit": limit,
         "encoders": dict(encoders),
         "precision": precision,
         "protocol": protocol,
         "seed": seed,
     }
+    if design:
+        identity["design"] = dict(design)
+    return identity
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell, resolved once: everything planning, training (``benchmark.training.train_cell``) and
+    recording (``benchmark.recording``) read. A suite cell and an Optuna trial are both a CellSpec.
+
+    ``options`` carries how the data is loaded and featurised (data root, split policy, encoders,
+    missing-image policy) with ``precision`` already resolved; ``design`` holds the keys of an
+    evaluation design beyond the dataset's split (room for a fold index, a train/test dataset pair);
+    ``data_params`` the data parameters of a sweep trial (e.g. a train/test ratio)."""
+
+    suite: str
+    row: str  # the suite row's label
+    model: str
+    variant: str
+    config: Any  # the resolved model config (a dataclass)
+    slot: str  # dataset slot id, e.g. "twitter"
+    slot_label: str
+    dataset: str  # registered dataset name
+    data_source: str  # "real" | "synthetic"
+    options: Any  # benchmark.loading.RunOptions (precision resolved)
+    seed: int
+    limit: int | None
+    data_fingerprint: str
+    split: str | None
+    cluster_unit: str | None
+    encoders: tuple[tuple[str, str], ...]  # (role, identity) pairs: frozen
+    keep_representation: bool = False
+    design: tuple[tuple[str, Any], ...] = ()
+    data_params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def precision(self) -> str:
+        return str(self.options.precision)
+
+    @property
+    def protocol(self) -> str:
+        return str(self.options.protocol)
+
+    @property
+    def device(self) -> str:
+        return str(self.options.device)
+
+    @property
+    def encoder_ids(self) -> dict[str, str]:
+        return dict(self.encoders)
+
+    @property
+    def name(self) -> str:
+        """'row | slot | seed N' for messages."""
+        return f"{self.row} | {self.slot_label} | seed {self.seed}"
+
+    def identity(self) -> dict[str, Any]:
+        return cell_identity(model=self.model, variant=self.variant, config=self.config, dataset=self.dataset,
+                             data_fingerprint=self.data_fingerprint, split=self.split,
+                             cluster_unit=self.cluster_unit, encoders=self.encoder_ids, seed=self.seed,
+                             protocol=self.protocol, limit=self.limit, precision=self.precision,
+                             design=dict(self.design) or None)
+
+    @property
+    def key(self) -> str:
+        return identity_key(self.identity())
 
 
 def setting_of(identity: dict[str, Any]) -> dict[str, Any]:

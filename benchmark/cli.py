@@ -77,7 +77,7 @@ def get_suite(name: str):
         except (OSError, ValueError) as exc:
             raise UnknownNameError(f"suite file {name}: {exc}") from None
         if suite.name not in known:  # validated now, so that a bad file never stays registered
-            from benchmark.runner import check_rows, suite_rows
+            from benchmark.suites.resolve import check_rows, suite_rows
             load_plugins()
             try:
                 check_rows(suite, suite_rows(suite))
@@ -93,7 +93,7 @@ def get_suite(name: str):
 
 
 def _data_root(args) -> tuple[Path, bool]:
-    from benchmark.runner import default_data_root
+    from benchmark.loading import default_data_root
     if args.data_root:
         return Path(args.data_root), True
     return default_data_root(), "BENCH_DATA_ROOT" in os.environ
@@ -172,7 +172,9 @@ def cmd_run(args) -> int:
     suite = get_suite(args.suite)
     from benchmark.engine import resolve_device
     from benchmark.executors import make_executor
-    from benchmark.runner import RunOptions, SuiteRunner, validate_run
+    from benchmark.loading import RunOptions
+    from benchmark.runner import SuiteRunner
+    from benchmark.suites.resolve import validate_run
     from benchmark.tracking import check_store
     from benchmark.workdir_lock import workdir_lock
     load_plugins()

@@ -121,7 +121,7 @@ class TrainResult:
     best_epoch: int
     selected_on: str  # "validation" or "test"
     validation: Evaluation
-    test: Evaluation
+    test: Evaluation | None  # None when the caller asked not to evaluate test (sweep trials)
     stopped_early: bool
     epochs_run: int
     notes: list[str] = field(default_factory=list)
@@ -130,16 +130,22 @@ class TrainResult:
 def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str = "clean", seed: int = 0,
                 device: torch.device | str = "cpu", selection_metric: str = "accuracy",
                 on_epoch: EpochCallback | None = None, prepare_context: PrepareContext | None = None,
-                keep_representation: bool = False, precision: str | None = None) -> TrainResult:
+                keep_representation: bool = False, precision: str | None = None,
+                evaluate_test: bool = True) -> TrainResult:
     """Train ``model`` with its config's batch size / epochs / patience and return the selected result.
 
     ``precision``: "fp32" or "bf16" (autocast); ``None`` = the device's default (bf16 on CUDA only).
 
     ``on_epoch(epoch, record)`` receives the epoch's mean loss terms and validation metrics (and test
     metrics under as-released); it may raise (e.g. optuna.TrialPruned) to stop the run.
+
+    ``evaluate_test=False`` (an Optuna trial, clean protocol only): the test split is never evaluated
+    and ``TrainResult.test`` is None; a study touches it once, for its selected configuration.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    if not evaluate_test and protocol != "clean":
+        raise ValueError("evaluate_test=False needs the clean protocol (as-released selects on test)")
     device = torch.device(device)
     cfg = model.config
     if len(features.train) < 2 or len(features.validation) == 0 or len(features.test) == 0:
@@ -231,8 +237,10 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
         test = best_test
         if keep_representation and test.representation is None:
             test = evaluate(model, features.test, device, keep_representation=True, precision=precision)
-    else:
+    elif evaluate_test:
         test = evaluate(model, features.test, device, keep_representation=keep_representation,
                         precision=precision)
+    else:
+        test = None
     return TrainResult(history=pd.DataFrame(history), best_epoch=best_epoch, selected_on=select_split,
                        validation=validation, test=test, stopped_early=stopped_early, epochs_run=len(history))

@@ -1,7 +1,7 @@
-"""Executing cells: one pure training function, run in this process or in worker processes.
+"""Executing cells: ``benchmark.training.train_cell`` run in this process, in worker processes or as Slurm jobs.
 
-Why this shape: a cell is a function of its identity to stored results. ``execute_cell`` trains one
-cell from a picklable ``CellJob`` and returns a ``CellOutcome`` (epoch records, final metrics, files,
+Why this shape: a cell is a function of its identity to stored results. ``train_cell`` trains one
+cell from a picklable ``CellSpec`` and returns a ``CellOutcome`` (epoch records, final metrics, files,
 or the error); it never touches the MLflow store. The submitting process is the store's only writer:
 it opens the cell's run, hands the job to an executor, and records the outcome. So ``--jobs N``
 never meets "database is locked", and a cluster executor (submitit) can reuse the same function.
@@ -35,97 +35,10 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-__all__ = ["CellJob", "CellOutcome", "execute_cell", "InlineExecutor", "ProcessExecutor", "make_executor",
-           "worker_cell"]
+from benchmark.cells import CellSpec
+from benchmark.training import CellOutcome, train_cell
 
-
-@dataclass
-class CellJob:
-    """Everything a worker needs to train one cell (picklable)."""
-
-    name: str  # "row | slot | seed N", for messages
-    dataset: str  # registered dataset name
-    options: Any  # benchmark.runner.RunOptions
-    limit: int | None
-    model: str
-    config: Any  # resolved model config (dataclass)
-    seed: int
-    keep_representation: bool = False
-    key: str = ""  # the cell's identity key (a worker-side label only)
-
-
-@dataclass
-class CellOutcome:
-    """What training one cell produced, or why it failed; recorded by the submitting process."""
-
-    ok: bool
-    seconds: float = 0.0
-    n_params: int = 0
-    epochs: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # replayed when not live
-    extra_metrics: list[tuple[dict[str, float], int]] = field(default_factory=list)  # from prepare()
-    artifacts: list[str] = field(default_factory=list)  # files written by prepare() to attach
-    result: Any = None  # benchmark.engine.TrainResult
-    error: str = ""
-    traceback: str = ""
-    live: bool = False  # epoch metrics and artifacts were already logged by the callbacks
-    unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
-    logs: list[str] = field(default_factory=list)  # log files of the job that ran the cell (cluster executors)
-    job_id: str = ""  # the scheduler's job id (cluster executors)
-
-
-_FEATURES: dict[tuple, tuple[Any, Any]] = {}
-
-
-def _features(job: CellJob):
-    """(splits, features) of the job's dataset, loaded once per process from the feature cache."""
-    from benchmark.runner import load_features
-    key = (job.dataset, job.limit, repr(job.options))
-    if key not in _FEATURES:
-        _FEATURES[key] = load_features(job.dataset, job.options, job.limit, say=lambda message: None)
-    return _FEATURES[key]
-
-
-def execute_cell(job: CellJob, features=None, on_epoch: Callable | None = None,
-                 log_artifact: Callable | None = None, log_metrics: Callable | None = None) -> CellOutcome:
-    """Train one cell. Callbacks log live (inline); without them everything is collected in the outcome.
-
-    Exceptions of the model or the data become a failed outcome with the traceback; Ctrl-C and
-    SIGTERM (KeyboardInterrupt) propagate.
-    """
-    from benchmark.emotion_set import EmotionSetProvider, EmotionSetUnavailable
-    from benchmark.engine import resolve_device, train_model
-    from benchmark.models.base import PrepareContext
-    from benchmark.runner import run_precision
-    from benchmark.variants import build_model
-
-    outcome = CellOutcome(ok=False, live=on_epoch is not None)
-    started = time.time()
-    try:
-        splits, features = features if features is not None else _features(job)
-        device = resolve_device(job.options.device)
-        torch.manual_seed(job.seed)
-        model = build_model(job.model, job.config, features.dims)
-        outcome.n_params = sum(p.numel() for p in model.parameters())
-        context = PrepareContext(
-            device=device, seed=job.seed, cache_dir=Path(job.options.workdir) / "pretrained",
-            log_artifact=log_artifact or (lambda path: outcome.artifacts.append(str(path))),
-            log_metrics=log_metrics or (lambda metrics, step=0: outcome.extra_metrics.append((dict(metrics), step))),
-            emotion_set=EmotionSetProvider.for_run(job.options))
-        outcome.result = train_model(
-            model, features, protocol=job.options.protocol, seed=job.seed, device=device,
-            precision=run_precision(job.options), prepare_context=context,
-            keep_representation=job.keep_representation,
-            on_epoch=on_epoch or (lambda epoch, record: outcome.epochs.append((epoch, dict(record)))))
-        outcome.ok = True
-    except KeyboardInterrupt:
-        raise
-    except EmotionSetUnavailable as exc:  # "not available" in the table, not a failure
-        outcome.unavailable = str(exc).removeprefix("not available: ")
-    except Exception as exc:  # recorded as a FAILED cell by the submitting process
-        outcome.error = f"{type(exc).__name__}: {exc}"
-        outcome.traceback = traceback.format_exc()
-    outcome.seconds = time.time() - started
-    return outcome
+__all__ = ["InlineExecutor", "ProcessExecutor", "SlurmExecutor", "make_executor", "worker_cell"]
 
 
 class InlineExecutor:
@@ -137,8 +50,8 @@ class InlineExecutor:
     def describe(self) -> str:
         return "inline" + (f", {self.threads} torch thread(s)" if self.threads else "")
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
         """``jobs``: (job, features). ``start(job)`` opens the cell's run and returns a handle;
         ``live(handle)`` gives the live logging callbacks; ``finish`` records the outcome."""
         previous = torch.get_num_threads()
@@ -147,7 +60,7 @@ class InlineExecutor:
             if self.threads:
                 torch.set_num_threads(self.threads)
             try:
-                outcome = execute_cell(job, features, **live(handle))
+                outcome = train_cell(job, features, **live(handle))
             finally:
                 torch.set_num_threads(previous)
             finish(job, handle, outcome)
@@ -162,10 +75,10 @@ def _worker_init() -> None:
     load_plugins()
 
 
-def worker_cell(job: CellJob) -> CellOutcome:
-    """``execute_cell`` in a fresh worker (a Slurm job): one torch thread, plugins registered first."""
+def worker_cell(job: CellSpec) -> CellOutcome:
+    """``train_cell`` in a fresh worker (a Slurm job): one torch thread, plugins registered first."""
     _worker_init()
-    return execute_cell(job)
+    return train_cell(job)
 
 
 class ProcessExecutor:
@@ -179,20 +92,20 @@ class ProcessExecutor:
     def describe(self) -> str:
         return f"{self.jobs} worker processes, 1 torch thread each"
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
         pending = [job for job, _ in jobs]
         if not pending:
             return
         pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)),
                                    mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
-        in_flight: dict[Future, tuple[CellJob, Any]] = {}
+        in_flight: dict[Future, tuple[CellSpec, Any]] = {}
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.jobs:
                     job = pending.pop(0)
                     handle = start(job)
-                    in_flight[pool.submit(execute_cell, job)] = (job, handle)
+                    in_flight[pool.submit(train_cell, job)] = (job, handle)
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
                     job, handle = in_flight.pop(future)
@@ -280,8 +193,8 @@ class SlurmExecutor:
         executor.update_parameters(**parameters)
         return executor
 
-    def run(self, jobs: Iterable[tuple[CellJob, Any]], start: Callable[[CellJob], Any],
-            finish: Callable[[CellJob, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
+    def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
+            finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
         cells = [job for job, _ in jobs]
         if not cells:
             return
@@ -341,7 +254,7 @@ def _slurm_outcome(submitted_job) -> CellOutcome:
                                  "again to re-submit this cell")
     try:
         outcome = submitted_job.result()
-    except Exception as exc:  # the job ran but the function raised outside execute_cell (e.g. import error)
+    except Exception as exc:  # the job ran but the function raised outside train_cell (e.g. import error)
         last_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:500]
         outcome = CellOutcome(ok=False, error=f"Slurm job {submitted_job.job_id} failed: {last_line}; log "
                                               f"{paths.stderr}", traceback=str(exc))

@@ -18,6 +18,7 @@ stores them absolute), so ``mv W W2`` keeps every stored cell readable.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -118,7 +119,12 @@ def check_store(workdir: Path, must_exist: bool) -> None:
 
 
 def git_commit(repo: Path | None = None) -> str:
-    repo = repo or Path(__file__).resolve().parents[1]
+    """The checkout's commit (``-dirty`` with uncommitted changes); asked of git once per process."""
+    return _git_commit(str(repo or Path(__file__).resolve().parents[1]))
+
+
+@functools.lru_cache(maxsize=None)
+def _git_commit(repo: str) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip() if out.returncode == 0 else "unknown"

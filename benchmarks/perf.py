@@ -36,6 +36,17 @@ from pathlib import Path
 PRECISIONS = ("fp32", "bf16")
 
 
+
+def _loading():
+    """(RunOptions, load_features, resolve_options) of the checkout being measured; commits before the
+    cell pipeline kept them in ``benchmark.runner`` and resolved precision inside (identity there)."""
+    try:
+        from benchmark.loading import RunOptions, load_features, resolve_options
+    except ImportError:  # an older commit, measured side by side
+        from benchmark.runner import RunOptions, load_features
+        resolve_options = lambda options: options  # noqa: E731
+    return RunOptions, load_features, resolve_options
+
 def _torch(threads: int):
     import torch
     torch.set_num_threads(threads)
@@ -65,11 +76,11 @@ def _autocast(precision: str):
 
 
 def _features(args):
-    from benchmark.runner import RunOptions, load_features
+    RunOptions, load_features, resolve_options = _loading()
     from benchmark.registry import load_plugins
     load_plugins()
-    options = RunOptions(suite="perf", data_root=Path(args.data_root) if args.data_root else None,
-                         workdir=Path(args.workdir), limit=args.limit)
+    options = resolve_options(RunOptions(suite="perf", data_root=Path(args.data_root) if args.data_root else None,
+                                         workdir=Path(args.workdir), limit=args.limit))
     return load_features(args.dataset, options, limit=args.limit, say=lambda m: None)
 
 
@@ -161,16 +172,16 @@ def cold_run_featurise(args, precision: str) -> dict | None:
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     from benchmark.registry import load_plugins
-    from benchmark.runner import RunOptions, load_features
+    RunOptions, load_features, resolve_options = _loading()
     load_plugins()
     fields = {f.name for f in dataclasses.fields(RunOptions)}
     if precision != "fp32" and "precision" not in fields:
         return None
     limit = args.cold_run if args.cold_run > 0 else None
     with tempfile.TemporaryDirectory() as tmp:
-        options = RunOptions(suite="perf", data_root=Path(args.data_root) if args.data_root else None,
-                             workdir=Path(tmp), limit=limit,
-                             **({"precision": precision} if "precision" in fields else {}))
+        options = resolve_options(RunOptions(suite="perf", data_root=Path(args.data_root) if args.data_root else None,
+                                             workdir=Path(tmp), limit=limit,
+                                             **({"precision": precision} if "precision" in fields else {})))
         start = time.perf_counter()
         _, features = load_features(args.dataset, options, limit=limit, say=lambda m: None)
         cold = time.perf_counter() - start

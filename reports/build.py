@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmark.deviations import footnote_lines
 from benchmark.registry import SUITES, load_plugins
-from benchmark.runner import suite_rows
+from benchmark.suites.resolve import suite_config_fingerprint, suite_rows
 from benchmark.suites import Suite
 from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
@@ -96,8 +96,7 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         table.header.append("Split: " + _per_dataset(records, lambda r: (
             f"{r.tags['split']} (cluster unit {r.tags.get('cluster_unit', 'image')})"
             if r.tags.get("split") else "not recorded")))
-        table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or (
-            "bf16 autocast" if r.tags.get("device", "").startswith("cuda") else "fp32")))
+        table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
     return table
 
 
@@ -109,7 +108,6 @@ def current_records(suite: Suite, workdir: Path, protocol: str | None,
     Cells trained under an older default configuration of their row (a model's defaults or the
     suite's overrides changed since) are left out and named, so a table never mixes configurations.
     """
-    from benchmark.runner import suite_config_fingerprint
     current = {row.label: suite_config_fingerprint(row) for row in suite_rows(suite)}
     kept, stale = [], []
     stored_cells = load_cells(workdir, suite.name, protocol=protocol, with_representation=with_representation)

@@ -96,7 +96,8 @@ class _FinishedJob:
 
 
 def test_slurm_outcomes_name_the_job_and_its_log(tmp_path):
-    from benchmark.executors import CellOutcome, _slurm_outcome
+    from benchmark.executors import _slurm_outcome
+    from benchmark.training import CellOutcome
     died = _slurm_outcome(_FinishedJob(tmp_path))
     assert not died.ok and died.job_id == "42_3" and "Slurm job 42_3 ended without a result" in died.error
     assert str(tmp_path / "42_3_0_log.err") in died.error and died.logs[0].endswith("42_3_0_log.err")

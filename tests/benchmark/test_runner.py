@@ -6,7 +6,8 @@ import torch
 
 from benchmark.features import FeatureDims, FeatureSplits, FeatureTable
 from benchmark.registry import load_plugins
-from benchmark.runner import resolve_slots, with_kmeans_events
+from benchmark.loading import with_kmeans_events
+from benchmark.suites.resolve import resolve_slots
 from benchmark.suites import DatasetSlot
 
 SLOTS = [DatasetSlot("twitter", "Twitter", ("mediaeval2015", "mediaeval2016"), "synthetic-demo"),

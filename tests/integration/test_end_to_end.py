@@ -118,7 +118,8 @@ def test_ui_command_binds_to_localhost(smoke_workdir, capsys):
 
 def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
     from benchmark.registry import SUITES
-    from benchmark.runner import RunOptions, SuiteRunner
+    from benchmark.loading import RunOptions
+    from benchmark.runner import SuiteRunner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -138,7 +139,8 @@ def test_interrupted_cell_is_closed_not_left_running(tmp_path, monkeypatch):
 
 def test_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
     from benchmark.registry import SUITES
-    from benchmark.runner import RunOptions, SuiteRunner
+    from benchmark.loading import RunOptions
+    from benchmark.runner import SuiteRunner
 
     import benchmark.engine as engine_mod
     real_train = engine_mod.train_model

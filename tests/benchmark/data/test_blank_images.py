@@ -23,7 +23,7 @@ from benchmark.encoders.featurize import build_feature_splits
 from benchmark.engine import train_model
 from benchmark.models.base import PrepareContext
 from benchmark.registry import MODELS, load_plugins
-from benchmark.runner import with_kmeans_events
+from benchmark.loading import with_kmeans_events
 from benchmark.variants import build_model, resolve_config
 
 load_plugins()

@@ -1,0 +1,159 @@
+"""Loading a dataset for cells: run options, validated splits, encoder identities and cached features.
+
+Why its own module: the suite runner, the executors' workers, Optuna trials and the benchmark script
+all load data the same way; before, they imported it back from ``benchmark.runner``, which imports the
+executors (an import circle). This module imports neither.
+
+``RunOptions.precision`` is resolved once (``resolve_options``): everything downstream reads the
+concrete "fp32"/"bf16" and never re-derives it from the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmark.data.schema import DatasetSplits
+from benchmark.data.spec import DatasetSpec, LoadOptions
+from benchmark.registry import DATASETS
+
+Say = Callable[[str], None]
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class RunOptions:
+    """What a user chose for a run (CLI flags or their defaults): how data is found, loaded, featurised
+    and trained. ``resolve_options`` turns a device default (``precision=None``) into a value."""
+
+    suite: str
+    data_root: Path | None = None
+    data_root_explicit: bool = False
+    workdir: Path = Path("bench-runs")
+    seeds: int | None = None
+    max_epochs: int | None = None
+    limit: int | None = None
+    device: str = "auto"
+    protocol: str = "clean"
+    text_encoder: str | None = None
+    image_encoder: str | None = None
+    text_encoder_path: str | None = None
+    image_encoder_path: str | None = None
+    on_missing_image: str = "drop"
+    split: str = "random"  # datasets without a published split: random | grouped | publisher | event
+    precision: str | None = None  # fp32 | bf16 (training and featurising); None = device default
+    allow_leaks: bool = False
+    keep_humor: bool = False
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> config overrides (--params best)
+    rows: tuple[str, ...] = ()  # restrict to these row labels (empty = all)
+    datasets: tuple[str, ...] = ()  # restrict to these slot ids (empty = all)
+
+
+def resolve_options(options: RunOptions) -> RunOptions:
+    """The options with ``precision`` made concrete: ``--precision``, else the device's default
+    (bf16 autocast on CUDA, fp32 on CPU where results repeat exactly). The one place it is decided."""
+    if options.precision:
+        return options
+    from benchmark.engine import default_precision, resolve_device
+    return dataclasses.replace(options, precision=default_precision(resolve_device(options.device)))
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("BENCH_DATA_ROOT", "data"))
+
+
+def short_encoder_names(identities: dict[str, str]) -> str:
+    """'text <model> (weights <sha1[:8]>), image ...' for table headers; full identities stay in tags."""
+    parts = []
+    for role in ("text", "image"):
+        identity = identities.get(role, "?")
+        name = identity.split("|")[0].split(":", 1)[-1]
+        sha = re.search(r"sha1=([0-9a-f]{8})", identity)
+        parts.append(f"{role} {name}" + (f" (weights {sha.group(1)})" if sha else ""))
+    return ", ".join(parts)
+
+
+def get_encoders(options: RunOptions, language: str | None = None):
+    """The text and image encoders a run uses: ``--text-encoder``, else the offline default for the
+    dataset's language (MiniLM for English, USE multilingual for Chinese), and EfficientNet-Lite0."""
+    from benchmark.encoders.catalog import DEFAULT_IMAGE_ENCODER, default_text_encoder, get_encoder
+    from benchmark.encoders.precision import with_precision
+    if not options.precision:
+        raise ValueError("RunOptions.precision is unresolved; pass the options through resolve_options first")
+    text = get_encoder(options.text_encoder or default_text_encoder(language), options.text_encoder_path)
+    image = get_encoder(options.image_encoder or DEFAULT_IMAGE_ENCODER, options.image_encoder_path)
+    return with_precision(text, options.precision), with_precision(image, options.precision)
+
+
+def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
+                say: Say = _print) -> tuple[DatasetSplits, dict[str, str]]:
+    """Load, cap and validate (refusing leaking splits) one dataset; also the identities of the
+    encoders that will featurise it. Cheap: enough to decide which cells are finished."""
+    from benchmark.data.check import assert_no_leaks, group_problems
+    from benchmark.data.sampling import limit_splits
+
+    spec: DatasetSpec = DATASETS.get(dataset)
+    say(f"[data] loading {dataset} ({spec.description})")
+    load_options = LoadOptions(seed=0, on_missing_image=options.on_missing_image,  # type: ignore[arg-type]
+                               keep_humor=options.keep_humor, workdir=Path(options.workdir),
+                               split=options.split)  # type: ignore[arg-type]
+    splits = spec.load(options.data_root, load_options)
+    grouped = group_problems(splits.problems)
+    for line in grouped[:10]:
+        say(f"[data]   {line}")
+    if len(grouped) > 10:
+        say(f"[data]   ... {len(grouped) - 10} more distinct problems (see `bench data check {dataset}`)")
+    if limit:
+        splits = limit_splits(splits, int(limit), seed=0)
+    assert_no_leaks(splits, allow=options.allow_leaks)
+    say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
+                                for k, v in splits.counts().items()))
+    say(f"[data]   split {splits.split_policy}; cluster unit {splits.cluster_unit}")
+    text_encoder, image_encoder = get_encoders(options, splits.language)
+    return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
+
+
+def featurise(dataset: str, splits: DatasetSplits, options: RunOptions, say: Say = _print):
+    """Features of ``splits`` through the feature cache (each unique text and image encoded once)."""
+    from benchmark.encoders.cache import FeatureCache
+    from benchmark.encoders.featurize import build_feature_splits
+
+    text_encoder, image_encoder = get_encoders(options, splits.language)
+    features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"))
+    if features.dims.num_events == 0:
+        features = with_kmeans_events(features)
+        say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "
+            "text+image features of the training split, as the NovEmoFake paper did for EANN")
+    return features
+
+
+def load_features(dataset: str, options: RunOptions, limit: int | None = None, say: Say = _print):
+    """Load, cap, validate and featurise one dataset through the cache: (splits, features)."""
+    splits, _ = load_splits(dataset, options, limit, say)
+    return splits, featurise(dataset, splits, options, say)
+
+
+def with_kmeans_events(features, k: int = 10, seed: int = 0):
+    """Event labels for datasets without them: K-Means++ fitted on training items only."""
+    import torch
+
+    from benchmark.data.events import fit_kmeans_events
+
+    def matrix(table):
+        return torch.cat([table.get("text_pooled").float(), table.get("image_pooled").float()], dim=1).numpy()
+
+    k = min(k, len(features.train))
+    labels = fit_kmeans_events(matrix(features.train), {"validation": matrix(features.validation),
+                                                        "test": matrix(features.test)}, k=k, seed=seed)
+    tables = {}
+    for name in ("train", "validation", "test"):
+        table = features.split(name)
+        tables[name] = dataclasses.replace(table, events=torch.from_numpy(labels[name]).long())
+    return dataclasses.replace(features, **tables, dims=dataclasses.replace(features.dims, num_events=k))
