@@ -19,8 +19,9 @@ from typing import Any
 
 from benchmark.tracking import fingerprint
 
-# keys that vary *within* one setting (a table row averages over them)
+# keys that vary *within* one setting (a table row averages over seeds and pools a seed's folds)
 PER_CELL_KEYS = ("seed",)
+PER_CELL_DESIGN_KEYS = ("fold",)
 
 
 def cell_identity(*, model: str, variant: str, config: Any, dataset: str, data_fingerprint: str,
@@ -99,9 +100,13 @@ class CellSpec:
         return dict(self.encoders)
 
     @property
+    def fold(self) -> int | None:
+        return dict(self.design).get("fold")
+
+    @property
     def name(self) -> str:
-        """'row | slot | seed N' for messages."""
-        return f"{self.row} | {self.slot_label} | seed {self.seed}"
+        """'row | slot | seed N' (and '| fold k' under cross-validation) for messages."""
+        return f"{self.row} | {self.slot_label} | seed {self.seed}" + (f" | fold {self.fold}" if self.design else "")
 
     def identity(self) -> dict[str, Any]:
         return cell_identity(model=self.model, variant=self.variant, config=self.config, dataset=self.dataset,
@@ -116,8 +121,12 @@ class CellSpec:
 
 
 def setting_of(identity: dict[str, Any]) -> dict[str, Any]:
-    """The identity without the per-cell keys (seed): cells of one setting may share a table row."""
-    return {k: v for k, v in identity.items() if k not in PER_CELL_KEYS}
+    """The identity without the per-cell keys (seed; a cross-validation fold): cells of one setting may
+    share a table row."""
+    out = {k: v for k, v in identity.items() if k not in PER_CELL_KEYS}
+    if isinstance(out.get("design"), dict):
+        out["design"] = {k: v for k, v in out["design"].items() if k not in PER_CELL_DESIGN_KEYS}
+    return out
 
 
 def identity_key(identity: dict[str, Any]) -> str:

@@ -143,9 +143,9 @@ def _params_from(args, suite) -> dict:
     if not args.params:
         return {}
     if args.params != "best":
-        raise SystemExit(f"--params accepts only 'best' (the best parameters of stored sweeps), got {args.params!r}")
-    from benchmark.sweep import best_params_for_suite
-    return best_params_for_suite(_workdir(args), suite)
+        raise UnknownNameError(f"--params accepts only 'best' (the best parameters of stored sweeps), got {args.params!r}")
+    from benchmark.sweep_cli import best_params_for_suite, suite_models
+    return best_params_for_suite(_workdir(args), suite_models(suite), suite.name)
 
 
 def _slurm_options(args, workdir: Path):
@@ -180,7 +180,7 @@ def cmd_run(args) -> int:
     load_plugins()
     data_root, explicit = _data_root(args)
     if suite.kind == "sweep":
-        from benchmark.sweep import run_sweep_suite
+        from benchmark.sweep_cli import run_sweep_suite
         return run_sweep_suite(suite, args, data_root)
     options = RunOptions(
         suite=suite.name, data_root=data_root, data_root_explicit=explicit, workdir=_workdir(args),
@@ -190,16 +190,17 @@ def cmd_run(args) -> int:
         on_missing_image=args.on_missing_image, split=args.split, precision=args.precision,
         allow_leaks=args.allow_leaks, keep_humor=args.keep_humor, params=_params_from(args, suite),
         rows=tuple(args.row or ()),
-        datasets=tuple(args.dataset or ()))
+        datasets=tuple(args.dataset or ()), folds=args.folds, fold_by=args.fold_by)
     validate_run(suite, options)  # before the work directory is touched
     slurm = _slurm_options(args, options.workdir)
     check_store(options.workdir, must_exist=False)
     started = time.time()
     runner = None
     with workdir_lock(options.workdir), sigterm_as_interrupt():
+        _backup(options.workdir)
         try:
             executor = make_executor(args.executor, args.jobs, device=str(resolve_device(options.device).type),
-                                     slurm=slurm)
+                                     slurm=slurm, retries=args.retries)
             runner = SuiteRunner(suite, options, executor=executor)
             failed = runner.run()
         except KeyboardInterrupt as exc:
@@ -248,18 +249,42 @@ def cmd_report(args) -> int:
 
 
 # doctor ------------------------------------------------------------------------------------------
+def _backup(workdir: Path) -> None:
+    """Before a command writes the work directory's store: an online copy of it (the newest few kept)."""
+    from benchmark.store_health import KEEP, backup_store
+    from benchmark.tracking import server_uri
+    if server_uri():
+        return  # the tracking server's own backups cover its store
+    copy = backup_store(workdir)
+    if copy is not None:
+        print(f"[store] backed up mlflow.db to {copy} (newest {KEEP} kept; `bench doctor --restore` puts one back)")
+
+
 def cmd_doctor(args) -> int:
     from benchmark.doctor import run_doctor
-    from benchmark.tracking import check_store
+    from benchmark.store_health import restore_store, store_file
+    from benchmark.tracking import check_store, server_uri
     from benchmark.workdir_lock import workdir_lock
     load_plugins()
     if args.suite:
         args.suite = get_suite(args.suite).name
     workdir = _workdir(args)
-    check_store(workdir, must_exist=True)
+    local = not server_uri()
+    if args.restore:
+        if not local:
+            raise SystemExit("bench doctor --restore: the tracking server owns its store; restore its database "
+                             "on the server (this restores only a work directory's mlflow.db)")
+        with workdir_lock(workdir):
+            used, aside = restore_store(workdir)
+        print(f"[doctor] restored {store_file(workdir)} from the backup {used}"
+              + (f"; the file it replaced is kept as {aside}" if aside else "")
+              + "; runs recorded after that backup are gone from the store, so `bench run` trains their cells again")
+    if not (local and store_file(workdir).is_file()):
+        check_store(workdir, must_exist=True)  # no store: say why; a damaged one is described by run_doctor
     suites = [args.suite] if args.suite else None
     if args.repair:
         with workdir_lock(workdir):
+            _backup(workdir)
             return run_doctor(workdir, suites, repair=True)
     return run_doctor(workdir, suites)
 
@@ -337,7 +362,7 @@ def cmd_data(args) -> int:
 
 # sweep -------------------------------------------------------------------------------------------
 def cmd_sweep(args) -> int:
-    from benchmark.sweep import cli_sweep
+    from benchmark.sweep_cli import cli_sweep
     load_plugins()
     return cli_sweep(args)
 
@@ -365,6 +390,9 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of errors that are otherwise one line (full disk, permissions, "
+                             "unreachable server, damaged store, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered models, variants, datasets, suites or encoders")
@@ -384,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train N cells at once in N worker processes with one torch thread each (default: "
                         "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
                         "the numbers are the same for every N)")
+    p.add_argument("--retries", type=at_least(0), default=1,
+                   help="train a cell again this many times when its worker process dies (killed, out of "
+                        "memory) before it is recorded FAILED (default 1; --executor local)")
     p.add_argument("--executor", choices=("inline", "local", "slurm"), default=None,
                    help="local (default on CPU): --jobs worker processes; inline: one cell at a time in this "
                         "process with all threads (default with --device cuda; one thread with --jobs 1); "
@@ -403,6 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",
                    help="clean: select on validation, test once (default); as-released: best test epoch")
     p.add_argument("--params", help="'best': use the best parameters of stored Optuna sweeps")
+    p.add_argument("--folds", type=at_least(2), default=None,
+                   help="evaluation design: K-fold cross-validation over every labelled item of each dataset "
+                        "(train + test of its split), whole groups per fold; out-of-fold predictions are pooled "
+                        "per seed in the report (default: the suite's, else the dataset's split)")
+    p.add_argument("--fold-by", choices=("event", "publisher", "grouped", "image"), default=None,
+                   help="the groups of --folds (always unioned with shared images and texts); default: event "
+                        "where items carry events (MediaEval, Weibo), publisher where they carry outlets "
+                        "(ReCOVery), else grouped")
     p.add_argument("--trials", type=int, help="sweep suites (table3): number of trials (default: the suite's)")
     p.add_argument("--text-encoder",
                    help="registered text encoder (default: minilm; use-multilingual-v3 for Chinese datasets)")
@@ -431,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="only this suite (default: every suite in the store)")
     p.add_argument("--repair", action="store_true",
                    help="mark damaged cells FAILED (the next `bench run` retrains them) and close orphans")
+    p.add_argument("--restore", action="store_true",
+                   help="put back the newest backup of mlflow.db that passes SQLite's integrity check (taken "
+                        "before each run; the current file is kept beside it), then verify as usual")
     _add_common(p)
     _add_tracking(p)
     p.set_defaults(func=cmd_doctor)
@@ -466,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=at_least(1))
     p.add_argument("--limit", type=at_least(1, "; leave --limit out for no cap"))
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="training and featurising precision (default: fp32 on CPU, bf16 on CUDA); recorded in the "
+                        "study, which refuses to resume under another")
+    p.add_argument("--allow-leaks", action="store_true",
+                   help="train even when the loaded splits share images or texts (as `bench run --allow-leaks`)")
     p.add_argument("--tracking-uri", help="MLflow tracking server URI shared by workers on several machines "
                    "(default: the SQLite store in the work directory)")
     p.add_argument("--heartbeat-interval", type=int, default=60,
@@ -481,51 +528,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark.redaction import masked_output
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from benchmark.tracking import StoreError, using_tracking_uri
+    # no credential in anything printed, logged or raised; library tracebacks only with --debug or -v
+    with masked_output(keep_tracebacks=args.debug or args.verbose):
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return _main(args)
+
+
+def _main(args) -> int:
+    from benchmark.errors import SweepError
+    from benchmark.tracking import TRACKING_URI_ENV, StoreError, using_tracking_uri
+    from benchmark.user_errors import explain
     from benchmark.workdir_lock import WorkdirBusy
+    uris = [getattr(args, "tracking_uri", None) or os.environ.get(TRACKING_URI_ENV, ""),
+            getattr(args, "storage", None) or os.environ.get("BENCH_SWEEP_STORAGE", "")]
     try:
         with using_tracking_uri(getattr(args, "tracking_uri", None)):
             return int(args.func(args) or 0)
-    except UnknownNameError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except DataError as exc:
-        print(f"bench: data error: {exc}", file=sys.stderr)
-        return 2
-    except (StoreError, WorkdirBusy, PluginError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except PermissionError as exc:
-        print(f"bench: permission denied: {exc.filename or exc}: check the owner and mode of that path, or use "
-              "another --workdir / --data-root", file=sys.stderr)
-        return 2
     except KeyboardInterrupt as exc:
         print(f"bench: {str(exc) or 'interrupted (Ctrl-C)'}", file=sys.stderr)
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
     except Exception as exc:
-        if not _is_database_error(exc):
-            raise
-        print(f"bench: the MLflow store of the work directory cannot be read ({type(exc).__name__}: "
-              f"{str(exc).splitlines()[0][:300]}); restore mlflow.db from a backup or move it aside", file=sys.stderr)
-        return 2
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    """SQLAlchemy/sqlite errors, also when MLflow wraps them (a damaged or foreign mlflow.db)."""
-    import sqlite3
-
-    import sqlalchemy.exc
-    for _ in range(20):  # a bounded walk down the cause chain
-        if exc is None:
-            return False
-        if isinstance(exc, (sqlalchemy.exc.DatabaseError, sqlite3.DatabaseError)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+        error = exc
+        if isinstance(exc, (UnknownNameError, StoreError, WorkdirBusy, PluginError, SweepError)):
+            message = str(exc)
+        elif isinstance(exc, DataError):
+            message = f"data error: {exc}"
+        else:
+            message = explain(exc, uris, workdir=_workdir(args) if hasattr(args, "workdir") else None)
+            if message is None:  # not the environment: a bug, shown with its (masked) traceback
+                raise
+    if args.debug:
+        import traceback
+        traceback.print_exception(error, file=sys.stderr)
+    print(f"bench: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

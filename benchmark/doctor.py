@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from benchmark.artifacts import check_cell
-from benchmark.tracking import Tracker, run_owner_gone
+from benchmark.store_health import check_database, store_file
+from benchmark.tracking import Tracker, run_owner_gone, server_uri
 
 
 @dataclass
@@ -37,11 +38,13 @@ def examine(tracker: Tracker, suites: list[str] | None = None) -> tuple[int, lis
         suite = exp.name[len("bench/"):]
         if suites and suite not in suites:
             continue
-        for run in tracker.client.search_runs([exp.experiment_id], filter_string="tags.kind = 'cell'",
-                                              max_results=50000):
+        for run in _runs(tracker, exp.experiment_id):
             t = run.data.tags
-            cell = f"{t.get('row', run.info.run_name)} on {t.get('dataset', '?')} seed {t.get('seed', '?')}"
-            if run.info.status == "FINISHED":
+            if t.get("kind") == "suite":
+                cell = f"suite run {run.info.run_name or suite}"
+            else:
+                cell = f"{t.get('row', run.info.run_name)} on {t.get('dataset', '?')} seed {t.get('seed', '?')}"
+            if run.info.status == "FINISHED" and t.get("kind") == "cell":
                 checked += 1
                 metrics = {k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")}
                 check = check_cell(tracker.artifact_path(run), metrics)
@@ -54,15 +57,36 @@ def examine(tracker: Tracker, suites: list[str] | None = None) -> tuple[int, lis
     return checked, findings
 
 
+def _runs(tracker: Tracker, experiment_id: str) -> list:
+    """Cell runs and the suite (parent) runs of each invocation: a killed ``bench run`` leaves both RUNNING."""
+    return [run for kind in ("cell", "suite")
+            for run in tracker.client.search_runs([experiment_id], filter_string=f"tags.kind = '{kind}'",
+                                                  max_results=50000)]
+
+
 def run_doctor(workdir: Path, suites: list[str] | None = None, repair: bool = False,
                say: Callable[[str], None] = print) -> int:
-    """Print every finding; with ``repair`` fix them. 0 when the store is (now) healthy, else 1."""
+    """Print every finding; with ``repair`` fix them. 0 when the store is (now) healthy, else 1.
+    A work directory's SQLite file must first pass ``integrity_check`` (no repair writes a damaged file)."""
+    if not server_uri():
+        db = store_file(workdir)
+        problems = check_database(db, full=True) if db.is_file() else []
+        if problems:
+            for problem in problems[:5]:
+                say(f"[doctor] {db}: {problem}")
+            if len(problems) > 5:
+                say(f"[doctor] ... and {len(problems) - 5} more finding(s) of SQLite's integrity_check")
+            say(f"[doctor] the store is damaged (SQLite integrity_check failed); nothing was changed. "
+                f"`bench doctor --restore --workdir {workdir}` puts back the newest sound backup "
+                f"(the damaged file is kept beside it)")
+            return 1
     tracker = Tracker(Path(workdir))
     checked, findings = examine(tracker, suites)
     for finding in findings:
         say(f"[doctor] {finding}")
     if not findings:
-        say(f"[doctor] {workdir}: {checked} finished cell(s) verified, no RUNNING orphans: the store is healthy")
+        say(f"[doctor] {workdir}: {checked} finished cell(s) verified, no RUNNING orphans (cells or suite runs)"
+            + ("" if tracker.tracking_uri else ", SQLite integrity_check ok") + ": the store is healthy")
         return 0
     if not repair:
         say(f"[doctor] {len(findings)} problem(s) in {workdir}. Repair: `bench doctor --repair --workdir {workdir}` "

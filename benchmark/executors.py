@@ -10,7 +10,9 @@ Executors:
 - ``InlineExecutor``: in this process, epoch metrics logged live (``threads``: torch threads while a
   cell trains; ``None`` keeps the process's setting).
 - ``ProcessExecutor``: N spawned worker processes with one torch thread each; each worker loads a
-  dataset's features once from the feature cache (the parent featurised it) and keeps them.
+  dataset's features once from the feature cache (the parent featurised it) and keeps them. A worker
+  that dies costs only its own cell (retried ``retries`` times, then FAILED naming the signal); workers
+  die with the parent (``die_with_parent``).
 - ``SlurmExecutor``: one Slurm job per cell (a job array) through submitit; the jobs read features
   from the feature cache on shared storage, results come back as submitit's result files, and a job
   that ends without one (scancel, node failure, out of memory) is a FAILED cell naming its job id and
@@ -22,15 +24,20 @@ so it gives the same numbers as ``--jobs 2``.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable, Iterable
 
 import torch
@@ -81,48 +88,186 @@ def worker_cell(job: CellSpec) -> CellOutcome:
     return train_cell(job)
 
 
-class ProcessExecutor:
-    """Cells in ``jobs`` spawned worker processes, one torch thread each; at most ``jobs`` in flight."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-    def __init__(self, jobs: int) -> None:
+
+def die_with_parent(parent_pid: int, poll_seconds: float = 1.0, kernel: bool = True) -> str:
+    """End this process when ``parent_pid`` dies, however it dies (kill -9 included): a worker must
+    not train on for minutes under PID 1, holding its memory. Linux: the kernel's parent-death signal
+    (SIGKILL); elsewhere, or if prctl is refused, a watchdog thread polling the parent's pid.
+    Returns which mechanism is armed ("prctl" or "watchdog"; ``kernel=False`` forces the watchdog)."""
+    if kernel and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent_pid:  # the parent died before the signal was armed
+                os._exit(1)
+            return "prctl"
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    return "watchdog"
+
+
+def _worker_main(conn, parent_pid: int, target: Callable[[CellSpec], CellOutcome]) -> None:
+    """A local worker: jobs in through ``conn``, outcomes back, until ``None`` or the pipe closes."""
+    die_with_parent(parent_pid)
+    _worker_init()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if job is None:
+            return
+        try:
+            outcome = target(job)
+        except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent closes the cell
+            return
+        except BaseException as exc:  # noqa: BLE001 - outside the cell's own error handling: still its failure
+            outcome = CellOutcome(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        try:
+            conn.send(outcome)
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        except Exception as exc:  # the outcome does not pickle: the cell fails, the worker goes on
+            conn.send(CellOutcome(ok=False, seconds=outcome.seconds,
+                                  error=f"the cell's outcome could not be sent back from its worker: "
+                                        f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A dead worker's exit status in words: the signal by name, or the exit code."""
+    if exitcode is None:
+        return "ended without an exit status"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = "; out of memory or kill -9?" if -exitcode == signal.SIGKILL else ""
+        return f"was killed by {name} (signal {-exitcode}{hint})"
+    return f"exited with code {exitcode}"
+
+
+class _Worker:
+    """One spawned worker process, the pipe to it and the cell it trains (job, handle, deaths so far)."""
+
+    def __init__(self, context, target: Callable[[CellSpec], CellOutcome]) -> None:
+        self.conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_worker_main, args=(child, os.getpid(), target),
+                                       name="bench-cell-worker")
+        self.process.start()
+        child.close()
+        self.task: tuple[CellSpec, Any, list[str]] | None = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the worker to end, then terminate and kill it if it does not."""
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout if self.task is None else 0)
+        for ending in (self.process.terminate, self.process.kill):
+            if self.process.exitcode is not None:
+                break
+            ending()
+            self.process.join(timeout)
+        self.conn.close()
+
+
+class ProcessExecutor:
+    """Cells in ``jobs`` spawned worker processes, one torch thread each; at most ``jobs`` in flight.
+
+    Each worker has its own pipe, so a worker that dies (kill -9, out of memory) is known by its
+    process: only its own cell is affected, the worker is replaced and the other cells go on. That
+    cell is trained again up to ``retries`` times, then recorded FAILED with the signal or exit code.
+    Workers die with this process (``die_with_parent``).
+    """
+
+    def __init__(self, jobs: int, retries: int = 1, target: Callable[[CellSpec], CellOutcome] = train_cell,
+                 say: Callable[[str], None] | None = None) -> None:
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
-        self.jobs = jobs
+        if retries < 0:
+            raise ValueError(f"--retries must be at least 0, got {retries}")
+        self.jobs, self.retries, self.target = jobs, retries, target
+        self.say = say or (lambda message: print(message, flush=True))
 
     def describe(self) -> str:
         return f"{self.jobs} worker processes, 1 torch thread each"
 
     def run(self, jobs: Iterable[tuple[CellSpec, Any]], start: Callable[[CellSpec], Any],
             finish: Callable[[CellSpec, Any, CellOutcome], None], live: Callable[[Any], dict]) -> None:
-        pending = [job for job, _ in jobs]
+        pending: deque[tuple[CellSpec, Any, list[str]]] = deque((job, None, []) for job, _ in jobs)
         if not pending:
             return
-        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(pending)),
-                                   mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
-        in_flight: dict[Future, tuple[CellSpec, Any]] = {}
+        context = multiprocessing.get_context("spawn")
+        workers: list[_Worker] = []
         try:
-            while pending or in_flight:
-                while pending and len(in_flight) < self.jobs:
-                    job = pending.pop(0)
-                    handle = start(job)
-                    in_flight[pool.submit(train_cell, job)] = (job, handle)
-                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-                for future in done:
-                    job, handle = in_flight.pop(future)
-                    try:
-                        outcome = future.result()
-                    except KeyboardInterrupt:
-                        raise
-                    except Exception as exc:  # the worker itself died (killed, out of memory)
-                        outcome = CellOutcome(ok=False, error=f"worker process failed: {type(exc).__name__}: {exc}",
-                                              traceback=traceback.format_exc())
-                    finish(job, handle, outcome)
-        except BaseException:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+            while pending or any(w.task for w in workers):
+                for worker in workers:  # idle workers first, then new ones up to --jobs
+                    if pending and worker.task is None:
+                        self._assign(worker, pending.popleft(), start)
+                while pending and len(workers) < self.jobs:
+                    workers.append(_Worker(context, self.target))
+                    self._assign(workers[-1], pending.popleft(), start)
+                ready = set(wait_connections([w.conn for w in workers] + [w.process.sentinel for w in workers]))
+                for worker in list(workers):
+                    if worker.conn in ready or worker.process.sentinel in ready:
+                        self._collect(worker, workers, pending, finish)
+        finally:
+            for worker in workers:
+                worker.stop(timeout=5.0)
+
+    def _assign(self, worker: _Worker, task: tuple[CellSpec, Any, list[str]], start: Callable) -> None:
+        job, handle, deaths = task
+        if handle is None:
+            handle = start(job)
+        worker.task = (job, handle, deaths)
+        worker.conn.send(job)
+
+    def _collect(self, worker: _Worker, workers: list[_Worker], pending: deque, finish: Callable) -> None:
+        """The worker's outcome, or (its process gone) its cell retried or failed and the worker dropped."""
+        if worker.task is not None:
+            try:
+                outcome = worker.conn.recv() if worker.conn.poll() else None
+            except (EOFError, OSError):  # the pipe closed: the process is ending, wait for its status
+                outcome = None
+                worker.process.join(10)
+            if outcome is not None:
+                job, handle, deaths = worker.task
+                worker.task = None
+                outcome.retried = list(deaths)
+                finish(job, handle, outcome)
+                return
+        if worker.process.is_alive():
+            return
+        worker.process.join()
+        workers.remove(worker)
+        why = f"worker process {worker.process.pid} {describe_exit(worker.process.exitcode)}"
+        worker.conn.close()
+        if worker.task is None:  # an idle worker: nothing lost, a new one starts when needed
+            self.say(f"[worker] {why} while idle; starting another")
+            return
+        job, handle, deaths = worker.task
+        deaths = [*deaths, why]
+        if len(deaths) <= self.retries:
+            self.say(f"[retry] {job.name}: {why}; training the cell again "
+                     f"(attempt {len(deaths) + 1} of {self.retries + 1})")
+            pending.appendleft((job, handle, deaths))
+            return
+        tries = f" (after {len(deaths)} attempts: {'; '.join(deaths[:-1])})" if len(deaths) > 1 else ""
+        finish(job, handle, CellOutcome(ok=False, retried=deaths[:-1],
+                                        error=f"{why} while training the cell{tries}; run the same command "
+                                              "again to train this cell again"))
 
 
 @dataclass
@@ -272,11 +417,13 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def make_executor(executor: str | None, jobs: int | None, device: str = "cpu", slurm: Any = None):
+def make_executor(executor: str | None, jobs: int | None, device: str = "cpu", slurm: Any = None,
+                  retries: int = 1):
     """``--executor``/``--jobs`` to an executor. Default: N = cores worker processes on CPU; inline
     (all threads, one cell at a time) on CUDA, where one GPU runs one cell best. ``inline --jobs 1``
     trains on one thread (the numbers of every other executor); ``slurm`` takes ``slurm``
-    (``benchmark.slurm.SlurmOptions``)."""
+    (``benchmark.slurm.SlurmOptions``); ``retries``: how often a cell whose local worker died is trained
+    again (a dead Slurm job is a FAILED cell at once: scancel is deliberate; re-running re-submits it)."""
     if executor == "inline":
         return InlineExecutor(threads=1 if jobs == 1 else None)
     if executor == "slurm":
@@ -289,4 +436,4 @@ def make_executor(executor: str | None, jobs: int | None, device: str = "cpu", s
         jobs = default_jobs()
     if jobs == 1:
         return InlineExecutor(threads=1)  # the same numbers as N one-thread workers
-    return ProcessExecutor(jobs)
+    return ProcessExecutor(jobs, retries=retries)

@@ -54,6 +54,8 @@ class RunOptions:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> config overrides (--params best)
     rows: tuple[str, ...] = ()  # restrict to these row labels (empty = all)
     datasets: tuple[str, ...] = ()  # restrict to these slot ids (empty = all)
+    folds: int | None = None  # K-fold cross-validation over every labelled item (benchmark.data.folds)
+    fold_by: str | None = None  # event | publisher | grouped | image; None = the dataset's default
 
 
 def resolve_options(options: RunOptions) -> RunOptions:
@@ -92,13 +94,17 @@ def get_encoders(options: RunOptions, language: str | None = None):
     return with_precision(text, options.precision), with_precision(image, options.precision)
 
 
-def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
-                say: Say = _print) -> tuple[DatasetSplits, dict[str, str]]:
-    """Load, cap and validate (refusing leaking splits) one dataset; also the identities of the
-    encoders that will featurise it. Cheap: enough to decide which cells are finished."""
-    from benchmark.data.check import assert_no_leaks, group_problems
+def _loaded(dataset: str, options: RunOptions, limit: int | None, say: Say,
+            cache: dict[tuple, DatasetSplits] | None) -> DatasetSplits:
+    """The dataset as read and capped; ``cache`` (a run's own dict) keeps it for the K fold cells of
+    a dataset. No module-level cache: data edited between two runs of one process must be re-read."""
+    from benchmark.data.check import group_problems
     from benchmark.data.sampling import limit_splits
 
+    key = (dataset, str(options.data_root), options.on_missing_image, options.keep_humor, str(options.workdir),
+           options.split, limit)
+    if cache is not None and key in cache:
+        return cache[key]
     spec: DatasetSpec = DATASETS.get(dataset)
     say(f"[data] loading {dataset} ({spec.description})")
     load_options = LoadOptions(seed=0, on_missing_image=options.on_missing_image,  # type: ignore[arg-type]
@@ -112,12 +118,57 @@ def load_splits(dataset: str, options: RunOptions, limit: int | None = None,
         say(f"[data]   ... {len(grouped) - 10} more distinct problems (see `bench data check {dataset}`)")
     if limit:
         splits = limit_splits(splits, int(limit), seed=0)
+    if cache is not None:
+        cache[key] = splits
+    return splits
+
+
+_FOLD_PLANS: dict[tuple, Any] = {}
+
+
+def load_splits(dataset: str, options: RunOptions, limit: int | None = None, say: Say = _print,
+                fold: int | None = None, cache: dict | None = None) -> tuple[DatasetSplits, dict[str, str]]:
+    """Load, cap and validate (refusing leaking splits) one dataset; also the identities of the
+    encoders that will featurise it. Cheap: enough to decide which cells are finished.
+
+    With ``options.folds`` (cross-validation) the splits are fold ``fold``'s: every labelled item
+    pooled, whole groups assigned to folds (``benchmark.data.folds``), the fold tested. ``cache``: a
+    dict the caller keeps to read the dataset once for all its folds."""
+    from benchmark.data.check import assert_no_leaks
+
+    splits = _loaded(dataset, options, limit, say, cache)
+    if options.folds:
+        splits = _fold(dataset, splits, options, fold, say)
     assert_no_leaks(splits, allow=options.allow_leaks)
     say("[data]   " + ", ".join(f"{k}: {v['total']} ({v['fake']} fake / {v['real']} real)"
                                 for k, v in splits.counts().items()))
     say(f"[data]   split {splits.split_policy}; cluster unit {splits.cluster_unit}")
     text_encoder, image_encoder = get_encoders(options, splits.language)
     return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
+
+
+def data_fingerprint(dataset: str, splits: DatasetSplits, options: RunOptions, limit: int | None = None,
+                     cache: dict | None = None) -> str:
+    """The data key of a cell's identity: the loaded splits' fingerprint, or under cross-validation the
+    pooled items' (one per dataset: a fold is then named by the split policy and the fold index)."""
+    if not options.folds:
+        return splits.fingerprint()
+    return _loaded(dataset, options, limit, lambda message: None, cache).fingerprint()
+
+
+def _fold(dataset: str, splits: DatasetSplits, options: RunOptions, fold: int | None, say: Say) -> DatasetSplits:
+    """Fold ``fold`` of the dataset's K-fold plan (planned once per process and data)."""
+    from benchmark.data.folds import fold_splits, plan_folds
+    if fold is None:
+        raise ValueError(f"{dataset}: --folds {options.folds} needs a fold index for each cell")
+    key = (dataset, splits.fingerprint(), options.folds, options.fold_by)
+    if key not in _FOLD_PLANS:
+        _FOLD_PLANS[key] = plan = plan_folds(splits, int(options.folds), options.fold_by)
+        say(f"[data]   {options.folds}-fold cross-validation by {plan.fold_by} over all {len(plan.items)} "
+            f"labelled items ({len(set(plan.groups))} groups):")
+        for line in plan.describe():
+            say(f"[data]     {line}")
+    return fold_splits(splits, _FOLD_PLANS[key], int(fold))
 
 
 def featurise(dataset: str, splits: DatasetSplits, options: RunOptions, say: Say = _print):
@@ -134,9 +185,10 @@ def featurise(dataset: str, splits: DatasetSplits, options: RunOptions, say: Say
     return features
 
 
-def load_features(dataset: str, options: RunOptions, limit: int | None = None, say: Say = _print):
-    """Load, cap, validate and featurise one dataset through the cache: (splits, features)."""
-    splits, _ = load_splits(dataset, options, limit, say)
+def load_features(dataset: str, options: RunOptions, limit: int | None = None, say: Say = _print,
+                  fold: int | None = None, cache: dict | None = None):
+    """Load, cap, validate and featurise one dataset (or one fold of it) through the feature cache."""
+    splits, _ = load_splits(dataset, options, limit, say, fold=fold, cache=cache)
     return splits, featurise(dataset, splits, options, say)
 
 

@@ -100,6 +100,8 @@ def record_outcome(tracker: Tracker, run_id: str, spec: CellSpec, outcome: CellO
         tracker.log_params(run_id, {"n_params": outcome.n_params})
     if outcome.job_id:  # a cluster job ran the cell: where to look when it misbehaved
         tracker.set_tags(run_id, {"executor.job_id": outcome.job_id, "executor.log": " ".join(outcome.logs)})
+    if outcome.retried:  # earlier attempts ended with their worker process: why, for the record
+        tracker.set_tags(run_id, {"retries": len(outcome.retried), "retry_reasons": " | ".join(outcome.retried)[:4000]})
     if outcome.unavailable:
         tracker.client.delete_run(run_id)
         return "UNAVAILABLE"

@@ -29,7 +29,7 @@ from benchmark.artifacts import check_cell
 from benchmark.cells import CellSpec
 from benchmark.data.schema import DatasetSplits
 from benchmark.executors import InlineExecutor
-from benchmark.loading import RunOptions, featurise, load_splits, resolve_options
+from benchmark.loading import RunOptions, data_fingerprint, featurise, load_splits, resolve_options
 from benchmark.recording import (cell_tags, config_record, device_name, live_callbacks, provenance_tags,
                                  record_outcome)
 from benchmark.registry import load_plugins
@@ -54,32 +54,39 @@ class DatasetMemo:
 
     def __init__(self, options: RunOptions, limit: int | None, say) -> None:
         self.options, self.limit, self.say = options, limit, say
-        self._splits: dict[str, tuple[DatasetSplits, dict[str, str], str]] = {}
-        self._features: dict[str, Any] = {}
-        self._clusters: dict[str, dict[str, str]] = {}
+        self._splits: dict[tuple, tuple[DatasetSplits, dict[str, str], str]] = {}
+        self._features: dict[tuple, Any] = {}
+        self._clusters: dict[tuple, dict[str, str]] = {}
+        self._loaded: dict[tuple, DatasetSplits] = {}  # the dataset as read, shared by its folds
 
-    def splits(self, dataset: str) -> tuple[DatasetSplits, dict[str, str], str]:
-        """(splits, encoder identities, data fingerprint); no feature is loaded."""
-        if dataset not in self._splits:
-            splits, encoders = load_splits(dataset, self.options, self.limit, say=self.say)
-            self._splits[dataset] = (splits, encoders, splits.fingerprint())
-        return self._splits[dataset]
+    def splits(self, dataset: str, fold: int | None = None) -> tuple[DatasetSplits, dict[str, str], str]:
+        """(splits, encoder identities, data fingerprint) of the dataset or of one of its folds; no
+        feature is loaded."""
+        key = (dataset, fold)
+        if key not in self._splits:
+            splits, encoders = load_splits(dataset, self.options, self.limit, say=self.say, fold=fold,
+                                           cache=self._loaded)
+            self._splits[key] = (splits, encoders, data_fingerprint(dataset, splits, self.options, self.limit,
+                                                                    self._loaded))
+        return self._splits[key]
 
-    def features(self, dataset: str):
+    def features(self, dataset: str, fold: int | None = None):
         """(splits, features) through the feature cache."""
-        if dataset not in self._features:
-            splits = self.splits(dataset)[0]
-            self._features[dataset] = (splits, featurise(dataset, splits, self.options, say=self.say))
-        return self._features[dataset]
+        key = (dataset, fold)
+        if key not in self._features:
+            splits = self.splits(dataset, fold)[0]
+            self._features[key] = (splits, featurise(dataset, splits, self.options, say=self.say))
+        return self._features[key]
 
-    def test_clusters(self, dataset: str) -> dict[str, str]:
+    def test_clusters(self, dataset: str, fold: int | None = None) -> dict[str, str]:
         """item_id -> cluster key of every test item, under the dataset's cluster unit."""
-        if dataset not in self._clusters:
+        key = (dataset, fold)
+        if key not in self._clusters:
             from benchmark.data.clusters import cluster_keys
-            splits = self.splits(dataset)[0]
-            self._clusters[dataset] = dict(zip((i.item_id for i in splits.test),
-                                               cluster_keys(splits.test, splits.cluster_unit)))
-        return self._clusters[dataset]
+            splits = self.splits(dataset, fold)[0]
+            self._clusters[key] = dict(zip((i.item_id for i in splits.test),
+                                           cluster_keys(splits.test, splits.cluster_unit)))
+        return self._clusters[key]
 
 
 @dataclass
@@ -115,6 +122,10 @@ class SuiteRunner:
         self.seeds = list(range(options.seeds if options.seeds is not None else suite.seeds))
         self.max_epochs = options.max_epochs if options.max_epochs is not None else suite.max_epochs
         self.limit = options.limit if options.limit is not None else suite.limit
+        if self.options.folds is None and suite.folds:  # the suite's evaluation design, unless --folds
+            self.options = dataclasses.replace(self.options, folds=suite.folds,
+                                               fold_by=self.options.fold_by or suite.fold_by)
+        self.folds: list[int | None] = list(range(self.options.folds)) if self.options.folds else [None]
         self.data = DatasetMemo(self.options, self.limit, self.say)
         self.tally = RunTally()
         self.synthetic = False
@@ -195,7 +206,8 @@ class SuiteRunner:
             if res.dataset is None:
                 self.say(f"[{res.slot.label}] not available: {res.reason}")
                 continue
-            self.data.splits(res.dataset)  # bad data (e.g. leaking splits) stops the run here, before training
+            for fold in self.folds:  # bad data (e.g. leaking splits) stops the run here, before training
+                self.data.splits(res.dataset, fold)
             for row in rows:
                 reason = self.row_unavailable(res, row)
                 if reason is not None:
@@ -203,23 +215,24 @@ class SuiteRunner:
                     self.say(f"[{row.label} | {res.slot.label}] not available: {reason}")
                     continue
                 for seed in self.seeds:
-                    try:
-                        spec = self.cell_spec(res, row, seed)
-                    except KeyboardInterrupt:
-                        raise
-                    except Exception as exc:  # a cell that cannot even be set up is still recorded
-                        self._record_setup_failure(parent, res, row, seed, exc)
-                        continue
-                    if self.finished(parent, spec):
-                        self.tally.skipped += 1
-                    else:
-                        planned.append(spec)
+                    for fold in self.folds:
+                        try:
+                            spec = self.cell_spec(res, row, seed, fold)
+                        except KeyboardInterrupt:
+                            raise
+                        except Exception as exc:  # a cell that cannot even be set up is still recorded
+                            self._record_setup_failure(parent, res, row, seed, exc)
+                            continue
+                        if self.finished(parent, spec):
+                            self.tally.skipped += 1
+                        else:
+                            planned.append(spec)
         return planned
 
-    def cell_spec(self, res: SlotResolution, row: SuiteRow, seed: int) -> CellSpec:
-        """The cell of ``row`` on the slot's dataset with ``seed``, resolved once from the options."""
+    def cell_spec(self, res: SlotResolution, row: SuiteRow, seed: int, fold: int | None = None) -> CellSpec:
+        """The cell of ``row`` on the slot's dataset (or fold) with ``seed``, resolved once from the options."""
         from benchmark.variants import resolve_config
-        splits, encoders, data_fingerprint = self.data.splits(str(res.dataset))
+        splits, encoders, data_fingerprint = self.data.splits(str(res.dataset), fold)
         overrides = {**self.options.params.get(row.model, {}), **row.overrides}
         if self.max_epochs is not None:
             overrides["max_epochs"] = int(self.max_epochs)
@@ -228,13 +241,14 @@ class SuiteRunner:
             config=resolve_config(row.model, row.variant, overrides), slot=res.slot.id, slot_label=res.slot.label,
             dataset=str(res.dataset), data_source=res.source, options=self.options, seed=seed, limit=self.limit,
             data_fingerprint=data_fingerprint, split=splits.split_policy, cluster_unit=splits.cluster_unit,
-            encoders=tuple(sorted(encoders.items())), keep_representation=self.suite.store_representation)
+            encoders=tuple(sorted(encoders.items())), keep_representation=self.suite.store_representation,
+            design=(("fold", fold),) if fold is not None else ())
 
     def row_unavailable(self, res: SlotResolution, row: SuiteRow) -> str | None:
         """Why ``row`` cannot run on this slot's data, or None: a background-knowledge row (WBG) on a
         dataset without sources is 'not available', not a failed cell."""
         from benchmark.variants import resolve_config
-        splits = self.data.splits(str(res.dataset))[0]
+        splits = self.data.splits(str(res.dataset), self.folds[0])[0]
         try:
             config = resolve_config(row.model, row.variant, row.overrides)
         except Exception:  # noqa: BLE001 - a row that cannot be configured is recorded by plan()
@@ -276,9 +290,11 @@ class SuiteRunner:
         inline = isinstance(self.executor, InlineExecutor)
         jobs = []
         for spec in planned:
-            features = self.data.features(spec.dataset)  # the workers read them from the warm cache
+            features = self.data.features(spec.dataset, spec.fold)  # the workers read them from the warm cache
             jobs.append((spec, features if inline else None))
         self.say(f"[run] {len(planned)} cell(s) on {self.executor.describe()}")
+        if hasattr(self.executor, "say"):  # retries and dead workers are reported above the bar
+            self.executor.say = self.say
         rows = {row.label: row for row in suite_rows(self.suite)}
         started: dict[str, float] = {}
         total, done = len(planned), [0]
@@ -313,13 +329,13 @@ class SuiteRunner:
                progress: str = "") -> None:
         """Store what a cell's training produced and say how it went."""
         def files() -> dict[str, Any]:
-            splits = self.data.splits(spec.dataset)[0]
-            dims = self.data.features(spec.dataset)[1].dims  # featurised by ``execute`` before training
+            splits = self.data.splits(spec.dataset, spec.fold)[0]
+            dims = self.data.features(spec.dataset, spec.fold)[1].dims  # featurised by ``execute`` before training
             out: dict[str, Any] = {
                 "config.json": config_record(spec, outcome, split_notes=splits.notes,
                                              cluster_unit=splits.cluster_unit, dims=dataclasses.asdict(dims)),
                 "predictions.csv": self._with_clusters(outcome.result.test.frame([i.item_id for i in splits.test]),
-                                                       spec.dataset)}
+                                                       spec.dataset, spec.fold)}
             if outcome.result.test.representation is not None:
                 out["representation.npy"] = outcome.result.test.representation.astype("float16")
             return out
@@ -351,9 +367,9 @@ class SuiteRunner:
             self._open.pop(run_id, None)
             self.tally.killed_cells.append(name)
 
-    def _with_clusters(self, frame, dataset: str):
+    def _with_clusters(self, frame, dataset: str, fold: int | None = None):
         """predictions with a ``cluster`` column (the statistics resample and compare clusters, not items)."""
-        clusters = self.data.test_clusters(dataset)
+        clusters = self.data.test_clusters(dataset, fold)
         frame["cluster"] = [clusters.get(str(i), f"item:{i}") for i in frame["item_id"]]
         return frame
 

@@ -37,6 +37,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from benchmark.store_health import StoreError, backups, check_database, store_uri  # noqa: F401  (StoreError: re-exported)
+
 log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "mlartifacts"
@@ -46,6 +48,8 @@ CELL_TAGS = ("suite", "model", "variant", "row", "dataset", "dataset_name", "dat
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # "🏃 View run ... at: http://user:PW@host/..." six times per run: the URL would carry the credentials
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in ("mlflow", "alembic", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -53,7 +57,7 @@ def _quiet_mlflow() -> None:
 
 def tracking_uri(workdir: Path) -> str:
     """Explicit SQLite URI; the MLflow DB is its own file, apart from any Optuna storage."""
-    return f"sqlite:///{(Path(workdir).resolve() / 'mlflow.db').as_posix()}"
+    return store_uri(workdir)
 
 
 TRACKING_URI_ENV = "BENCH_TRACKING_URI"
@@ -85,10 +89,6 @@ def artifact_root(workdir: Path) -> str:
     return (Path(workdir).resolve() / "mlartifacts").as_uri()
 
 
-class StoreError(RuntimeError):
-    """The work directory's MLflow store is missing, lost or not a database."""
-
-
 def check_store(workdir: Path, must_exist: bool) -> None:
     """Refuse a work directory whose store cannot be trusted, before anything opens (and so creates) it.
 
@@ -99,22 +99,31 @@ def check_store(workdir: Path, must_exist: bool) -> None:
         return  # the tracking server owns its store
     workdir = Path(workdir)
     db = workdir / "mlflow.db"
+    kept = backups(workdir)
+    restore = (f"`bench doctor --restore --workdir {workdir}` puts back the newest sound backup (of {len(kept)} "
+               f"in {kept[0].parent})" if kept else "Restore it from a backup")
     if db.is_file():
         with db.open("rb") as handle:
             header = handle.read(16)
         if header and header != b"SQLite format 3\x00":
-            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); restore it from a backup, "
-                             "or move it aside to start a new store")
+            raise StoreError(f"{db} is not an SQLite database (damaged or overwritten); nothing was written. "
+                             f"{restore}, or move it aside to start a new store")
+        problems = check_database(db) if header else []
+        if problems:
+            more = f" and {len(problems) - 1} more finding(s)" if len(problems) > 1 else ""
+            raise StoreError(f"{db} is damaged (SQLite quick_check: {problems[0][:300]}{more}); nothing was written. "
+                             f"{restore}, or move it aside to start a new store")
         return
     artifacts = workdir / ARTIFACT_DIR
     has_runs = artifacts.is_dir() and any(artifacts.glob("*/*/artifacts"))
     if must_exist:
         lost = f" although {artifacts} holds stored artifacts (the database was deleted or moved)" if has_runs else ""
-        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. Restore mlflow.db from a backup, "
+        raise StoreError(f"no MLflow store at {db}{lost}; nothing was written. "
+                         f"{restore}; "
                          f"check --workdir, or run `bench run --workdir {workdir} ...` first")
     if has_runs:
         raise StoreError(f"{db} is missing but {artifacts} holds stored artifacts: the database was deleted or "
-                         "moved. Restore it from a backup (the artifacts alone cannot rebuild it), or move "
+                         f"moved. {restore} (the artifacts alone cannot rebuild it), or move "
                          f"{artifacts} aside to start a new store")
 
 
@@ -200,6 +209,8 @@ class Tracker:
 
     # runs --------------------------------------------------------------------------------------
     def start_parent(self, suite: str, tags: dict[str, str], params: dict[str, Any]) -> str:
+        if not self.tracking_uri:  # a damaged file is refused before this run's first write
+            check_store(self.workdir, must_exist=False)
         exp = self.experiment_id(suite)
         self.close_orphans()
         run = self.client.create_run(exp, run_name=f"{suite} {tags.get('started', '')[5:16]}".strip(),

@@ -36,18 +36,22 @@ class CellOutcome:
     unavailable: str = ""  # the cell cannot run on this data (e.g. no emotion image set): why
     logs: list[str] = field(default_factory=list)  # log files of the job that ran the cell (cluster executors)
     job_id: str = ""  # the scheduler's job id (cluster executors)
+    retried: list[str] = field(default_factory=list)  # why earlier attempts ended (a worker died), oldest first
 
 
 _FEATURES: dict[tuple, tuple[Any, Any]] = {}
+_LOADED: dict[tuple, Any] = {}  # a worker's datasets as read, shared by the folds it trains (one run per worker)
 
 
 def cell_features(spec: CellSpec):
     """(splits, features) of the cell's dataset with its data parameters applied, loaded once per
     process from the feature cache (the submitting process featurised it)."""
     from benchmark.loading import load_features
-    key = (spec.dataset, spec.limit, repr(spec.options))
+    fold = spec.fold
+    key = (spec.dataset, spec.limit, repr(spec.options), fold)
     if key not in _FEATURES:
-        _FEATURES[key] = load_features(spec.dataset, spec.options, spec.limit, say=lambda message: None)
+        _FEATURES[key] = load_features(spec.dataset, spec.options, spec.limit, say=lambda message: None, fold=fold,
+                                       cache=_LOADED)
     splits, features = _FEATURES[key]
     if spec.data_params:
         from benchmark.data_params import apply_data_params

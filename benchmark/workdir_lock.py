@@ -45,7 +45,8 @@ def workdir_lock(workdir: Path, command: str | None = None) -> Iterator[Path]:
             raise WorkdirBusy(f"work directory {workdir} is in use by {holder}; wait for it to finish, or use "
                               "another --workdir (the lock is released automatically when that process ends)"
                               ) from None
-        description = command or " ".join(["bench", *sys.argv[1:]])
+        from benchmark.redaction import mask
+        description = mask(command or " ".join(["bench", *sys.argv[1:]]))  # the lock file is readable by others
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} ({description}, since "
                       f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)

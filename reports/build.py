@@ -135,7 +135,8 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
                              reference_row=ref_row, missing=missing, paper_only=paper_only,
                              title=_title(suite, records, protocol), name=suite.name,
                              dataset_labels={slot.id: slot.label for slot in suite.datasets},
-                             running=_running(suite, workdir, protocol))
+                             running=_running(suite, workdir, protocol),
+                             margin_points=suite.equivalence_margin)
         table.footnotes.extend(module_activity_lines(records, rows, datasets, ref_row))  # issue 25
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
@@ -172,7 +173,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
 def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "clean") -> list[Path]:
     """t-SNE panels (tsne suites), training curves per cell, paper-vs-reproduced chart."""
     from reports.figures import paper_vs_reproduced, training_curves, tsne_panels
-    from reports.stats import COUNT_METRICS, hierarchical_bootstrap_ci
+    from reports.stats import COUNT_METRICS, row_intervals
     from reports.tables import prediction_matrix
 
     paths: list[Path] = []
@@ -204,7 +205,7 @@ def suite_figures(suite: Suite, workdir: Path, out_dir: Path, protocol: str = "c
                         continue
                     synthetic = synthetic or any(r.data_source == "synthetic" for r in recs)
                     matrix = prediction_matrix(recs)
-                    ci = hierarchical_bootstrap_ci(matrix.y_true, matrix.y_pred, metric, matrix.clusters)
+                    _, ci = row_intervals(matrix.y_true, matrix.y_pred, metric, matrix.clusters)
                     mean = sum(r.metrics[metric] for r in recs) / len(recs)
                     bars.append((row.label, reference(slot.id, row.label, metric), mean, ci.low, ci.high))
                 if bars:
@@ -328,7 +329,7 @@ def build_suite_report(suite_name: str, workdir: Path, protocol: str = "clean", 
     out_dir = report_dir(workdir, suite.name, protocol)
     paths: list[Path] = []
     if suite.kind == "sweep":
-        from benchmark.sweep import write_sweep_report
+        from reports.sweep import write_sweep_report
         return write_sweep_report(suite, workdir)
     inputs = report_inputs_key(suite, workdir, protocol, fmt, figures)
     manifest = _cells_manifest(out_dir, protocol)

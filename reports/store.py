@@ -72,9 +72,10 @@ def _choose(runs: list) -> tuple[list, list[tuple[object, str]]]:
                 other.append((run, describe_difference(stored_identity(reference.data.tags), stored_identity(t),
                                                        dict(reference.data.params), dict(run.data.params))))
             continue
-        prev = chosen.get(t.get("seed"))
+        slot = (t.get("seed"), t.get("design.fold"))  # one run per seed (and cross-validation fold)
+        prev = chosen.get(slot)
         if prev is None or (prev.info.status != "FINISHED" and run.info.status == "FINISHED"):
-            chosen[t.get("seed")] = run
+            chosen[slot] = run
     return list(chosen.values()), other
 
 
@@ -109,6 +110,7 @@ def load_cells(workdir: Path, suite: str, protocol: str | None = None,
             record = _record(suite, run, checks.get(run.info.run_id), tracker, with_representation, left_out)
             if record is not None:
                 records.append(record)
+    records = pool_folds(records, left_out)
     records.sort(key=lambda r: (r.dataset, r.row, r.seed))
     for line in left_out:
         log.info("left out %s", line)
@@ -138,6 +140,51 @@ def _record(suite: str, run, check: CellCheck | None, tracker: Tracker, with_rep
         history=check.history if check is not None else None, representation=rep, params=config, tags=dict(t),
         run_id=run.info.run_id, status=run.info.status, error=t.get("error", ""),
         selected_epoch=int(run.data.metrics["best_epoch"]) if "best_epoch" in run.data.metrics else None)
+
+
+def pool_folds(records: list[CellRecord], left_out: list[LeftOut]) -> list[CellRecord]:
+    """Cross-validation cells (tag ``design.fold``) become one record per (row, slot, protocol, seed):
+    the K folds' out-of-fold predictions concatenated (every labelled item once), metrics recomputed on
+    them, each fold's accuracy kept in ``tags['fold_accuracy']``. A seed missing a fold, or with a
+    failed fold, is not pooled: it is named (left out) or shown as the failed cell."""
+    from benchmark.metrics import classification_metrics
+    plain = [r for r in records if "design.fold" not in r.tags]
+    seeds: dict[tuple, list[CellRecord]] = {}
+    for r in records:
+        if "design.fold" in r.tags:
+            seeds.setdefault((r.row, r.dataset, r.protocol, r.seed), []).append(r)
+    for (row, slot, _, seed), folds in seeds.items():
+        folds.sort(key=lambda r: int(r.tags["design.fold"]))
+        k = int(str(folds[0].tags.get("split", "0-fold")).split("-fold", 1)[0] or 0)
+        failed = [r for r in folds if r.status != "FINISHED"]
+        if failed:
+            plain.append(failed[0])
+            continue
+        have = sorted(int(r.tags["design.fold"]) for r in folds)
+        if have != list(range(k)):
+            left_out.append(LeftOut(row, slot, str(seed), folds[0].run_id, "setting",
+                                    f"cross-validation seed incomplete: folds {have} of {k} finished; run the same "
+                                    "`bench run` again to train the rest"))
+            continue
+        predictions = pd.concat([r.predictions for r in folds], ignore_index=True)
+        if predictions["item_id"].duplicated().any():
+            raise ValueError(f"{row} on {slot} seed {seed}: an item is predicted by two folds; the fold "
+                             "assignment changed between its cells (re-run with a fresh work directory)")
+        p_fake = predictions["p_fake"].to_numpy() if "p_fake" in predictions else None
+        metrics = classification_metrics(predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy(), p_fake)
+        first = folds[0]
+        reps = [r.representation for r in folds]
+        tags = {**first.tags, "fold_accuracy": json.dumps([round(r.metrics.get("accuracy", float("nan")), 4)
+                                                          for r in folds]),
+                "fold_runs": " ".join(r.run_id for r in folds)}
+        plain.append(CellRecord(
+            suite=first.suite, model=first.model, variant=first.variant, row=row, dataset=slot,
+            dataset_name=first.dataset_name, data_source=first.data_source, seed=seed, protocol=first.protocol,
+            metrics=metrics, predictions=predictions, history=first.history,
+            representation=np.concatenate(reps) if all(x is not None for x in reps) else None,
+            params=first.params, tags=tags, run_id=first.run_id, status="FINISHED",
+            selected_epoch=first.selected_epoch))
+    return plain
 
 
 def load_records(workdir: Path, suite: str, protocol: str | None = None,

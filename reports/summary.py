@@ -22,7 +22,7 @@ def console_summary(suite, workdir: Path, written: list[Path], failed_cells: lis
         frame = frame[(frame["table"] == suite.name) & (frame["metric"] == metric)] if "metric" in frame else frame[:0]
         shown = frame[frame["status"] == "ok"] if "status" in frame else frame
         if len(shown):
-            lines.append(f"{metric_label(metric)} per row and dataset (mean over seeds, 95% CI over clusters x seeds):")
+            lines.append(f"{metric_label(metric)} per row and dataset (mean over seeds, 95% CI (b) over clusters x seeds):")
             width = max(len(str(r)) for r in shown["row"])
             for _, r in shown.iterrows():
                 paper = f"  paper {r['paper']:.3f}: {r['verdict']}" if pd.notna(r.get("paper")) else ""

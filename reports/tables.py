@@ -6,11 +6,13 @@ so the three never disagree. Every number comes from the records' stored metrics
 predictions, never from a training process, so a table can be rebuilt or re-tested at any time.
 
 What each reproduced cell carries (ARCHITECTURE "Every table shows ..."): mean ± std over seeds (and
-their number), the 95% two-stage bootstrap interval (test clusters, then seeds), the paper's value
-where it has one, the difference (reproduced mean − paper), and the verdict ("reproduced" when the
-paper's value lies inside the interval, "below"/"above" otherwise, "inconclusive (±x)" when the
-interval is too wide to tell; :func:`reports.stats.reference_verdict`). Each header names the cluster
-unit, the number of clusters, the design effect and the minimum detectable difference per dataset.
+their number), a 95% interval for each of the two named estimands — (a) on this fixed test set, across
+training seeds; (b) generalising over test clusters and seeds (:mod:`reports.stats`) — the paper's
+value where it has one, the difference (reproduced mean − paper), and the verdict against the paper's
+single run (:func:`reports.stats.paper_verdict`: "matches" only by an equivalence test with the suite's
+margin, "below"/"above" when the single-run prediction interval excludes the paper's value, else
+"inconclusive (±x)"). Each header names the estimands, the cluster unit, the number of clusters, the
+design effect and the Holm-adjusted minimum detectable difference per dataset.
 Rows the suite did not run but the paper reports show the paper's value and "not reproduced"; cells
 of an unavailable dataset say why; failed runs show their error instead of silently vanishing.
 
@@ -39,10 +41,11 @@ import numpy as np
 from benchmark.metrics import classification_metrics, metric_label
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
-from reports.stats import (MAX_HALF_WIDTH, MIN_SEEDS, ClusterSummary, ConfidenceInterval, aggregate_over_seeds,
-                           cluster_paired_test, cluster_summary, hierarchical_bootstrap_cis,
-                           hierarchical_bootstrap_diff_ci, holm, mcnemar_test, mean_correctness,
-                           min_detectable_difference, paired_difference_se, reference_verdict, significance_mark)
+from reports.stats import (DEFAULT_MARGIN_POINTS, ESTIMAND_CLUSTERS, ESTIMAND_CROSSED, ESTIMAND_SEEDS, MIN_SEEDS,
+                           ClusterSummary, Comparison, Interval, aggregate_over_seeds, claim_verdict,
+                           cluster_summary, compare_rows, holm, mcnemar_test, mean_correctness,
+                           min_detectable_difference, min_differing_clusters, paper_verdict, row_intervals,
+                           significance_mark)
 
 __all__ = ["Cell", "TableRow", "TableData", "PredictionMatrix", "prediction_matrix", "provenance_lines",
            "metric_table", "difference_table", "mcnemar_table", "protocol_gap_table", "module_activity_lines"]
@@ -258,7 +261,7 @@ def _tag(rec: CellRecord, *keys: str) -> str | None:
 
 
 def provenance_lines(records: Sequence[CellRecord], protocol: str | None = None,
-                     intervals: str | None = None) -> list[str]:
+                     intervals: Sequence[str] | str | None = None) -> list[str]:
     """Header lines: data source, encoders, protocol, seeds, git commit (from the records' fields and tags)."""
     data = sorted({f"{r.dataset} = {r.dataset_name} ({r.data_source})" for r in records})
     enc = set()
@@ -281,20 +284,31 @@ def provenance_lines(records: Sequence[CellRecord], protocol: str | None = None,
         "Git commit: " + (", ".join(commits) if commits else "not recorded"),
     ]
     if intervals:
-        lines.append(intervals)
+        lines += [intervals] if isinstance(intervals, str) else list(intervals)
     return lines
 
 
-def _interval_line(n_boot: int, seed: int, alpha: float) -> str:
-    return (f"Intervals: {100 * (1 - alpha):.0f}% two-stage percentile bootstrap ({n_boot} resamples, seed {seed}): "
-            f"test clusters drawn with replacement (all items of a drawn cluster), then training seeds drawn "
-            f"with replacement; the metric is averaged over the drawn seeds")
+def _estimand_lines(unit: str = "cluster") -> list[str]:
+    """The two estimands every table reports, named in its header."""
+    return [f"Estimand (a): {ESTIMAND_SEEDS} — per-seed metrics; 95% t interval over seeds; rows compared by "
+            f"Welch's t over seeds.",
+            f"Estimand (b): {ESTIMAND_CROSSED.replace('clusters', f'clusters ({unit})')} — 95% t interval from the "
+            f"CR2 cluster-robust variance (Bell & McCaffrey 2002) plus the seed-wide variance, their interaction "
+            f"counted once; t on Bell-McCaffrey df, or on the seeds' df when the seed-wide part is present; rows "
+            f"compared by the same t-test. With one seed on a row, (b) covers only the trained models "
+            f"('clusters only').",
+            "(a) and (b) differ because (b) also counts how the score would move on other test "
+            f"{unit}s; the paper's own numbers are (a)-type (one test set). In one table (b) can come out "
+            "narrower than (a): its cluster part is estimated from the spread between clusters, right on "
+            "average over test sets but noisy in any one (see README, calibration)."]
 
 
-def _verdict_rule(units: str = "", max_half_width: float = MAX_HALF_WIDTH) -> str:
-    return (f"Verdict: 'reproduced' when the paper's value lies inside the 95% interval, 'below'/'above' when "
-            f"the whole interval lies below/above it — only when the interval's half-width is at most "
-            f"{max_half_width:g}{units}; a wider interval gives 'inconclusive (±half-width)'.")
+def _verdict_rule(margin_points: float) -> str:
+    return (f"Verdict vs the paper's single run (same test set, estimand (a)): 'matches' when two one-sided "
+            f"tests (α = 0.05) put our expected single run within ±{margin_points:g} points of it (margin from "
+            f"the suite file); 'below'/'above' when the 95% single-run prediction interval mean ± "
+            f"t(S−1)·s·√(1 + 1/S) excludes it; otherwise 'inconclusive (±half-width of that interval)'. "
+            f"The paper may report its best run, which favours 'below'.")
 
 
 def _single_protocol(records: Sequence[CellRecord], what: str) -> str | None:
@@ -307,24 +321,46 @@ def _single_protocol(records: Sequence[CellRecord], what: str) -> str | None:
 
 @dataclass(frozen=True)
 class DatasetClusters:
-    """What one dataset's test set can tell: its clusters, design effect and detectable difference."""
+    """What one dataset's test set can tell: its clusters, design effect and detectable differences."""
 
     dataset: str
     unit: str
     stored: bool
     summary: ClusterSummary
-    mdd_single: float  # minimum detectable accuracy difference of one row vs a fixed value (80% power)
-    mdd_paired: float | None = None  # ... between two rows (median clustered SE of this table's pairs)
+    sizes: np.ndarray
+    n_comparisons: int = 1  # Holm family of this table
+    mdd_single: float = math.nan  # one row vs a fixed value, estimand (b) (median over rows)
+    mdd_crossed: float = math.nan  # between two rows, estimand (b) (median over this table's pairs)
+    mdd_seeds: float = math.nan  # between two rows, estimand (a)
 
     def line(self) -> str:
         s = self.summary
         txt = (f"Clusters ({self.dataset}): unit {self.unit}, {s.n_clusters} clusters over {s.n_items} test items "
                f"(largest {100 * s.largest_share:.1f}%); design effect {_f(s.design_effect, 2)}, effective n "
-               f"{_f(s.effective_n, 0)}. Minimum accuracy difference detectable at 80% power (α = 0.05, two-sided): "
-               f"±{_f(self.mdd_single)} vs a fixed value")
-        if self.mdd_paired is not None and not math.isnan(self.mdd_paired):
-            txt += f", ±{_f(self.mdd_paired)} between two rows"
-        return txt + "."
+               f"{_f(s.effective_n, 0)}. Minimum accuracy difference detectable at 80% power (two-sided, α = 0.05 "
+               f"Holm-adjusted over {self.n_comparisons} comparison(s), from each test's own SE and df): ")
+        parts = []
+        if np.isfinite(self.mdd_crossed):
+            parts.append(f"±{_f(self.mdd_crossed)} between two rows (b)")
+        if np.isfinite(self.mdd_seeds):
+            parts.append(f"±{_f(self.mdd_seeds)} between two rows (a)")
+        if np.isfinite(self.mdd_single):
+            parts.append(f"±{_f(self.mdd_single)} for one row vs a fixed value (b)")
+        return txt + (", ".join(parts) if parts else "n/a (no interval)") + "."
+
+    def clusters_note(self, alpha: float = 0.05) -> str | None:
+        """How many clusters must differ before any comparison can reach Holm significance."""
+        k = min_differing_clusters(self.sizes, alpha, self.n_comparisons)
+        g = self.sizes.size
+        if g < 2:
+            return None
+        if k is None:
+            return (f"{self.dataset}: with {g} {self.unit} clusters no comparison can reach Holm significance "
+                    f"(α = {alpha:g} over {self.n_comparisons}) however many clusters differ.")
+        return (f"{self.dataset}: a comparison can reach Holm significance (α = {alpha:g} over "
+                f"{self.n_comparisons} comparison(s)) only if at least about {k} of the {g} {self.unit} clusters "
+                f"differ (best case: whole clusters flipping the same way, every seed agreeing; greedy search); "
+                f"a non-significant difference says little when fewer differ.")
 
     def fallback_note(self) -> str | None:
         if self.stored:
@@ -334,21 +370,28 @@ class DatasetClusters:
                 f"intervals and tests may be too optimistic. Re-run the suite to store the clusters.")
 
 
-def dataset_clusters(dataset: str, mats: Sequence[PredictionMatrix], pair_ses: Sequence[float] = (),
-                     alpha: float = 0.05, power: float = 0.8) -> DatasetClusters:
+def dataset_clusters(dataset: str, mats: Sequence[PredictionMatrix], comparisons: Sequence[Comparison] = (),
+                     rows: Sequence[Interval] = (), n_comparisons: int = 1, alpha: float = 0.05,
+                     power: float = 0.8) -> DatasetClusters:
     """Cluster summary of one dataset from its rows' matrices (design effect of per-item correctness
-    averaged over every row and seed; the MDD vs a fixed value uses p = that mean accuracy and n_eff)."""
+    averaged over every row and seed) and minimum detectable differences from the table's own tests:
+    medians over this dataset's comparisons (estimands (a) and (b)) and rows (vs a fixed value)."""
     ref = mats[0]
     correct = np.mean([mean_correctness(m.y_true, m.y_pred) for m in mats], axis=0)
     summary = cluster_summary(correct, ref.clusters)
-    p = float(correct.mean())
-    n_eff = summary.effective_n if np.isfinite(summary.effective_n) else summary.n_items
-    mdd_single = min_detectable_difference(math.sqrt(p * (1 - p) / n_eff), alpha, power) if n_eff else math.nan
-    ses = [s for s in pair_ses if np.isfinite(s)]
-    mdd_paired = min_detectable_difference(float(np.median(ses)), alpha, power) if ses else None
-    units = sorted({m.cluster_unit for m in mats})
-    return DatasetClusters(dataset, ", ".join(units), all(m.clusters_stored for m in mats), summary,
-                           mdd_single, mdd_paired)
+    m = max(1, n_comparisons)
+
+    def med(ivs: Iterable[Interval | None], family: int) -> float:
+        vals = [min_detectable_difference(iv.se, alpha, power, iv.df, family) for iv in ivs
+                if iv is not None and np.isfinite(iv.se)]
+        return float(np.median(vals)) if vals else math.nan
+
+    sizes = np.bincount(np.unique(ref.clusters.astype(str), return_inverse=True)[1].ravel()) \
+        if ref.clusters is not None else np.ones(len(ref.item_ids), dtype=int)
+    units = sorted({mm.cluster_unit for mm in mats})
+    return DatasetClusters(dataset, ", ".join(units), all(mm.clusters_stored for mm in mats), summary, sizes, m,
+                           med(rows, 1), med([c.crossed for c in comparisons], m),
+                           med([c.seeds for c in comparisons], m))
 
 
 def _seed_warning(pairs: Sequence[tuple[str, int, int]]) -> str | None:
@@ -364,24 +407,46 @@ def _seed_warning(pairs: Sequence[tuple[str, int, int]]) -> str | None:
 # metric table (COOLANT Tables 1 and 2; NovEmoFake Tables 4-6)
 
 
+def _bounds(iv: Interval, signed: bool) -> tuple[float, float]:
+    """The interval clipped to the range the quantity can take: [0, 1] for a metric, [−1, 1] for a difference
+    (t intervals over few seeds can reach past it; clipping keeps every possible true value inside)."""
+    lo = -1.0 if signed else 0.0
+    return max(lo, iv.low), min(1.0, iv.high)
+
+
+def _interval_text(tag: str, iv: Interval | None, signed: bool = False) -> str:
+    if iv is None:
+        return f"{tag} n/a (one seed)"
+    only = " clusters only" if iv.estimand == ESTIMAND_CLUSTERS else ""
+    low, high = _bounds(iv, signed)
+    return f"{tag}{only} [{_f(low, signed=signed)}, {_f(high, signed=signed)}]"
+
+
+def _interval_values(prefix: str, iv: Interval | None, signed: bool = False) -> dict[str, Any]:
+    if iv is None:
+        return {f"{prefix}low": math.nan, f"{prefix}high": math.nan}
+    low, high = _bounds(iv, signed)
+    return {f"{prefix}low": low, f"{prefix}high": high}
+
+
 def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: Sequence[str],
                  metrics: Sequence[str], reference: ReferenceFn | None = None,
                  reference_row: str | None = None, missing: dict[tuple[str, str], str] | None = None, *,
-                 paper_only: Iterable[str] = (), title: str = "", name: str = "table", n_boot: int = 1000,
-                 seed: int = 0, alpha: float = 0.05, n_perm: int = 10000,
-                 dataset_labels: dict[str, str] | None = None,
+                 paper_only: Iterable[str] = (), title: str = "", name: str = "table", alpha: float = 0.05,
+                 margin_points: float = DEFAULT_MARGIN_POINTS, dataset_labels: dict[str, str] | None = None,
                  running: Iterable[tuple[str, str]] = ()) -> TableData:
-    """Rows × (dataset, metric) cells with mean ± std, CI, paper value, difference, verdict and significance.
+    """Rows × (dataset, metric) cells with mean ± std, both estimands' intervals, paper value, difference, verdict.
 
     ``reference(dataset, row, metric)`` gives the paper's value or None (e.g.
-    ``reports.reference.reference_lookup("coolant_table1")``). Intervals are the two-stage (cluster x
-    seed) bootstrap of :func:`reports.stats.hierarchical_bootstrap_cis`. ``reference_row`` (e.g.
-    "COOLANT") is compared with every other row by the cluster sign-flip test
-    (:func:`reports.stats.cluster_paired_test`), Holm-corrected across all of this table's
-    comparisons; cells are marked ``*`` (Holm p < 0.05) or ``**`` (< 0.01), and a column per dataset
-    shows the test. ``missing`` maps (dataset, row) — or (dataset, "*") for a whole dataset — to the
-    reason it was not run. ``paper_only`` rows have no implementation (they come from the paper's
-    table): a cell of theirs without a paper value says so instead of "not run".
+    ``reports.reference.reference_lookup("coolant_table1")``). Intervals: (a) t over seeds and (b) clusters
+    x seeds (:func:`reports.stats.row_intervals`). Verdicts against the paper use
+    :func:`reports.stats.paper_verdict` with ``margin_points`` (the suite's ``equivalence_margin``).
+    ``reference_row`` (e.g. "COOLANT") is compared with every other row on accuracy for both estimands
+    (:func:`reports.stats.compare_rows`), Holm-corrected across all of this table's comparisons, per
+    estimand; cells are marked ``*`` / ``**`` by estimand (b)'s Holm p (< 0.05 / < 0.01). ``missing`` maps
+    (dataset, row) — or (dataset, "*") for a whole dataset — to the reason it was not run. ``paper_only``
+    rows have no implementation (they come from the paper's table): a cell of theirs without a paper
+    value says so instead of "not run".
     """
     if not rows or not datasets or not metrics:
         raise ValueError("metric_table needs at least one row, dataset and metric")
@@ -389,6 +454,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
         raise ValueError(f"reference_row {reference_row!r} is not among the rows {list(rows)}")
     missing = dict(missing or {})
     paper_only = set(paper_only)
+    margin = margin_points / 100.0
     relevant = [r for r in records if r.row in rows and r.dataset in datasets]
     protocol = _single_protocol(relevant, title or name)
 
@@ -396,14 +462,12 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     slot = dict(dataset_labels or {})
     column_labels = [f"{slot.get(d, d)} {metric_label(m)}" for d in datasets for m in metrics]
     if reference_row is not None:
-        columns += [f"{d}: vs {reference_row} (clustered paired test)" for d in datasets]
-        column_labels += [f"{slot.get(d, d)}: vs {reference_row} (clustered paired test)" for d in datasets]
+        columns += [f"{d}: vs {reference_row} (paired, both estimands)" for d in datasets]
+        column_labels += [f"{slot.get(d, d)}: vs {reference_row} (paired, both estimands)" for d in datasets]
 
-    # -- significance vs the reference row, Holm across the whole table --------------------------
-    tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> PairedTestResult | str (why not)
-    diff_cis: dict[tuple[str, str], ConfidenceInterval] = {}  # accuracy difference row − reference
+    # -- comparisons with the reference row, Holm across the whole table per estimand ------------
+    tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> Comparison | str (why not)
     matrices: dict[tuple[str, str], PredictionMatrix | str] = {}
-    pair_ses: dict[str, list[float]] = {d: [] for d in datasets}
     seed_pairs: list[tuple[str, int, int]] = []
     for d in datasets:
         for row in rows:
@@ -427,70 +491,64 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                 else:
                     try:
                         _same_items(cur, ref, f"{row!r} vs {reference_row!r} on {d!r}")
-                        clusters = _pair_clusters(ref, cur)
-                        tests[(d, row)] = cluster_paired_test(cur.y_true, cur.y_pred, ref.y_pred, clusters,
-                                                              n_perm=n_perm, seed=seed)
-                        pair_ses[d].append(paired_difference_se(cur.y_true, cur.y_pred, ref.y_pred, clusters))
-                        diff_cis[(d, row)] = hierarchical_bootstrap_diff_ci(cur.y_true, cur.y_pred, ref.y_pred,
-                                                                            "accuracy", clusters, n_boot=n_boot,
-                                                                            seed=seed, alpha=alpha)
+                        tests[(d, row)] = compare_rows(cur.y_true, cur.y_pred, ref.y_pred, "accuracy",
+                                                       _pair_clusters(ref, cur), alpha=alpha)
                         seed_pairs.append((f"{row} vs {reference_row} on {d}", ref.y_pred.shape[0],
                                            cur.y_pred.shape[0]))
                     except ValueError as exc:
                         tests[(d, row)] = str(exc)
     tested = [k for k, v in tests.items() if not isinstance(v, str)]
-    adjusted = dict(zip(tested, holm([tests[k].p_value for k in tested]))) if tested else {}
-
-    # -- what each dataset's test set can tell ----------------------------------------------------
-    clusters_by_d: dict[str, DatasetClusters] = {}
-    for d in datasets:
-        mats = [m for (dd, _), m in matrices.items() if dd == d and not isinstance(m, str)]
-        if mats:
-            clusters_by_d[d] = dataset_clusters(d, mats, pair_ses[d], alpha)
+    adj_b = dict(zip(tested, holm([tests[k].crossed.p_value for k in tested]))) if tested else {}
+    with_a = [k for k in tested if tests[k].seeds is not None]
+    adj_a = dict(zip(with_a, holm([tests[k].seeds.p_value for k in with_a]))) if with_a else {}
 
     footnotes: list[str] = []
     out_rows: list[TableRow] = []
+    row_ivs: dict[str, list[Interval]] = {d: [] for d in datasets}
     for row in rows:
         cells: list[Cell] = []
         for d in datasets:
             fin, fail = _split(relevant, d, row)
             reason = missing.get((d, row), missing.get((d, "*")))
-            mark = significance_mark(adjusted.get((d, row)))
+            mark = significance_mark(adj_b.get((d, row)))
             if fail and fin:
                 footnotes.append(f"{row} on {d}: seed(s) {', '.join(str(r.seed) for r in fail)} "
                                  f"{_failed_text(fail)}; the cell uses the {len(fin)} finished seed(s).")
             mat = matrices.get((d, row))
-            cis: dict[str, Any] = {}
-            if fin:
-                if isinstance(mat, str):
-                    footnotes.append(f"{row} on {d}: no interval — {mat}")
-                else:
-                    boot = [m for m in metrics if m != "roc_auc" or mat.p_fake is not None]
-                    res = hierarchical_bootstrap_cis(mat.y_true, mat.y_pred, boot, mat.clusters,
-                                                     p_fake_by_seed=mat.p_fake if "roc_auc" in boot else None,
-                                                     n_boot=n_boot, seed=seed, alpha=alpha)
-                    cis = dict(zip(boot, res))
+            if fin and isinstance(mat, str):
+                footnotes.append(f"{row} on {d}: no interval — {mat}")
             for m in metrics:
                 paper = reference(d, row, m) if reference is not None else None
                 base = {"dataset": d, "metric": m, "paper": paper}
                 if fin:
-                    mean, std = aggregate_over_seeds(_metric_values(fin, m))
-                    ci = cis.get(m)
-                    ok_ci = ci is not None and not math.isnan(ci.low)
+                    values = _metric_values(fin, m)
+                    mean, std = aggregate_over_seeds(values)
+                    iv_a = iv_b = None
+                    if isinstance(mat, PredictionMatrix) and (m != "roc_auc" or mat.p_fake is not None):
+                        try:
+                            iv_a, iv_b = row_intervals(mat.y_true, mat.y_pred, m, mat.clusters,
+                                                       p_fake_by_seed=mat.p_fake if m == "roc_auc" else None,
+                                                       seed_values=values, alpha=alpha)
+                        except ValueError as exc:  # e.g. ROC-AUC on a test split with one class, one cluster
+                            footnotes.append(f"{row} on {d}, {m}: no interval — {exc}")
+                        if m == "accuracy" and iv_b is not None:
+                            row_ivs[d].append(iv_b)
                     lines = [f"{_mean_std(mean, std, len(fin))}{(' ' + mark) if mark else ''}"]
                     vals = {**base, "status": "ok",
                             "cluster_unit": mat.cluster_unit if isinstance(mat, PredictionMatrix) else "",
-                            "n_clusters": ci.n_clusters if ci else math.nan, "n_seeds": len(fin),
-                            "n_failed": len(fail), "mean": mean, "std": std,
-                            "ci_low": ci.low if ok_ci else math.nan, "ci_high": ci.high if ok_ci else math.nan,
-                            "mark": mark}
-                    if ok_ci:
-                        lines.append(f"95% CI [{_f(ci.low)}, {_f(ci.high)}] (±{_f(ci.half_width)})")
+                            "n_clusters": iv_b.n_clusters if iv_b else math.nan, "n_seeds": len(fin),
+                            "n_failed": len(fail), "mean": mean, "std": std, "mark": mark,
+                            "estimand_b": iv_b.estimand if iv_b else "",
+                            **_interval_values("seeds_ci_", iv_a), **_interval_values("ci_", iv_b)}
+                    if iv_b is not None:
+                        lines.append(f"{_interval_text('(a)', iv_a)} {_interval_text('(b)', iv_b)}")
                     if paper is not None:
                         diff = mean - paper
-                        verdict = reference_verdict(paper, ci.low, ci.high) if ok_ci else "no interval"
-                        lines.append(f"paper {_f(paper)} (Δ {_f(diff, signed=True)}): {verdict}")
-                        vals.update(difference=diff, verdict=verdict)
+                        pv = paper_verdict(values, paper, margin, alpha)
+                        pi = (f" [one run: {_f(pv.pi_low)}-{_f(pv.pi_high)}]" if np.isfinite(pv.pi_low) else "")
+                        lines.append(f"paper {_f(paper)} (Δ {_f(diff, signed=True)}): {pv.verdict}{pi}")
+                        vals.update(difference=diff, verdict=pv.verdict, pi_low=pv.pi_low, pi_high=pv.pi_high,
+                                    p_tost=pv.p_tost, margin=margin)
                     else:
                         vals["verdict"] = "no paper value"
                     cells.append(Cell("\n".join(lines), vals))
@@ -512,32 +570,40 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                                       {**base, "status": "not run"}))
         if reference_row is not None:
             for d in datasets:
-                cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adjusted.get((d, row)),
-                                          diff_cis.get((d, row))))
+                cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adj_a.get((d, row)),
+                                          adj_b.get((d, row))))
         out_rows.append(TableRow(row, cells))
+
+    # -- what each dataset's test set can tell ----------------------------------------------------
+    clusters_by_d: dict[str, DatasetClusters] = {}
+    for d in datasets:
+        mats = [mm for (dd, _), mm in matrices.items() if dd == d and not isinstance(mm, str)]
+        if mats:
+            comps = [tests[k] for k in tested if k[0] == d]
+            clusters_by_d[d] = dataset_clusters(d, mats, comps, row_ivs[d], max(1, len(tested)), alpha)
 
     if reference_row is not None:
         footnotes.append(
-            f"Significance vs {reference_row}: cluster sign-flip permutation test on the per-cluster sums of "
-            f"per-item differences in correctness (each item's correctness averaged over its row's seeds, no "
-            f"tie-break); its statistic is the clustered McNemar statistic of Durkalski et al. (2003), "
-            f"Stat Med 22:2417. p-values Holm-adjusted across the {len(tested)} comparison(s) of this table; "
-            f"* p < 0.05, ** p < 0.01 (adjusted). Δacc = row − {reference_row}, with its 95% two-stage "
-            f"bootstrap interval (same clusters for both rows, each row's seeds drawn independently).")
+            f"Paired column: Δacc = row − {reference_row} (seed means); (a) Welch's t over seeds, (b) the crossed "
+            f"clusters x seeds t-test of the same difference; p-values Holm-adjusted per estimand across the "
+            f"{len(tested)} comparison(s) of this table; * / ** = (b) Holm p < 0.05 / < 0.01. 'k of G clusters "
+            f"differ' counts clusters on which the rows' seed-averaged correctness differs.")
         warn = _seed_warning(seed_pairs)
         if warn:
             footnotes.append(warn)
+        footnotes += [n for c in clusters_by_d.values() if (n := c.clusters_note(alpha))]
     if reference is not None:
-        footnotes.append(_verdict_rule() + " Δ = reproduced mean − paper.")
+        footnotes.append(_verdict_rule(margin_points) + " Δ = reproduced mean − paper.")
     footnotes += [n for c in clusters_by_d.values() if (n := c.fallback_note())]
-    header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
+    units = sorted({c.unit for c in clusters_by_d.values()}) or ["cluster"]
+    header = provenance_lines(relevant, protocol, _estimand_lines(" / ".join(units)))
     header += [c.line() for c in clusters_by_d.values()]
     return TableData(title=title or name, header=header, columns=columns, rows=out_rows, footnotes=footnotes, name=name,
                      column_labels=column_labels)
 
 
-def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | None,
-                 ci: ConfidenceInterval | None = None) -> Cell:
+def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj_a: float | None,
+                 p_adj_b: float | None) -> Cell:
     if row == reference_row:
         return Cell("reference", {})
     if res is None:
@@ -545,15 +611,21 @@ def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | 
     if isinstance(res, str):
         return Cell(f"not tested: {res}", {"dataset": d, "metric": "paired_test", "status": "not tested",
                                            "reason": res})
-    mark = significance_mark(p_adj)
-    interval = f" [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]" if ci is not None else ""
-    text = (f"Δacc {_f(res.difference, signed=True)}{interval}\np = {_p(res.p_value)}, Holm {_p(p_adj)}"
-            f"{(' ' + mark) if mark else ''}; {res.n_discordant_clusters} of {res.n_clusters} clusters differ")
+    mark = significance_mark(p_adj_b)
+    a, b = res.seeds, res.crossed
+    line_a = (f"{_interval_text('(a)', a, True)} p = {_p(a.p_value)}, Holm {_p(p_adj_a)}" if a is not None
+              else "(a) n/a (one seed)")
+    line_b = f"{_interval_text('(b)', b, True)} p = {_p(b.p_value)}, Holm {_p(p_adj_b)}{(' ' + mark) if mark else ''}"
+    text = (f"Δacc {_f(res.difference, signed=True)}\n{line_a}\n{line_b}\n"
+            f"{res.n_discordant_clusters} of {res.n_clusters} clusters differ")
     return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row,
-                       "difference": res.difference, "ci_low": ci.low if ci else math.nan,
-                       "ci_high": ci.high if ci else math.nan, "statistic": res.statistic, "p_value": res.p_value,
-                       "p_chi2": res.p_chi2, "p_holm": p_adj, "n_clusters": res.n_clusters,
-                       "method": res.method, "mark": mark})
+                       "difference": res.difference, **_interval_values("seeds_ci_", a, True),
+                       **_interval_values("ci_", b, True),
+                       "p_seeds": a.p_value if a else math.nan, "p_seeds_holm": p_adj_a if a else math.nan,
+                       "p_value": b.p_value, "p_holm": p_adj_b, "df": b.df, "estimand_b": b.estimand,
+                       "n_clusters": res.n_clusters, "n_discordant_clusters": res.n_discordant_clusters,
+                       "method": b.method, "mark": mark})
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,24 +634,28 @@ def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj: float | 
 
 def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceClaim], *,
                      title: str = "Differences stated in the paper vs measured", name: str = "differences",
-                     n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> TableData:
-    """Each stated difference (metric(row_a) − metric(row_b), in points) beside the measured one with a CI.
+                     alpha: float = 0.05) -> TableData:
+    """Each stated difference (metric(row_a) − metric(row_b), in points) beside the measured one, for both estimands.
 
-    Measured = mean over row_a's seeds − mean over row_b's seeds, ×100; the interval is the paired
-    bootstrap of that difference over test items (both rows must share the test items).
+    Measured = mean over row_a's seeds − mean over row_b's seeds, ×100; intervals: (a) Welch over seeds,
+    (b) clusters x seeds (:func:`reports.stats.compare_rows`; both rows must share the test items). The
+    verdict (:func:`reports.stats.claim_verdict`) says "reproduced" only when (b)'s interval excludes 0
+    on the paper's side.
     """
-    columns = ["dataset", "metric", "stated (points)", "measured (points)", "95% CI (points)", "verdict", "claim"]
+    columns = ["dataset", "metric", "stated (points)", "measured (points)", "(a) 95% CI (points)",
+               "(b) 95% CI (points)", "verdict", "claim"]
     relevant = [r for r in records if any(r.dataset == c.dataset and r.row in (c.row_a, c.row_b) for c in claims)]
     protocol = _single_protocol(relevant, title)
     rows: list[TableRow] = []
     seed_pairs: list[tuple[str, int, int]] = []
     fallback: set[str] = set()
     mats_by_d: dict[str, dict[str, PredictionMatrix]] = {}
+    comps_by_d: dict[str, list[Comparison]] = {}
     for c in claims:
         fa, xa = _split(relevant, c.dataset, c.row_a)
         fb, xb = _split(relevant, c.dataset, c.row_b)
         base = {"dataset": c.dataset, "metric": c.metric, "row_a": c.row_a, "row_b": c.row_b, "stated": c.points}
-        measured = ci_txt = verdict = "—"
+        measured = ci_a = ci_b = verdict = "—"
         vals: dict[str, Any] = {**base}
         if not fa or not fb:
             absent = [f"{r} {_failed_text(x) if x else 'not run'}"
@@ -590,43 +666,61 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
             try:
                 ma, mb = prediction_matrix(fa), prediction_matrix(fb)
                 _same_items(ma, mb, f"{c.label} on {c.dataset}")
+                scores = ma.p_fake is not None and mb.p_fake is not None
+                if c.metric == "roc_auc" and not scores:
+                    raise ValueError("roc_auc needs p_fake stored for every seed of both rows")
             except ValueError as exc:
                 verdict = f"not comparable: {exc}"
                 vals.update(status="not comparable", reason=str(exc))
             else:
-                mean_a, _ = aggregate_over_seeds(_metric_values(fa, c.metric))
-                mean_b, _ = aggregate_over_seeds(_metric_values(fb, c.metric))
-                diff = 100.0 * (mean_a - mean_b)
-                scores = ma.p_fake is not None and mb.p_fake is not None
-                ci = hierarchical_bootstrap_diff_ci(ma.y_true, ma.y_pred, mb.y_pred, c.metric, _pair_clusters(ma, mb),
-                                                    p_fake_a=ma.p_fake if scores else None,
-                                                    p_fake_b=mb.p_fake if scores else None,
-                                                    n_boot=n_boot, seed=seed, alpha=alpha)
-                low, high = 100.0 * ci.low, 100.0 * ci.high
-                verdict = reference_verdict(c.points, low, high, 100.0 * MAX_HALF_WIDTH)
+                va, vb = _metric_values(fa, c.metric), _metric_values(fb, c.metric)
+                comp = compare_rows(ma.y_true, ma.y_pred, mb.y_pred, c.metric, _pair_clusters(ma, mb),
+                                    p_fake_a=ma.p_fake if c.metric == "roc_auc" else None,
+                                    p_fake_b=mb.p_fake if c.metric == "roc_auc" else None,
+                                    values_a=va, values_b=vb, alpha=alpha)
+                diff = 100.0 * comp.difference
+                verdict = claim_verdict(c.points / 100.0, comp.crossed, comp.seeds)
                 measured = f"{diff:+.2f} (seeds {len(fa)} / {len(fb)})"
-                ci_txt = f"[{low:+.2f}, {high:+.2f}]"
-                vals.update(status="ok", measured=diff, ci_low=low, ci_high=high, verdict=verdict,
-                            cluster_unit=ma.cluster_unit, n_clusters=ci.n_clusters, n_seeds=min(len(fa), len(fb)),
-                            n_seeds_a=len(fa), n_seeds_b=len(fb))
+
+                def pts(iv: Interval | None, tag: str) -> str:
+                    if iv is None:
+                        return "n/a (one seed)"
+                    only = " clusters only" if iv.estimand == ESTIMAND_CLUSTERS else ""
+                    return f"[{100 * iv.low:+.2f}, {100 * iv.high:+.2f}]{only}"
+
+                ci_a, ci_b = pts(comp.seeds, "a"), pts(comp.crossed, "b")
+                vals.update(status="ok", measured=diff, verdict=verdict, cluster_unit=ma.cluster_unit,
+                            n_clusters=comp.n_clusters, n_seeds=min(len(fa), len(fb)), n_seeds_a=len(fa),
+                            n_seeds_b=len(fb), estimand_b=comp.crossed.estimand,
+                            ci_low=100 * comp.crossed.low, ci_high=100 * comp.crossed.high,
+                            seeds_ci_low=100 * comp.seeds.low if comp.seeds else math.nan,
+                            seeds_ci_high=100 * comp.seeds.high if comp.seeds else math.nan)
                 seed_pairs.append((f"{c.label} on {c.dataset}", len(fa), len(fb)))
                 mats_by_d.setdefault(c.dataset, {}).update({c.row_a: ma, c.row_b: mb})
+                comps_by_d.setdefault(c.dataset, []).append(comp)
                 if not (ma.clusters_stored and mb.clusters_stored):
                     fallback.add(c.dataset)
-        cells = [Cell(c.dataset), Cell(c.metric), Cell(f"{c.points:+.2f}"), Cell(measured, vals), Cell(ci_txt),
-                 Cell(verdict), Cell(c.claim)]
+        cells = [Cell(c.dataset), Cell(c.metric), Cell(f"{c.points:+.2f}"), Cell(measured, vals), Cell(ci_a),
+                 Cell(ci_b), Cell(verdict), Cell(c.claim)]
         rows.append(TableRow(c.label, cells))
-    foot = ["Measured = mean over seeds of row A − mean over seeds of row B, in percentage points. The interval "
-            "resamples test clusters with replacement (the same clusters for both rows), and each row's seeds "
-            "independently. " + _verdict_rule(" points", 100.0 * MAX_HALF_WIDTH)]
+    foot = ["Measured = mean over seeds of row A − mean over seeds of row B, in percentage points. Verdict: "
+            "'reproduced' only when interval (b) excludes 0 on the side the paper states; 'reproduced on this test "
+            "set only' when only (a) does; 'opposite' when an interval excludes 0 on the other side; otherwise "
+            "'not shown (interval includes 0)' — absence of evidence, not evidence of absence; '(smaller/larger than "
+            "stated)' when the interval also excludes the stated size."]
     foot += [f"{d}: the stored runs have no cluster column (stored before clusters were recorded); unit 'item' "
              f"(independent items) is used, so the intervals may be too narrow." for d in sorted(fallback)]
     if (warn := _seed_warning(seed_pairs)):
         foot.append(warn)
-    header = provenance_lines(relevant, protocol, _interval_line(n_boot, seed, alpha))
-    header += [dataset_clusters(d, list(m.values())).line() for d, m in mats_by_d.items()]
+    units = sorted({m.cluster_unit for ms in mats_by_d.values() for m in ms.values()}) or ["cluster"]
+    header = provenance_lines(relevant, protocol, _estimand_lines(" / ".join(units)))
+    n_tests = sum(len(v) for v in comps_by_d.values())
+    for d, m in mats_by_d.items():
+        info = dataset_clusters(d, list(m.values()), comps_by_d.get(d, []), (), max(1, n_tests), alpha)
+        header.append(info.line())
     return TableData(title=title, header=header, columns=columns, rows=rows, footnotes=foot,
                      row_header="comparison (A − B)", name=name)
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,26 +729,25 @@ def difference_table(records: Sequence[CellRecord], claims: Sequence[DifferenceC
 
 def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]], datasets: Sequence[str],
                   threshold: float = 0.01, *, title: str = "McNemar tests between paired configurations",
-                  name: str = "table7", paper_claim: str | None = None, n_perm: int = 10000,
-                  seed: int = 0) -> TableData:
-    """One row per (pair, dataset): the paper's item-level McNemar beside the clustered paired test.
+                  name: str = "table7", paper_claim: str | None = None, alpha: float = 0.05) -> TableData:
+    """One row per (pair, dataset): the paper's item-level McNemar beside the tests of both estimands.
 
     The item-level McNemar (b, c, statistic, p, Holm p) is what the NovEmoFake paper reported; it
-    treats items as independent and is labelled so. Beside it, the cluster sign-flip permutation test
-    (:func:`reports.stats.cluster_paired_test`) with its own Holm adjustment; "significant at
-    threshold" is judged on the clustered test's Holm-adjusted p. ``paper_claim`` (e.g. "p < 0.01")
-    adds a column quoting what the paper states for every pair.
+    treats items as independent and is labelled so. Beside it, :func:`reports.stats.compare_rows` on
+    accuracy: (a) Welch over seeds and (b) the crossed clusters x seeds t-test, each with its own Holm
+    adjustment; "significant at threshold" is judged on (b)'s Holm-adjusted p. ``paper_claim`` (e.g.
+    "p < 0.01") adds a column quoting what the paper states for every pair.
     """
     columns = ["dataset", "b", "c", "statistic", "item-level McNemar p (as in the paper)", "method",
-               "item-level Holm p", "clustered paired test: Δacc, p, Holm p",
-               f"significant at {threshold:g} (clustered)"]
+               "item-level Holm p", "paired tests: Δacc; (a) over seeds, (b) clusters x seeds: p, Holm p",
+               f"significant at {threshold:g} ((b), Holm)"]
     if paper_claim is not None:
         columns.append("paper")
     relevant = [r for r in records if r.dataset in datasets and any(r.row in p for p in pairs)]
     protocol = _single_protocol(relevant, title)
     results: list[tuple[str, str, str, Any]] = []
     mats_by_d: dict[str, dict[str, PredictionMatrix]] = {d: {} for d in datasets}
-    pair_ses: dict[str, list[float]] = {d: [] for d in datasets}
+    comps_by_d: dict[str, list[Comparison]] = {d: [] for d in datasets}
     seed_pairs: list[tuple[str, int, int]] = []
     for a, b in pairs:
         for d in datasets:
@@ -670,8 +763,8 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
                 _same_items(ma, mb, f"{a!r} vs {b!r} on {d!r}")
                 clusters = _pair_clusters(ma, mb)
                 item = mcnemar_test(ma.y_true, ma.y_pred, mb.y_pred)
-                clustered = cluster_paired_test(ma.y_true, ma.y_pred, mb.y_pred, clusters, n_perm=n_perm, seed=seed)
-                pair_ses[d].append(paired_difference_se(ma.y_true, ma.y_pred, mb.y_pred, clusters))
+                clustered = compare_rows(ma.y_true, ma.y_pred, mb.y_pred, "accuracy", clusters, alpha=alpha)
+                comps_by_d[d].append(clustered)
                 mats_by_d[d].update({a: ma, b: mb})
                 seed_pairs.append((f"{a} vs {b} on {d}", len(fa), len(fb)))
                 results.append((a, b, d, (item, clustered)))
@@ -679,7 +772,9 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
                 results.append((a, b, d, f"not comparable: {exc}"))
     tested = [i for i, r in enumerate(results) if not isinstance(r[3], str)]
     adj_item = dict(zip(tested, holm([results[i][3][0].p_value for i in tested]))) if tested else {}
-    adj_cl = dict(zip(tested, holm([results[i][3][1].p_value for i in tested]))) if tested else {}
+    adj_cl = dict(zip(tested, holm([results[i][3][1].crossed.p_value for i in tested]))) if tested else {}
+    with_a = [i for i in tested if results[i][3][1].seeds is not None]
+    adj_a = dict(zip(with_a, holm([results[i][3][1].seeds.p_value for i in with_a]))) if with_a else {}
     rows = []
     for i, (a, b, d, res) in enumerate(results):
         if isinstance(res, str):
@@ -695,12 +790,18 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
                     "significant_item_level": bool(adj_item[i] < threshold),
                     "cluster_unit": ma.cluster_unit, "n_clusters": cl.n_clusters,
                     "n_seeds": min(len(ma.seeds), len(mats_by_d[d][b].seeds)), "difference": cl.difference,
-                    "p_clustered": cl.p_value, "p_clustered_holm": adj_cl[i], "clustered_statistic": cl.statistic,
-                    "clustered_method": cl.method, "threshold": threshold, "significant": sig,
+                    "p_clustered": cl.crossed.p_value, "p_clustered_holm": adj_cl[i],
+                    "estimand_b": cl.crossed.estimand, "clustered_method": cl.crossed.method,
+                    "p_seeds": cl.seeds.p_value if cl.seeds else math.nan, "p_seeds_holm": adj_a.get(i, math.nan),
+                    "threshold": threshold, "significant": sig,
                     "verdict": "significant" if sig else "not significant"}
+            line_a = (f"(a) p = {_p(cl.seeds.p_value)}, Holm {_p(adj_a[i])}" if cl.seeds is not None
+                      else "(a) n/a (one seed)")
+            only = " (clusters only)" if cl.crossed.estimand == ESTIMAND_CLUSTERS else ""
             cells = [Cell(d, vals), Cell(str(item.b)), Cell(str(item.c)), Cell(f"{item.statistic:.3f}"),
                      Cell(_p(item.p_value)), Cell(item.method), Cell(_p(adj_item[i])),
-                     Cell(f"Δacc {_f(cl.difference, signed=True)}; p = {_p(cl.p_value)}, Holm {_p(adj_cl[i])}\n"
+                     Cell(f"Δacc {_f(cl.difference, signed=True)}; {line_a}\n"
+                          f"(b){only} p = {_p(cl.crossed.p_value)}, Holm {_p(adj_cl[i])}; "
                           f"{cl.n_discordant_clusters} of {cl.n_clusters} clusters differ"),
                      Cell("yes" if sig else "no")]
         if paper_claim is not None:
@@ -711,20 +812,21 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
             "by majority vote, items whose seeds tie left out (no tie-break toward any seed); exact binomial test "
             "when b + c < 25, else chi-square with continuity correction (as in the NovEmoFake code); Holm "
             f"across the {len(tested)} test(s).",
-            "Clustered paired test (drives 'significant'): cluster sign-flip permutation test on per-cluster "
-            "sums of per-item differences in correctness averaged over seeds; its statistic is the clustered "
-            "McNemar statistic of Durkalski et al. (2003), Stat Med 22:2417; Holm across the "
-            f"{len(tested)} test(s); 'significant' uses its adjusted p. Δacc = first − second."]
+            "Paired tests beside it: (a) Welch's t over the seeds' accuracies; (b) (drives 'significant') the "
+            "crossed clusters x seeds t-test of the accuracy difference (CR2 cluster part plus the seed-wide part); "
+            f"each Holm-adjusted across the {len(tested)} test(s). Δacc = first − second."]
     if (warn := _seed_warning(seed_pairs)):
         foot.append(warn)
-    header = provenance_lines(relevant, protocol)
+    units = sorted({m.cluster_unit for ms in mats_by_d.values() for m in ms.values()}) or ["cluster"]
+    header = provenance_lines(relevant, protocol, _estimand_lines(" / ".join(units)))
     for d in datasets:
         mats = list(mats_by_d[d].values())
         if mats:
-            info = dataset_clusters(d, mats, pair_ses[d])
+            info = dataset_clusters(d, mats, comps_by_d[d], (), max(1, len(tested)), alpha)
             header.append(info.line())
-            if (note := info.fallback_note()):
-                foot.append(note)
+            for note in (info.clusters_note(alpha), info.fallback_note()):
+                if note:
+                    foot.append(note)
     return TableData(title=title, header=header, columns=columns, rows=rows,
                      footnotes=foot, row_header="pair", name=name)
 
@@ -735,12 +837,11 @@ def mcnemar_table(records: Sequence[CellRecord], pairs: Sequence[tuple[str, str]
 
 def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Sequence[CellRecord],
                        metrics: Sequence[str], *, title: str = "Protocol gap: as-released (best test epoch) vs clean",
-                       name: str = "protocol_gap", n_boot: int = 1000, seed: int = 0,
-                       alpha: float = 0.05) -> TableData:
+                       name: str = "protocol_gap", alpha: float = 0.05) -> TableData:
     """For every (row, dataset) run under either protocol: clean, as-released, and the gap (released − clean).
 
-    The gap's interval is the paired bootstrap of the difference over test items (both protocols must
-    score the same test items). A positive gap is how much selecting the epoch on the test split
+    The gap's intervals are those of :func:`reports.stats.compare_rows` for both estimands (both protocols
+    must score the same test items). A positive gap is how much selecting the epoch on the test split
     inflates the number.
     """
     for recs, want in ((clean_records, "clean"), (released_records, "as-released")):
@@ -775,13 +876,18 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     parts.append(f"{tag}: {_failed_text(fail) if fail else 'not run'}")
             if mats[0] is not None and mats[1] is not None and (m != "roc_auc" or (
                     mats[0].p_fake is not None and mats[1].p_fake is not None)):
-                ci = hierarchical_bootstrap_diff_ci(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
-                                                    _pair_clusters(mats[0], mats[1]), p_fake_a=mats[1].p_fake,
-                                                    p_fake_b=mats[0].p_fake, n_boot=n_boot, seed=seed, alpha=alpha)
+                comp = compare_rows(mats[0].y_true, mats[1].y_pred, mats[0].y_pred, m,
+                                    _pair_clusters(mats[0], mats[1]),
+                                    p_fake_a=mats[1].p_fake if m == "roc_auc" else None,
+                                    p_fake_b=mats[0].p_fake if m == "roc_auc" else None,
+                                    values_a=_metric_values(fr, m), values_b=_metric_values(fc, m), alpha=alpha)
                 gap = vals["released_mean"] - vals["clean_mean"]
-                parts.append(f"gap {_f(gap, signed=True)} [{_f(ci.low, signed=True)}, {_f(ci.high, signed=True)}]")
-                vals.update(gap=gap, gap_ci_low=ci.low, gap_ci_high=ci.high, status="ok",
-                            cluster_unit=mats[0].cluster_unit, n_clusters=ci.n_clusters)
+                parts.append(f"gap {_f(gap, signed=True)} {_interval_text('(a)', comp.seeds, True)} "
+                             f"{_interval_text('(b)', comp.crossed, True)}")
+                vals.update(gap=gap, gap_ci_low=comp.crossed.low, gap_ci_high=comp.crossed.high,
+                            gap_seeds_ci_low=comp.seeds.low if comp.seeds else math.nan,
+                            gap_seeds_ci_high=comp.seeds.high if comp.seeds else math.nan, status="ok",
+                            cluster_unit=mats[0].cluster_unit, n_clusters=comp.n_clusters)
             else:
                 vals["status"] = "incomplete"
                 if problem:
@@ -789,12 +895,10 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
                     vals["reason"] = problem
             cells.append(Cell("\n".join(parts), vals))
         rows.append(TableRow(f"{row} [{d}]", cells))
-    foot = ["gap = as-released mean − clean mean (positive: selecting the best test epoch inflates the number); "
-            "its interval is a two-stage bootstrap (test clusters, then each protocol's seeds) of the seed-averaged "
-            "difference."]
+    foot = ["gap = as-released mean − clean mean (positive: selecting the best test epoch inflates the number), "
+            "with its (a) and (b) intervals."]
     everything = [*clean_records, *released_records]
-    return TableData(title=title, header=provenance_lines(everything, "clean vs as-released",
-                                                         _interval_line(n_boot, seed, alpha)),
+    return TableData(title=title, header=provenance_lines(everything, "clean vs as-released", _estimand_lines()),
                      columns=list(metrics), rows=rows, footnotes=foot, row_header="row [dataset]", name=name)
 
 

@@ -24,3 +24,9 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "mediaeval2016").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set BENCH_SHARED_DATA to its folder)")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast part first: tests marked ``slow`` (they train real cells or start servers) run after
+    every other test, so a broken unit shows up in minutes (a stable sort keeps the file order)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)

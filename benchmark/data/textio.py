@@ -127,8 +127,10 @@ def resolve_columns(header: Sequence[str], aliases: Mapping[str, Sequence[str]],
     return resolved
 
 
-def _csv_records(lines: list[tuple[int, str]], delimiter: str, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Parse quoted CSV/TSV lines; a quoted field may span lines, numbered by its first line."""
+def _csv_records(lines: list[tuple[int, str]], delimiter: str,
+                 path: Path) -> Iterator[tuple[int, list[str], int, int]]:
+    """Parse quoted CSV/TSV lines; a quoted field may span lines, numbered by its first line.
+    Yields (first line number, fields, index of its first line, index after its last line)."""
     position = {"index": 0}
 
     def feed() -> Iterator[str]:
@@ -147,7 +149,65 @@ def _csv_records(lines: list[tuple[int, str]], delimiter: str, path: Path) -> It
         except csv.Error as exc:
             raise DataError(f"{path}:{lines[min(start, len(lines) - 1)][0]}: unreadable CSV record ({exc}); "
                             f"fix the quoting on that line") from exc
-        yield lines[start][0] if start < len(lines) else lines[-1][0], fields
+        yield lines[start][0] if start < len(lines) else lines[-1][0], fields, start, position["index"]
+
+
+def id_shape(value: str) -> str:
+    """The shape of a record's first field: digit runs as 9, letter runs as a (``rel_news-x_24`` ->
+    ``a_a-a_9``); a line of body text rarely starts with a field of the ids' shape."""
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", value))
+
+
+def swallowed_records(lines: list[tuple[int, str]], start: int, end: int, delimiter: str,
+                      id_shapes: set[str]) -> list[tuple[int, str]]:
+    """(line number, first field) of every record that begins inside the multi-line record spanning
+    ``lines[start:end]``: an unterminated quote on its first line ran on over them, and the CSV reader
+    took them as text of one field. A line begins a record when its first field has the shape of the
+    file's ids (``id_shapes``); a record that ends inside the span is skipped past as a whole."""
+    found: list[tuple[int, str]] = []
+    index = start + 1
+    while index < end:
+        first = lines[index][1].split(delimiter, 1)
+        if len(first) == 2 and first[0] and id_shape(first[0]) in id_shapes:
+            found.append((lines[index][0], first[0]))
+            try:
+                inner = next(_csv_records(lines[index:end], delimiter, Path("")), None)
+            except DataError:
+                inner = None
+            if inner is not None and inner[3] <= end - index:
+                index += inner[3]
+                continue
+        index += 1
+    return found
+
+
+def _report_lost(path: Path, header: list[str], lines: list[tuple[int, str]],
+                 broken: list[tuple[int, list[str], int, int]], kept_ids: set[str], id_shapes: set[str],
+                 delimiter: str, quoted: bool, problems: list[Problem] | None) -> None:
+    """Errors for a run of records that could not be read (their data is lost): a quoting problem is
+    named as one, with every record id found in those lines; else one error per row."""
+    first_line, last_line = broken[0][0], lines[broken[-1][3] - 1][0]
+    span = lines[broken[0][2]:broken[-1][3]]
+    if quoted and (any(end - first > 1 for _, _, first, end in broken) or any('"' in text for _, text in span)):
+        lost = [(number, text.split(delimiter, 1)[0]) for number, text in span
+                if text.split(delimiter, 1)[0] and id_shape(text.split(delimiter, 1)[0]) in id_shapes
+                and text.split(delimiter, 1)[0] not in kept_ids]
+        why = (f"the quoting breaks on line {first_line} (a quote opened and not closed, or a stray quote), so "
+               f"{f'lines {first_line}-{last_line}' if last_line > first_line else f'line {first_line}'} could not be "
+               f"read as records (expected {len(header)} columns, "
+               f"found {len(broken[0][1])}); fix the quote on line {first_line}")
+        for number, item_id in lost:
+            _record(problems, Problem(str(path), number, f"record {item_id!r} ({header[0]}) is lost: {why}",
+                                      severity="error", item_id=item_id))
+        if not lost:
+            _record(problems, Problem(str(path), first_line, f"the record(s) there are lost: {why}", severity="error"))
+        return
+    for number, values, _, _ in broken:
+        _record(problems, Problem(
+            str(path), number,
+            f"expected {len(header)} columns ({', '.join(header)}), found {len(values)}; row skipped, its record "
+            f"is lost (a stray {'tab' if delimiter == chr(9) else repr(delimiter)} or a missing field?)",
+            severity="error", item_id=values[0] or None))
 
 
 def read_table(path: Path | str, problems: list[Problem] | None = None, *, delimiter: str = "\t",
@@ -156,8 +216,10 @@ def read_table(path: Path | str, problems: list[Problem] | None = None, *, delim
 
     ``quoted=False`` (TSV as the MediaEval corpora ship it) splits each line on ``delimiter`` and
     keeps quote characters as text; ``quoted=True`` follows CSV quoting (fields may contain the
-    delimiter or newlines). A row with a column count other than the header's is reported as a
-    warning Problem ``file:line: expected N columns, found M`` and skipped; blank lines are skipped.
+    delimiter or newlines). A row with a column count other than the header's is skipped and reported
+    as an error Problem (its record is lost) ``file:line: expected N columns, found M``, or, when a
+    quote broke the parse, as a quoting problem naming every record id lost in those lines; complete
+    records swallowed into another record's quoted field are named too. Blank lines are skipped.
     Non-UTF-8 lines are reported by :func:`read_lines`. An empty file raises :class:`DataError`.
     """
     path = Path(path)
@@ -167,21 +229,37 @@ def read_table(path: Path | str, problems: list[Problem] | None = None, *, delim
     if quoted:
         records = list(_csv_records(lines, delimiter, path))
     else:
-        records = [(number, text.split(delimiter)) for number, text in lines]
-    header_line, header = records[0]
+        records = [(number, text.split(delimiter), index, index + 1) for index, (number, text) in enumerate(lines)]
+    header_line, header = records[0][:2]
     header = [name.strip() for name in header]
     if not any(header):
         raise DataError(f"{path}:{header_line}: first line is blank; expected a header")
     table = Table(path=path, header=header)
-    for number, values in records[1:]:
-        if not any(value.strip() for value in values):
-            continue  # blank line, not a row
+    body = [record for record in records[1:] if any(value.strip() for value in record[1])]  # blank lines: no rows
+    kept_ids = {values[0] for _, values, _, _ in body if len(values) == len(header)}
+    id_shapes = {id_shape(item_id) for item_id in kept_ids} if quoted else set()
+    broken: list[tuple[int, list[str], int, int]] = []  # consecutive records with the wrong column count
+    for index, (number, values, first, end) in enumerate(body):
         if len(values) != len(header):
-            _record(problems, Problem(
-                str(path), number,
-                f"expected {len(header)} columns ({', '.join(header)}), found {len(values)}; row skipped "
-                f"(a stray {'tab' if delimiter == chr(9) else repr(delimiter)} or a missing field?)",
-                severity="warning"))
+            broken.append((number, values, first, end))
+            if index + 1 < len(body) and len(body[index + 1][1]) != len(header):
+                continue
+            _report_lost(path, header, lines, broken, kept_ids, id_shapes, delimiter, quoted, problems)
+            broken = []
             continue
+        if quoted and end - first > 1:  # complete records hidden in this one's last field
+            hidden = [(line, item_id) for line, item_id in
+                      swallowed_records(lines, first, end, delimiter, id_shapes) if item_id not in kept_ids]
+            last = lines[end - 1][0]
+            for line, item_id in hidden:
+                _record(problems, Problem(
+                    str(path), line,
+                    f"record {item_id!r} ({header[0]}) is lost: a quote opened in the record of line {number} is "
+                    f"never closed, so lines {number}-{last} were read as that one record; close or double (\"\") "
+                    f"the quote there", severity="error", item_id=item_id))
+            if hidden:
+                _record(problems, Problem(str(path), number, f"the record runs on to line {last} over {len(hidden)} "
+                                          f"other record(s) (a quote that is never closed); its text is wrong",
+                                          severity="error", item_id=values[0] or None))
         table.rows.append(Row(number, tuple(values)))
     return table

@@ -64,6 +64,9 @@ class Suite:
     max_epochs: int | None = None
     limit: int | None = None
     study: dict[str, Any] = field(default_factory=dict)  # sweep suites
+    folds: int | None = None  # evaluation design: K-fold cross-validation over every labelled item
+    fold_by: str | None = None  # its groups: event | publisher | grouped | image (None: the dataset's default)
+    equivalence_margin: float = 2.0  # points: "matches the paper" needs a TOST within ± this (reports.stats)
     description: str = ""
     source: Path | None = None
 
@@ -99,10 +102,20 @@ def parse_suite(data: dict[str, Any], source: Path | None = None) -> Suite:
                      store_representation=bool(data.get("store_representation", False)),
                      all_models=bool(data.get("all_models", False)), max_epochs=data.get("max_epochs"),
                      limit=data.get("limit"), study=dict(data.get("study") or {}),
+                     folds=int(data["folds"]) if data.get("folds") else None, fold_by=data.get("fold_by"),
+                     equivalence_margin=_margin(data.get("equivalence_margin", 2.0)),
                      description=data.get("description", ""), source=source)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{where}: invalid suite spec: {exc!s}. See benchmark/suites/table2.yaml for the format."
                          ) from exc
+
+
+def _margin(value: Any) -> float:
+    """The equivalence margin in percentage points: a number > 0 (a fraction like 0.02 would be read as points)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+        raise ValueError(f"equivalence_margin must be a number of percentage points in (0, 100], e.g. 2.0; "
+                         f"got {value!r}")
+    return float(value)
 
 
 def load_suite_file(path: Path) -> Suite:

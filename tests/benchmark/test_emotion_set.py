@@ -9,7 +9,7 @@ from PIL import Image
 
 from benchmark.emotion_set import EmotionSetProvider, EmotionSetUnavailable, candidate_dirs
 from benchmark.encoders.cache import FeatureCache
-from tests.test_encoders_cache import CountingImage
+from tests.benchmark.encoders.test_encoders_cache import CountingImage
 
 
 def _image(path: Path, colour: tuple[int, int, int]) -> None:

@@ -10,6 +10,9 @@ from benchmark.executors import (InlineExecutor, ProcessExecutor, SlurmExecutor,
                                  parse_slurm_params)
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 
 def test_make_executor_defaults(monkeypatch):
     monkeypatch.setenv("BENCH_JOBS", "3")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from PIL import Image
 
 from benchmark.cli import main
+
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
 
 DEV_HEADER = "post_id\tpost_text\tuser_id\timage_id(s)\tusername\ttimestamp\tlabel\n"
 TEST_HEADER = "post_id\tpost_text\tuser_id\tusername\timage_id\ttimestamp\tlabel\n"

@@ -57,6 +57,14 @@ def test_suite_spec_errors_name_the_problem():
         parse_suite(_spec(kind="nonsense"))
 
 
+def test_suite_equivalence_margin_in_points():
+    assert parse_suite(_spec()).equivalence_margin == 2.0  # the stated default
+    assert parse_suite(_spec(equivalence_margin=1.5)).equivalence_margin == 1.5
+    for bad in (0, -1, "2", True, 150):
+        with pytest.raises(ValueError, match="equivalence_margin must be a number of percentage points"):
+            parse_suite(_spec(equivalence_margin=bad))
+
+
 def test_every_shipped_suite_names_registered_models_and_variants():
     from benchmark.registry import DATASETS, MODELS, SUITES, load_plugins
     from benchmark.variants import get_variant

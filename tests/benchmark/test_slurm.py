@@ -24,6 +24,9 @@ from benchmark.tracking import Tracker
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from slurm_cluster import SlurmCluster, missing_binaries  # noqa: E402
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("submitit", reason="submitit is not installed (pip install submitit)")
 
 ARGS = ["run", "--suite", "table2", "--row", "COOLANT", "--row", "w/o ITM", "--dataset", "twitter",

@@ -3,6 +3,8 @@ a background-knowledge row on a dataset without ``sources.jsonl`` is 'not availa
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 from pathlib import Path
 
@@ -10,6 +12,9 @@ from PIL import Image
 
 from benchmark.cli import main
 from reports.store import load_records
+
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
 
 COLUMNS = ["news_id", "url", "publisher", "publish_date", "author", "title", "image", "body_text",
            "political_bias", "country", "reliability"]

@@ -25,6 +25,9 @@ import benchmark.runner as runner_mod
 from benchmark.cli import main
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 BASE = ["--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--limit", "40", "--device", "cpu"]
 
 
@@ -311,7 +314,7 @@ def test_orphans_of_every_suite_are_closed_and_own_pid_is_not_proof_of_life(tmp_
 # 7. feature cache integrity ----------------------------------------------------------------------------
 def test_corrupt_and_unreadable_shards_are_deleted_and_recomputed(tmp_path, caplog):
     from benchmark.encoders.cache import FeatureCache
-    from tests.test_encoders_cache import CountingText
+    from tests.benchmark.encoders.test_encoders_cache import CountingText
 
     enc = CountingText()
     cache = FeatureCache(tmp_path)
@@ -333,7 +336,7 @@ def test_corrupt_and_unreadable_shards_are_deleted_and_recomputed(tmp_path, capl
 
 def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
     from benchmark.encoders.cache import STALE_TMP_SECONDS, FeatureCache
-    from tests.test_encoders_cache import CountingText
+    from tests.benchmark.encoders.test_encoders_cache import CountingText
 
     enc = CountingText()
     directory = FeatureCache(tmp_path).directory_for(enc.identity)
@@ -351,7 +354,7 @@ def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
 def test_image_references_outside_the_dataset_folder_are_refused(tmp_path):
     from benchmark.data.novemofake import load_novemofake
     from benchmark.data.spec import LoadOptions
-    from tests.test_data_b_novemofake import image, many, write_novemofake
+    from tests.benchmark.data.test_data_b_novemofake import image, many, write_novemofake
 
     records = many(20)
     secret = tmp_path / "secret.png"
@@ -367,7 +370,8 @@ def test_image_references_outside_the_dataset_folder_are_refused(tmp_path):
 
 
 def test_sweep_workers_get_a_storage_password_through_the_environment():
-    from benchmark.sweep import STORAGE_ENV, _worker_argv, storage_secret
+    from benchmark.sweep_cli import STORAGE_ENV, storage_secret
+    from benchmark.sweep_cli import worker_argv as _worker_argv
 
     args = argparse.Namespace(model="coolant", variant="default", dataset="synthetic-demo", trials=2, study="s",
                               metric="val_accuracy", seed=0, device="cpu", heartbeat_interval=60, grace_period=180,
@@ -388,9 +392,77 @@ def test_damaged_database_is_a_message(store, capsys):
     assert f"{store / 'mlflow.db'} is not an SQLite database" in capsys.readouterr().err
     db = store / "mlflow.db"
     db.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))  # right header, garbage pages
-    assert main(["doctor", "--workdir", str(store)]) == 2
+    assert main(["doctor", "--workdir", str(store)]) == 1
+    captured = capsys.readouterr()
+    assert "the store is damaged (SQLite integrity_check failed); nothing was changed" in captured.out
+    assert "Traceback" not in captured.err + captured.out
+    assert main(["report", "--suite", "table2", "--workdir", str(store)]) == 2
     err = capsys.readouterr().err
-    assert "the MLflow store of the work directory cannot be read" in err and "Traceback" not in err
+    assert f"{db} is damaged (SQLite quick_check: " in err and "Traceback" not in err
+
+
+def _damage_page(db: Path, table: str) -> None:
+    """Overwrite the first page of ``table``'s b-tree with garbage (the header stays valid)."""
+    import sqlite3
+    with sqlite3.connect(db) as connection:
+        root = connection.execute("select rootpage from sqlite_master where name = ?", (table,)).fetchone()[0]
+        size = connection.execute("pragma page_size").fetchone()[0]
+    connection.close()
+    with db.open("r+b") as handle:
+        handle.seek((root - 1) * size)
+        handle.write(b"\xde\xad\xbe\xef" * (size // 4))
+
+
+def test_a_damaged_store_is_refused_unchanged_and_restored_from_the_automatic_backup(store, capsys):
+    import hashlib
+    db = store / "mlflow.db"
+    assert bench_run(store) == 0  # a run that writes backs the store up first
+    copies = sorted((store / "backups").glob("mlflow-*.db"))
+    assert len(copies) == 1 and "[store] backed up mlflow.db to " in capsys.readouterr().out
+    _damage_page(db, "tags")
+    before = hashlib.md5(db.read_bytes()).hexdigest()
+    assert bench_run(store) == 2
+    err = capsys.readouterr().err
+    assert "is damaged (SQLite quick_check: " in err and "nothing was written" in err
+    assert f"`bench doctor --restore --workdir {store}` puts back the newest sound backup (of 1 in " in err
+    assert hashlib.md5(db.read_bytes()).hexdigest() == before  # refused without a write
+    assert main(["doctor", "--workdir", str(store)]) == 1
+    assert "integrity_check failed" in capsys.readouterr().out
+    assert hashlib.md5(db.read_bytes()).hexdigest() == before
+    assert main(["doctor", "--restore", "--workdir", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert f"restored {db} from the backup {copies[0]}" in out and "the store is healthy" in out
+    aside = list(store.glob("mlflow.db.damaged-*"))
+    assert len(aside) == 1 and hashlib.md5(aside[0].read_bytes()).hexdigest() == before  # kept, not deleted
+    assert bench_run(store) == 0
+    assert sorted(r.info.status for r in cells(store, ("FINISHED",))) == ["FINISHED", "FINISHED"]
+
+
+def test_backups_keep_the_newest_three_and_restore_skips_damaged_ones(store):
+    from benchmark.store_health import KEEP, NoSoundBackup, backup_store, backups, restore_store
+    made = [backup_store(store) for _ in range(KEEP + 2)]
+    assert backups(store) == sorted(made[-KEEP:], reverse=True) and not made[0].exists()
+    _damage_page(backups(store)[0], "runs")  # the newest backup is damaged: the one before it is used
+    used, aside = restore_store(store)
+    assert used == backups(store)[1] and aside is not None and aside.exists()
+    for copy in backups(store):
+        _damage_page(copy, "runs")
+    with pytest.raises(NoSoundBackup, match="no sound backup of .* damaged: mlflow-"):
+        restore_store(store)
+    _damage_page(store / "mlflow.db", "runs")
+    assert backup_store(store) is None and len(backups(store)) == KEEP  # a damaged store pushes none out
+
+
+def test_doctor_closes_a_suite_run_left_running_by_a_killed_parent(store, capsys):
+    tracker = Tracker(store)
+    exp = tracker.experiment_id("table2")
+    parent = tracker.client.create_run(exp, run_name="table2 killed", tags={
+        "kind": "suite", "pid": "999999999", "host": socket.gethostname()})
+    assert main(["doctor", "--workdir", str(store)]) == 1
+    assert f"[table2] suite run table2 killed (run {parent.info.run_id[:8]}): left RUNNING by process 999999999" \
+        in capsys.readouterr().out
+    assert main(["doctor", "--repair", "--workdir", str(store)]) == 0
+    assert Tracker(store).client.get_run(parent.info.run_id).info.status == "KILLED"
 
 
 def test_permission_error_is_a_message(tmp_path, capsys, monkeypatch):

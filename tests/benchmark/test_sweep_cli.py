@@ -14,7 +14,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from benchmark import sweep
+from benchmark import sweep_storage as sweep
+from benchmark.tracking import Tracker
+
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = ["--model", "text_only", "--dataset", "synthetic-tiny", "--limit", "12", "--device", "cpu"]
@@ -105,10 +109,59 @@ def test_two_worker_processes_share_one_journal_study(workdir):
     assert len(finished) == 4 and len(study.trials) == 4
     assert sorted(t.number for t in finished) == [0, 1, 2, 3]
     # one MLflow run per trial, nested under the study's parent run: nothing lost or duplicated
-    tracker = sweep.SweepTracker(workdir)
+    tracker = Tracker(workdir)
     exp = tracker.experiment_id("sweep", create=False)
     runs = tracker.client.search_runs([exp], filter_string="tags.kind = 'trial'")
     assert sorted(int(r.data.tags["trial"]) for r in runs) == [0, 1, 2, 3]
     parent = study.user_attrs["mlflow_parent_run"]
     assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
     assert tracker.client.get_run(parent).data.tags["kind"] == "study"
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_sweep_on_real_recovery_uses_the_split_policy_and_records_precision(shared_data, tmp_path):
+    """The table3 sweep used to pool train+test and re-split them at random, leaking shared images and
+    texts across the splits it reported; now a trial's data come from the split policy of `bench run`."""
+    from benchmark.cli import main
+    from benchmark.data.check import find_leaks
+    from benchmark.data_params import apply_data_params
+    from benchmark.loading import RunOptions, load_features, resolve_options
+    from benchmark.registry import load_plugins
+
+    load_plugins()
+    if not (shared_data / "recovery").is_dir():
+        pytest.skip(f"ReCOVery not found under {shared_data}")
+    common = ["sweep", "--model", "text_only", "--dataset", "recovery", "--data-root", str(shared_data),
+              "--limit", "60", "--max-epochs", "1", "--device", "cpu", "--precision", "bf16",
+              "--workdir", str(tmp_path)]
+    random_options = resolve_options(RunOptions(suite="t", data_root=shared_data, workdir=tmp_path, split="random"))
+    from benchmark.loading import load_splits
+    from benchmark.data.schema import DataError
+    try:
+        leaky = find_leaks(load_splits("recovery", dataclasses_replace(random_options, allow_leaks=True), 60,
+                                       say=lambda m: None)[0])
+    except DataError:
+        leaky = []
+    if leaky:  # the random split leaks here: the sweep refuses it as `bench run` does
+        assert main([*common, "--split", "random", "--trials", "1", "--study", "leaky"]) == 2
+    assert main([*common, "--split", "grouped", "--trials", "2", "--study", "rec"]) == 0
+    study = optuna.load_study(study_name="rec", storage=sweep.sqlite_url(tmp_path))
+    attrs = study.user_attrs
+    assert attrs["precision"] == "bf16" and attrs["split"] == "grouped" and attrs["limit"] == 60
+    assert set(attrs["encoders"]) == {"text", "image"} and "bf16" in attrs["encoders"]["text"]
+    assert attrs["best_test"]["trial"] == study.best_trial.number  # test evaluated once, for the best
+    options = resolve_options(RunOptions(suite="t", data_root=shared_data, workdir=tmp_path, split="grouped",
+                                         precision="bf16"))
+    splits, features = load_features("recovery", options, 60, say=lambda m: None)
+    assert find_leaks(splits) == []
+    for ratio in ("70:30", "90:10"):  # a trial's ratio changes how much of train it uses, nothing else
+        used = apply_data_params(splits, features, {"train_test_ratio": ratio}, seed=0)
+        assert used.test.item_ids == features.test.item_ids
+        assert used.validation.item_ids == features.validation.item_ids
+        assert set(used.train.item_ids) <= set(features.train.item_ids)
+
+
+def dataclasses_replace(options, **changes):
+    import dataclasses
+    return dataclasses.replace(options, **changes)

@@ -9,11 +9,14 @@ from pathlib import Path
 import optuna
 import pytest
 
-from benchmark import sweep
+from benchmark import sweep_storage as sweep
 from benchmark.cli import main
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from postgres_server import postgres  # noqa: E402,F401  (fixture)
+
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()

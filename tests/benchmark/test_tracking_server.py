@@ -20,6 +20,9 @@ from benchmark.tracking import Tracker
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from postgres_server import free_port, postgres  # noqa: E402,F401  (fixture)
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 ARGS = ["--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--seeds", "1", "--limit", "60",
         "--max-epochs", "1", "--device", "cpu"]
 

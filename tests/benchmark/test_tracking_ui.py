@@ -3,6 +3,8 @@ no empty parent per no-op re-run, the tables on the parent run; `bench ui` stops
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -12,6 +14,9 @@ from pathlib import Path
 
 from benchmark.cli import main
 from benchmark.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, Tracker
+
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
 
 ARGS = ["run", "--suite", "table2", "--row", "COOLANT", "--dataset", "twitter", "--seeds", "1", "--limit", "60",
         "--max-epochs", "2", "--device", "cpu", "--jobs", "1"]

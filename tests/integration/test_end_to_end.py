@@ -11,6 +11,9 @@ from benchmark.cli import main
 from benchmark.registry import MODELS, load_plugins
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def smoke_workdir(tmp_path_factory) -> Path:

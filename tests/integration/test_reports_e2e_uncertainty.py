@@ -13,6 +13,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.tracking import Tracker
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
@@ -43,7 +46,8 @@ def test_report_rebuilds_with_clustered_statistics(workdir):
     md = (out / "table.md").read_text()
     assert "Clusters (twitter): unit image" in md and "test items" in md
     assert "Minimum accuracy difference detectable at 80% power" in md
-    assert "two-stage percentile bootstrap" in md and "sign-flip" in md
+    assert "Estimand (a): on this fixed test set" in md and "Estimand (b): generalising over test clusters" in md
+    assert "Welch" in md and "Holm" in md
     assert "fewer than 5 seeds" in md  # two seeds per row
     assert "Twitter balanced accuracy" in md  # column heads from labels
     df = pd.read_csv(out / "table.csv")
@@ -51,7 +55,7 @@ def test_report_rebuilds_with_clustered_statistics(workdir):
         assert col in df.columns, col
     acc = df[(df["row"] == "COOLANT") & (df["column"] == "twitter: accuracy")].iloc[0]
     assert acc["cluster_unit"] == "image" and int(acc["n_seeds"]) == 2 and int(acc["n_clusters"]) >= 1
-    assert acc["verdict"] in ("reproduced", "below", "above") or acc["verdict"].startswith("inconclusive (±")
+    assert acc["verdict"] in ("below", "above") or acc["verdict"].startswith(("inconclusive (±", "matches (TOST"))
     assert "Clusters (twitter): unit image" in (out / "table.tex").read_text()
 
 

@@ -18,8 +18,9 @@ import pytest
 from benchmark.cli import main, ui_url
 from benchmark.tracking import Tracker
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="chromium not installed (Debian: apt-get install chromium)")
+pytestmark = [pytest.mark.slow,  # starts an MLflow server and a browser: after the fast part
+              pytest.mark.skipif(shutil.which("chromium") is None,
+                                 reason="chromium not installed (Debian: apt-get install chromium)")]
 
 
 def _free_port() -> int:

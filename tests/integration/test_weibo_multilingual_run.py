@@ -15,6 +15,9 @@ from benchmark.cli import main  # noqa: E402
 from benchmark.data.spec import LoadOptions  # noqa: E402
 from benchmark.data.weibo import load_weibo  # noqa: E402
 
+# trains real cells, starts servers or processes: after the fast part (tests/conftest.py orders it)
+pytestmark = pytest.mark.slow
+
 PLACES = ["北京", "上海", "广州", "成都", "武汉", "西安", "杭州"]
 RUMOURS = ["网传{p}自来水被投毒，喝了会致癌，请转发提醒家人！", "紧急扩散：{p}地铁明天全线停运，原因不明。",
            "{p}一小学发生绑架案，已有十名儿童失踪。", "震惊！{p}超市卖的大米是塑料做的。"]

@@ -11,7 +11,7 @@ import pytest
 from reports.reference import reference_lookup
 from reports.render import latex_document, latex_escape
 from reports.tables import metric_table
-from tests.test_reports_tables import rec
+from tests.reports.test_reports_tables import rec
 
 
 def test_latex_escape_spells_every_non_ascii_character():
@@ -27,7 +27,7 @@ def test_table2_shaped_table_compiles_and_fits_one_page(tmp_path):
                for s in range(3)]
     table = metric_table(records, rows, ["twitter", "weibo"], ["accuracy", "balanced_accuracy", "fake_f1", "real_f1"],
                          reference=reference_lookup("coolant_table2"), reference_row="COOLANT",
-                         title="COOLANT ablations [protocol: clean] [SYNTHETIC DATA]", name="table2", n_boot=100,
+                         title="COOLANT ablations [protocol: clean] [SYNTHETIC DATA]", name="table2",
                          dataset_labels={"twitter": "Twitter", "weibo": "Weibo"})
     (tmp_path / "t.tex").write_text(latex_document(table), encoding="utf-8")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,

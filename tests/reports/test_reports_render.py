@@ -13,7 +13,7 @@ import pytest
 from reports.render import (IndexEntry, latex_escape, render_csv, render_latex, render_markdown, write_index,
                             write_table)
 from reports.tables import Cell, TableData, TableRow, metric_table
-from tests.test_reports_tables import rec
+from tests.reports.test_reports_tables import rec
 
 
 @pytest.fixture()
@@ -85,12 +85,12 @@ def test_write_table_on_a_built_metric_table(tmp_path):
     records = [rec("COOLANT", "twitter", s, k) for s, k in ((0, 40), (1, 36))] + [rec("EANN", "twitter", 0, 100)]
     t = metric_table(records, ["COOLANT", "EANN", "MVAE"], ["twitter"], ["accuracy", "fake_f1"],
                      reference=lambda d, r, m: {"COOLANT": 0.9, "MVAE": 0.745}.get(r), reference_row="COOLANT",
-                     n_boot=50, name="table1", title="Table 1")
+                     name="table1", title="Table 1")
     paths = write_table(t, tmp_path / "table1")
     assert sorted(p.name for p in paths.values()) == ["table.csv", "table.md", "table.tex"]
     df = pd.read_csv(paths["csv"])
     acc = df[(df["row"] == "COOLANT") & (df["metric"] == "accuracy")].iloc[0]
-    assert acc["mean"] == pytest.approx(0.905) and acc["verdict"] == "reproduced"
+    assert acc["mean"] == pytest.approx(0.905) and acc["verdict"] == "inconclusive (±0.110)"  # 2 seeds: t(1) prediction interval
     assert set(df.loc[df["row"] == "MVAE", "status"]) == {"not run"}  # implemented, nothing stored
     # the CSV carries the cluster unit, cluster count, seeds, interval and verdict of every reproduced cell
     for col in ("cluster_unit", "n_clusters", "n_seeds", "ci_low", "ci_high", "verdict"):
@@ -102,7 +102,7 @@ def test_write_table_on_a_built_metric_table(tmp_path):
     # tie-break toward a seed); EANN is wrong on the first 100
     assert test["row"] == "EANN" and test["difference"] == pytest.approx(0.75 - 0.905)
     md = paths["md"].read_text()
-    assert "Clusters (twitter): unit image, 400 clusters" in md and "95% CI [" in md
+    assert "Clusters (twitter): unit image, 400 clusters" in md and "(a) [" in md and "(b) [" in md
     assert "Clusters (twitter): unit image, 400 clusters" in paths["tex"].read_text()
     assert "not run yet" in paths["md"].read_text()
     assert r"\toprule" in paths["tex"].read_text()

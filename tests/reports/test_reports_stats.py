@@ -12,11 +12,13 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from benchmark.metrics import classification_metrics
-from reports.stats import (BOOTSTRAP_METRICS, COUNT_METRICS, aggregate_over_seeds, cluster_differences,
-                           cluster_index, cluster_paired_test, cluster_summary, combine_seeds,
-                           hierarchical_bootstrap_ci, hierarchical_bootstrap_cis, hierarchical_bootstrap_diff_ci,
-                           holm, majority_vote, mcnemar_test, mean_correctness, metric_from_predictions,
-                           min_detectable_difference, paired_difference_se, reference_verdict, significance_mark)
+from reports.stats import (COUNT_METRICS, ESTIMAND_CLUSTERS, ESTIMAND_CROSSED, ESTIMAND_SEEDS, Interval,
+                           aggregate_over_seeds, bell_mccaffrey_df, claim_verdict, cluster_differences,
+                           cluster_index, cluster_paired_test, cluster_summary, cluster_sums, combine_seeds,
+                           compare_rows, crossed_interval, crossed_variance, holm, majority_vote, mcnemar_test,
+                           mean_correctness, metric_from_predictions, min_detectable_difference,
+                           min_differing_clusters, paper_verdict, pseudo_values, row_intervals, seed_difference,
+                           seed_interval, significance_mark)
 
 
 def _pair_with(b: int, c: int, both_right: int = 10, both_wrong: int = 5):
@@ -91,132 +93,193 @@ def _data(n=200, seeds=3, acc=0.8, rs=0):
     return y, p
 
 
-def test_bootstrap_single_resample_equals_hand_resample():
+# ---------------------------------------------------------------- pseudo-values
+
+@pytest.mark.parametrize("metric", list(COUNT_METRICS))
+def test_pseudo_values_average_to_each_seeds_metric(metric):
+    y, p = _data(n=97, seeds=3)
+    psi = pseudo_values(y, p, metric)
+    assert psi.shape == (3, 97)
+    assert psi.mean(axis=1) == pytest.approx([metric_from_predictions(y, s, metric) for s in p], abs=1e-9)
+
+
+def test_pseudo_values_accuracy_is_correctness_and_f1_by_hand():
     y, p = _data(n=50, seeds=2)
-    clusters = np.array([f"c{k % 7}" for k in range(50)])  # 7 clusters; sorted keys c0..c6 -> 0..6
-    ci = hierarchical_bootstrap_ci(y, p, "accuracy", clusters, n_boot=1, seed=7)
-    rng = np.random.default_rng(7)
-    drawn = rng.integers(0, 7, size=(1, 7))[0]  # stage 1: clusters
-    seeds = rng.integers(0, 2, size=(1, 2))[0]  # stage 2: seeds
-    items = np.concatenate([np.flatnonzero(np.arange(50) % 7 == g) for g in drawn])
-    by_hand = np.mean([np.mean(y[items] == p[s, items]) for s in seeds])
-    assert ci.low == pytest.approx(by_hand) and ci.high == pytest.approx(by_hand)
-    assert ci.estimate == pytest.approx(np.mean([np.mean(y == p[s]) for s in range(2)]))
-    assert ci.n_clusters == 7 and ci.n_seeds == 2 and ci.n_items == 50
+    assert pseudo_values(y, p, "accuracy") == pytest.approx((p == y).astype(float), abs=1e-9)
+    # fake F1 = 2tp / (2tp + fp + fn) with tp=2, fp=1, fn=1, tn=1: F1 = 4/6; d/dtp = 2(fp+fn)/(2tp+fp+fn)^2
+    y1, p1 = np.array([1, 1, 1, 0, 0]), np.array([1, 1, 0, 1, 0])
+    psi = pseudo_values(y1, p1, "fake_f1")[0]
+    f1, den = 4 / 6, 6.0
+    assert psi[0] == pytest.approx(f1 + 5 * 2 * 2 / den ** 2)  # a true positive
+    assert psi[2] == pytest.approx(f1 - 5 * 4 / den ** 2)  # a false negative: d/dfn = −2tp/den²
+    assert psi[4] == pytest.approx(f1)  # a true negative does not enter fake F1
 
 
-def test_bootstrap_without_seed_resampling_and_item_clusters_is_the_item_bootstrap():
-    y, p = _data(n=40, seeds=2)
-    ci = hierarchical_bootstrap_ci(y, p, "accuracy", None, n_boot=1, seed=3, resample_seeds=False)
-    idx = np.random.default_rng(3).integers(0, 40, size=(1, 40))[0]
-    assert ci.low == pytest.approx(np.mean([np.mean(y[idx] == p[s, idx]) for s in range(2)]))
-    assert ci.n_clusters == 40
-
-
-def test_bootstrap_deterministic_contains_estimate_and_seed_matters():
-    y, p = _data()
-    a = hierarchical_bootstrap_ci(y, p, "fake_f1", n_boot=300, seed=1)
-    b = hierarchical_bootstrap_ci(y, p, "fake_f1", n_boot=300, seed=1)
-    c = hierarchical_bootstrap_ci(y, p, "fake_f1", n_boot=300, seed=2)
-    assert a == b
-    assert (a.low, a.high) != (c.low, c.high)
-    assert a.low <= a.estimate <= a.high
-    assert a.n_seeds == 3 and a.n_items == 200 and a.level == pytest.approx(0.95)
-
-
-def test_bootstrap_clusters_widen_the_interval_when_items_of_a_cluster_agree():
-    rng = np.random.default_rng(0)
-    clusters = np.repeat(np.arange(20), 20)  # 400 items, 20 clusters of 20
-    y = rng.integers(0, 2, 400)
-    right = np.repeat(rng.random(20) < 0.7, 20)  # a cluster is right or wrong as a whole
-    p = np.where(right, y, 1 - y)
-    items = hierarchical_bootstrap_ci(y, p, "accuracy", None, n_boot=400)
-    clustered = hierarchical_bootstrap_ci(y, p, "accuracy", clusters, n_boot=400)
-    assert clustered.estimate == items.estimate
-    assert clustered.half_width > 3 * items.half_width
-    s = cluster_summary(right.astype(float), clusters)
-    assert s.design_effect > 10 and s.n_clusters == 20  # ~ 1 + (20 - 1) * ICC with ICC = 1 -> 20
-
-
-def test_bootstrap_seed_resampling_widens_the_interval():
-    y = np.tile([0, 1], 100)
-    good, bad = y.copy(), 1 - y
-    seeds = np.vstack([good, bad])  # seed lottery: one perfect seed, one always wrong
-    fixed = hierarchical_bootstrap_ci(y, seeds, "accuracy", n_boot=300, resample_seeds=False)
-    assert fixed.low == fixed.high == 0.5
-    lottery = hierarchical_bootstrap_ci(y, seeds, "accuracy", n_boot=300)
-    assert lottery.low == 0.0 and lottery.high == 1.0  # both seeds drawn twice happens ~1/4 each
-
-
-def test_bootstrap_perfect_predictions_have_zero_width():
-    y = np.array([0, 1, 1, 0, 1])
-    ci = hierarchical_bootstrap_ci(y, y, "accuracy", n_boot=50)
-    assert ci.low == ci.high == ci.estimate == 1.0
-
-
-def test_bootstrap_cis_equal_single_calls_and_metric_checks():
-    y, p = _data()
-    many = hierarchical_bootstrap_cis(y, p, ["accuracy", "real_f1"], n_boot=200, seed=5)
-    assert many[0] == hierarchical_bootstrap_ci(y, p, "accuracy", n_boot=200, seed=5)
-    assert many[1] == hierarchical_bootstrap_ci(y, p, "real_f1", n_boot=200, seed=5)
-    with pytest.raises(ValueError, match="unknown metric"):
-        hierarchical_bootstrap_ci([0, 1], [0, 1], "auc")
+def test_pseudo_values_auc_are_delong_placements():
+    # fake scores {0.9, 0.4}, real {0.4, 0.1}: AUC 0.875; placements fake (1, 0.75), real (0.75, 1)
+    y, score = np.array([1, 1, 0, 0]), np.array([0.9, 0.4, 0.4, 0.1])
+    psi = pseudo_values(y, (score > 0.5).astype(int), "roc_auc", score)[0]
+    auc = 0.875
+    assert psi.tolist() == pytest.approx([auc + 2 * (1 - auc), auc + 2 * (0.75 - auc), auc + 2 * (0.75 - auc),
+                                          auc + 2 * (1 - auc)])
+    assert psi.mean() == pytest.approx(roc_auc_score(y, score))
     with pytest.raises(ValueError, match="p_fake"):
-        hierarchical_bootstrap_ci([0, 1], [0, 1], "roc_auc")
-    with pytest.raises(ValueError, match="shape"):
-        hierarchical_bootstrap_ci([0, 1, 1], [[0, 1]], "accuracy")
+        pseudo_values(y, score > 0.5, "roc_auc")
+    with pytest.raises(ValueError, match="unknown metric"):
+        pseudo_values(y, score > 0.5, "auc")
 
 
-def test_weighted_auc_equals_sklearn_on_the_resampled_items():
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, 60)
-    score = np.round(rng.random(60), 1)  # ties
-    pred = (score >= 0.5).astype(int)
-    clusters = np.array([f"k{g:02d}" for g in np.arange(60) // 4])  # keys sort like the numbers
-    ci = hierarchical_bootstrap_ci(y, pred, "roc_auc", clusters, p_fake_by_seed=score, n_boot=1, seed=11)
-    rng2 = np.random.default_rng(11)
-    drawn = rng2.integers(0, 15, size=(1, 15))[0]
-    items = np.concatenate([np.flatnonzero(clusters == f"k{g:02d}") for g in drawn])
-    assert ci.low == pytest.approx(roc_auc_score(y[items], score[items]))
-    assert ci.estimate == pytest.approx(roc_auc_score(y, score))
-    # AUC by hand: fake scores {0.9, 0.4}, real {0.4, 0.1}: pairs 1 + 1 + 0.5 + 1 = 3.5 of 4
-    assert metric_from_predictions([1, 1, 0, 0], [1, 0, 0, 0], "roc_auc", [0.9, 0.4, 0.4, 0.1]) == 0.875
+def test_cluster_sums_by_hand():
+    sums, sizes = cluster_sums([[1, 0, 1, 1], [0, 0, 1, 0]], ["b", "a", "b", "c"])
+    assert sums.tolist() == [[0, 2, 1], [0, 1, 0]] and sizes.tolist() == [1, 2, 1]
 
 
-def test_diff_ci_identical_models_is_zero_and_estimate_is_difference():
-    y, p = _data(n=120)
-    same = hierarchical_bootstrap_diff_ci(y, p[:1], p[:1], "accuracy", n_boot=100)
-    assert same.low == same.high == same.estimate == 0.0
-    _, q = _data(n=120, acc=0.6, rs=9)
-    d = hierarchical_bootstrap_diff_ci(y, p, q[:2], "accuracy", np.arange(120) // 6, n_boot=300, seed=0)
-    expected = np.mean([np.mean(y == s) for s in p]) - np.mean([np.mean(y == s) for s in q[:2]])
-    assert d.estimate == pytest.approx(expected)
-    assert d.low <= d.estimate <= d.high
-    assert d.n_seeds == 2 and d.n_clusters == 20
+# ---------------------------------------------------------------- estimand (a)
+
+def test_seed_interval_and_welch_by_hand():
+    iv = seed_interval([0.8, 0.9, 1.0])
+    se = 0.1 / math.sqrt(3)
+    assert (iv.estimate, iv.se, iv.df) == (pytest.approx(0.9), pytest.approx(se), 2)
+    assert iv.low == pytest.approx(0.9 - sps.t.ppf(0.975, 2) * se) and iv.estimand == ESTIMAND_SEEDS
+    assert seed_interval([0.8]) is None
+    d = seed_difference([0.8, 0.9, 1.0], [0.5, 0.7])
+    va, vb = 0.01 / 3, 0.02 / 2
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 1)
+    assert d.estimate == pytest.approx(0.3) and d.se == pytest.approx(math.sqrt(va + vb)) and d.df == pytest.approx(df)
+    ref = sps.ttest_ind([0.8, 0.9, 1.0], [0.5, 0.7], equal_var=False)
+    assert d.p_value == pytest.approx(ref.pvalue)
+    assert seed_difference([0.8, 0.9], [0.7]) is None
+    with pytest.raises(ValueError, match="finite"):
+        seed_interval([0.8, float("nan")])
 
 
-def test_diff_ci_single_resample_by_hand():
-    y, p = _data(n=30, seeds=2)
-    _, q = _data(n=30, seeds=3, acc=0.6, rs=4)
-    clusters = np.arange(30) // 10  # 3 clusters
-    d = hierarchical_bootstrap_diff_ci(y, p, q, "accuracy", clusters, n_boot=1, seed=5)
-    rng = np.random.default_rng(5)
-    drawn = rng.integers(0, 3, size=(1, 3))[0]
-    sa, sb = rng.integers(0, 2, size=(1, 2))[0], rng.integers(0, 3, size=(1, 3))[0]
-    items = np.concatenate([np.flatnonzero(clusters == g) for g in drawn])
-    acc = lambda m, s: np.mean(y[items] == m[s, items])  # noqa: E731
-    assert d.low == pytest.approx(np.mean([acc(p, s) for s in sa]) - np.mean([acc(q, s) for s in sb]))
+# ---------------------------------------------------------------- estimand (b)
+
+def test_bell_mccaffrey_df_equal_sizes_is_g_minus_1_and_unequal_sizes_lower():
+    assert bell_mccaffrey_df(np.full(10, 7)) == pytest.approx(9.0)
+    assert bell_mccaffrey_df([100, 1, 1, 1, 1, 1, 1, 1, 1, 1]) < 3
+    assert math.isnan(bell_mccaffrey_df([5]))
 
 
-def test_bootstrap_is_fast_enough_for_a_real_table():
-    import time
+def test_crossed_variance_by_hand():
+    # 3 clusters of sizes 1, 1, 2 (w = 1/4, 1/4, 1/2, H = 3/8); one row, two seeds, cluster means m_sg:
+    sizes = np.array([1.0, 1.0, 2.0])
+    m = np.array([[1.0, 0.0, 0.5], [1.0, 1.0, 1.0]])
+    cv = crossed_variance([m * sizes], sizes)
+    w, h = sizes / 4, 3 / 8
+    u = m.mean(axis=0)  # 1, 0.5, 0.75
+    est = u @ w  # 0.75
+    v_cl = np.sum(w ** 2 * (u - est) ** 2 / (1 - 2 * w + h))
+    theta_s = m @ w  # 0.5, 1.0
+    s2 = np.var(theta_s, ddof=1)  # 0.125
+    s2_int = np.var(m, axis=0, ddof=1) @ w ** 2  # (0, 0.5, 0.125) . (1/16, 1/16, 1/4)
+    v_seed = max(0.0, (s2 - s2_int) / (1 - h)) / 2
+    assert float(cv.estimate) == pytest.approx(est) and float(cv.v_cluster) == pytest.approx(v_cl)
+    assert float(cv.v_seed) == pytest.approx(v_seed) and v_seed > 0
+    assert float(cv.df) == 1.0  # seed part present: S - 1
+    iv = crossed_interval([m * sizes], sizes)
+    assert iv.se == pytest.approx(math.sqrt(v_cl + v_seed)) and iv.estimand == ESTIMAND_CROSSED
+    one = crossed_interval([m[:1] * sizes], sizes)  # one seed: clusters only, Bell-McCaffrey df
+    assert one.estimand == ESTIMAND_CLUSTERS and one.df == pytest.approx(bell_mccaffrey_df(sizes))
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        crossed_variance([np.ones((2, 1))], [3])
+
+
+def test_crossed_variance_does_not_count_the_interaction_twice():
+    """Seed noise independent from cluster to cluster is all interaction: the seed part stays near 0."""
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 700)
-    p = rng.random((5, 700))
-    start = time.perf_counter()
-    hierarchical_bootstrap_cis(y, (p > 0.5).astype(int), list(BOOTSTRAP_METRICS), rng.integers(0, 44, 700),
-                               p_fake_by_seed=p, n_boot=2000)
-    assert time.perf_counter() - start < 5.0
+    sizes = np.full(40, 10.0)
+    m = rng.random((400, 5, 40))  # 400 tables, 5 seeds, no seed-wide effect
+    cv = crossed_variance([m * sizes], sizes)
+    naive = np.var(m.mean(axis=2), axis=1, ddof=1) / 5  # s²/S: the interaction a second time
+    assert np.mean(naive) == pytest.approx(np.mean(cv.v_cluster), rel=0.1)
+    assert np.mean(cv.v_seed) < 0.35 * np.mean(naive)  # what is left is the max(0, ·) truncation
+    shifted = m * 0.5 + rng.normal(0, 0.2, (400, 5, 1))  # add a seed-wide effect of variance 0.04
+    cv2 = crossed_variance([shifted * sizes], sizes)
+    assert np.mean(cv2.v_seed) == pytest.approx(0.04 / 5, rel=0.15)
+
+
+def test_compare_rows_both_estimands_and_pooled_folds():
+    y, p = _data(n=120, seeds=3)
+    _, q = _data(n=120, seeds=2, acc=0.6, rs=9)
+    clusters = np.arange(120) // 6
+    c = compare_rows(y, p, q, "accuracy", clusters)
+    va, vb = [np.mean(s == y) for s in p], [np.mean(s == y) for s in q]
+    assert c.difference == pytest.approx(np.mean(va) - np.mean(vb))
+    assert c.seeds.estimate == pytest.approx(c.difference) and c.crossed.estimate == pytest.approx(c.difference)
+    assert c.seeds.p_value == pytest.approx(sps.ttest_ind(va, vb, equal_var=False).pvalue)
+    assert c.n_clusters == 20 and c.crossed.n_seeds == (3, 2)
+    same = compare_rows(y, p, p, "accuracy", clusters)
+    assert same.crossed.estimate == 0 and same.crossed.p_value == pytest.approx(1.0)
+    # predictions pooled out of fold (each item predicted by the fold model that held it out) are one matrix
+    folds = clusters % 5
+    pooled = np.where(folds[None, :] < 3, p[:, :], 1 - p)
+    assert compare_rows(y, pooled, q, "macro_f1", clusters).crossed.n_clusters == 20
+
+
+def test_row_intervals_use_stored_seed_values():
+    y, p = _data(n=60, seeds=3)
+    a, b = row_intervals(y, p, "accuracy", np.arange(60) // 3, seed_values=[0.7, 0.8, 0.9])
+    assert a.estimate == pytest.approx(0.8) and b.n_clusters == 20 and b.estimand == ESTIMAND_CROSSED
+    a1, b1 = row_intervals(y, p[:1], "accuracy", np.arange(60) // 3)
+    assert a1 is None and b1.estimand == ESTIMAND_CLUSTERS
+
+
+def test_mdd_holm_and_t_by_hand():
+    assert min_detectable_difference(0.01) == pytest.approx((1.959964 + 0.841621) * 0.01, rel=1e-6)
+    assert min_detectable_difference(0.01, n_comparisons=10) == pytest.approx((2.807034 + 0.841621) * 0.01, rel=1e-6)
+    assert min_detectable_difference(0.01, df=4) == pytest.approx((sps.t.ppf(0.975, 4) + sps.t.ppf(0.8, 4)) * 0.01)
+    with pytest.raises(ValueError):
+        min_detectable_difference(0.01, n_comparisons=0)
+
+
+def test_min_differing_clusters():
+    # 20 equal clusters: k whole clusters flipping give t = sqrt(k (G − 1) / (G − k)) (hand algebra)
+    g = 20
+    k = min_differing_clusters(np.ones(g), 0.05, 1)
+    t = lambda k: math.sqrt(k * (g - 1) / (g - k))  # noqa: E731
+    crit = sps.t.ppf(0.975, g - 1)
+    assert t(k) >= crit > t(k - 1)
+    assert min_differing_clusters(np.ones(g), 0.05, 10) > k  # Holm needs more
+    assert min_differing_clusters([5], 0.05, 1) is None
+
+
+# ---------------------------------------------------------------- verdicts
+
+def test_paper_verdict_tost_prediction_interval_and_inconclusive():
+    tight = [0.800, 0.802, 0.798, 0.801, 0.799]
+    v = paper_verdict(tight, 0.805, 0.02)
+    s = np.std(tight, ddof=1)
+    se = s * math.sqrt(1 + 1 / 5)
+    assert v.pi_low == pytest.approx(0.80 - sps.t.ppf(0.975, 4) * se)
+    p_tost = max(sps.t.sf((0.80 - 0.805 + 0.02) / se, 4), sps.t.cdf((0.80 - 0.805 - 0.02) / se, 4))
+    assert v.p_tost == pytest.approx(p_tost) and v.verdict == "matches (TOST, ±0.02)"
+    assert paper_verdict(tight, 0.90, 0.02).verdict == "below"
+    assert paper_verdict(tight, 0.70, 0.02).verdict == "above"
+    wide = [0.6, 0.8, 0.7, 0.9, 0.75]
+    w = paper_verdict(wide, 0.76, 0.02)
+    half = sps.t.ppf(0.975, 4) * np.std(wide, ddof=1) * math.sqrt(1.2)
+    assert w.verdict == f"inconclusive (±{half:.3f})"
+    assert w.pi_high == 1.0 and w.pi_low == pytest.approx(0.75 - half)  # clipped to the metric's range
+    assert paper_verdict([0.8], 0.8, 0.02).verdict == "no verdict (one seed)"
+    with pytest.raises(ValueError):
+        paper_verdict(tight, float("nan"), 0.02)
+
+
+def test_claim_verdict_needs_the_interval_to_exclude_zero_on_the_papers_side():
+    def iv(lo, hi, estimand=ESTIMAND_CROSSED):
+        return Interval(estimand, (lo + hi) / 2, 0.1, 5, lo, hi, 0.5, 0.95, (5, 5), 20, "")
+    assert claim_verdict(+0.02, iv(0.01, 0.05)) == "reproduced"
+    assert claim_verdict(+0.30, iv(0.01, 0.05)) == "reproduced (smaller than stated)"
+    assert claim_verdict(+0.005, iv(0.01, 0.05)) == "reproduced (larger than stated)"
+    assert claim_verdict(+0.02, iv(-0.01, 0.05)) == "not shown (interval includes 0)"
+    assert claim_verdict(+0.02, iv(-0.01, 0.05), iv(0.01, 0.04, ESTIMAND_SEEDS)) == "reproduced on this test set only"
+    assert claim_verdict(+0.02, iv(0.01, 0.05, ESTIMAND_CLUSTERS)) == \
+        "reproduced for these trained models only (one seed)"
+    assert claim_verdict(+0.02, iv(-0.05, -0.01)) == "opposite"
+    assert claim_verdict(-0.02, iv(-0.05, -0.01)) == "reproduced"
+    with pytest.raises(ValueError):
+        claim_verdict(0.0, iv(0.01, 0.05))
 
 
 # ---------------------------------------------------------------- clusters, design effect, paired test
@@ -290,19 +353,6 @@ def test_cluster_paired_test_no_difference_and_monte_carlo():
     res = cluster_paired_test(y, a, b, keys, n_perm=2000, seed=1)
     assert res.n_perm == 2000 and res.p_value == pytest.approx(1 / 2001)
     assert cluster_paired_test(y, a, b, keys, n_perm=2000, seed=1) == res
-
-
-def test_paired_difference_se_and_mdd_by_hand():
-    # per-item differences d = 1, 0 | -1, 0 | 1, 1 in clusters a, b, c; mean 1/3
-    y = np.ones(6, dtype=int)
-    a = np.array([1, 1, 0, 1, 1, 1])
-    b = np.array([0, 1, 1, 1, 0, 0])
-    resid = [1 - 2 / 3, -1 - 2 / 3, 2 - 2 / 3]  # D_g - n_g * mean
-    se = math.sqrt(3 / 2 * sum(r ** 2 for r in resid)) / 6
-    assert paired_difference_se(y, a, b, ["a", "a", "b", "b", "c", "c"]) == pytest.approx(se)
-    assert min_detectable_difference(0.01) == pytest.approx((1.959964 + 0.841621) * 0.01, rel=1e-6)
-    assert min_detectable_difference(0.01, alpha=0.01, power=0.9) == pytest.approx((2.575829 + 1.281552) * 0.01,
-                                                                                   rel=1e-6)
 
 
 # ---------------------------------------------------------------- McNemar
@@ -401,20 +451,6 @@ def test_holm_keeps_nan_out_of_the_family():
     out = holm([0.01, float("nan"), 0.04])
     assert math.isnan(out[1]) and out[[0, 2]].tolist() == pytest.approx([0.02, 0.04])
     assert holm([]).size == 0
-
-
-def test_reference_verdicts():
-    assert reference_verdict(0.90, 0.88, 0.92) == "reproduced"
-    assert reference_verdict(0.88, 0.88, 0.92) == "reproduced"  # bounds are inside
-    assert reference_verdict(0.95, 0.88, 0.92) == "below"
-    assert reference_verdict(0.85, 0.88, 0.92) == "above"
-    assert reference_verdict(0.95, 0.80, 0.90) == "below"  # half-width exactly 0.05: still decided
-    assert reference_verdict(0.95, 0.70, 0.90) == "inconclusive (±0.100)"  # too wide, whatever the value
-    assert reference_verdict(10.0, 2.0, 20.0, max_half_width=5.0) == "inconclusive (±9.00)"
-    with pytest.raises(ValueError):
-        reference_verdict(float("nan"), 0.1, 0.2)
-    with pytest.raises(ValueError):
-        reference_verdict(0.5, 0.3, 0.2)
 
 
 def test_significance_marks():

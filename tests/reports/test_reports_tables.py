@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from benchmark.metrics import classification_metrics
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim, reference_lookup
-from reports.stats import mcnemar_test
+from reports.stats import bell_mccaffrey_df, mcnemar_test
 from reports.tables import (TableData, difference_table, mcnemar_table, metric_table, prediction_matrix,
                             protocol_gap_table)
 
@@ -65,7 +66,17 @@ def table2() -> TableData:
     return metric_table(records, rows, ["twitter", "weibo"],
                         ["accuracy", "fake_f1"], reference=reference_lookup("coolant_table2"),
                         reference_row="COOLANT", missing={("weibo", "*"): "Weibo images not obtainable"},
-                        title="Table 2", name="table2", n_boot=300, seed=0)
+                        title="Table 2", name="table2")
+
+PAIRED = "twitter: vs COOLANT (paired, both estimands)"
+
+
+def _t_p(u: np.ndarray, df: float) -> float:
+    """p of the clusters-only t-test for per-cluster differences ``u`` of equal-size clusters (hand formula)."""
+    g = u.size
+    w, theta = 1 / g, u.mean()
+    se = math.sqrt(np.sum(w ** 2 * (u - theta) ** 2) / (1 - 2 * w + g * w ** 2))
+    return float(2 * sps.t.sf(abs(theta) / se, df))
 
 
 def test_metric_table_mean_std_ci_and_verdict(table2):
@@ -74,13 +85,18 @@ def test_metric_table_mean_std_ci_and_verdict(table2):
     assert c.values["std"] == pytest.approx(0.01)
     assert c.values["n_seeds"] == 3
     assert c.values["ci_low"] <= 0.90 <= c.values["ci_high"]
+    half_a = sps.t.ppf(0.975, 2) * 0.01 / math.sqrt(3)  # (a): t over the three seeds
+    assert (c.values["seeds_ci_low"], c.values["seeds_ci_high"]) == (pytest.approx(0.9 - half_a),
+                                                                     pytest.approx(0.9 + half_a))
     assert c.values["paper"] == pytest.approx(0.900)
     assert c.values["difference"] == pytest.approx(0.0, abs=1e-12)
-    assert c.values["verdict"] == "reproduced"
+    # one run of ours falls within 0.9 ± t(2)·0.01·√(4/3) = ±0.050: too wide for a ±2-point TOST
+    assert c.values["verdict"] == "inconclusive (±0.050)"
+    assert c.values["pi_high"] - 0.9 == pytest.approx(sps.t.ppf(0.975, 2) * 0.01 * math.sqrt(4 / 3))
     assert c.values["cluster_unit"] == "image" and c.values["n_clusters"] == N
-    assert c.values["ci_high"] - c.values["ci_low"] <= 2 * 0.05
     assert c.text.splitlines()[0] == "0.900 ± 0.010 (3 seeds)"
-    assert "paper 0.900 (Δ +0.000): reproduced" in c.text
+    assert c.text.splitlines()[1].startswith("(a) [0.875, 0.925] (b) [")
+    assert "paper 0.900 (Δ +0.000): inconclusive (±0.050)" in c.text
 
 
 def test_metric_table_below_verdict_and_significance_mark(table2):
@@ -90,34 +106,37 @@ def test_metric_table_below_verdict_and_significance_mark(table2):
     assert c.values["difference"] == pytest.approx(0.70 - 0.883)
     assert c.values["mark"] == "**"
     assert c.text.splitlines()[0].endswith("**")
-    m = cell(table2, "w/o ITM", "twitter: vs COOLANT (clustered paired test)")
-    # every item its own image: COOLANT's seeds are wrong on the first 40 / 36 / 44 items, w/o ITM on the
-    # first 120; 120 clusters differ (all against w/o ITM), too many to enumerate: 10000 random sign patterns
-    # and not one reaches |T| -> p = 1 / 10001
+    m = cell(table2, "w/o ITM", PAIRED)
     assert m.values["difference"] == pytest.approx(0.70 - 0.90)
-    assert m.values["p_value"] == pytest.approx(1 / 10001)
-    assert m.values["n_clusters"] == N and m.values["method"].startswith("cluster sign-flip")
-    assert m.values["ci_low"] <= -0.20 <= m.values["ci_high"] < 0  # the difference's clustered interval
-    assert m.text.startswith("Δacc -0.200 [")
+    # COOLANT's seeds differ beyond their per-item noise: a seed-wide part, so (b) is t on 2 + 2 df
+    assert m.values["df"] == 4.0 and m.values["estimand_b"].startswith("generalising over test clusters and")
+    assert m.values["p_value"] < 0.01 / 3
+    assert m.values["n_clusters"] == N and m.values["method"].startswith("CR2 over 400 clusters + seed-wide")
+    assert m.values["ci_low"] <= -0.20 <= m.values["ci_high"] < 0
+    # (a): Welch over seeds, (.70, .70, .70) vs (.90, .91, .89)
+    se = math.sqrt(0.01 ** 2 / 3)  # w/o ITM's seeds agree: Welch's SE is COOLANT's alone, on 2 df
+    assert m.values["p_seeds"] == pytest.approx(2 * sps.t.sf(0.2 / se, 2))
+    assert m.text.startswith("Δacc -0.200\n(a) [")
 
 
 def test_metric_table_holm_across_comparisons_and_one_seed(table2):
-    att = cell(table2, "w/o ATT", "twitter: vs COOLANT (clustered paired test)")
-    agu = cell(table2, "w/o AGU", "twitter: vs COOLANT (clustered paired test)")
-    itm = cell(table2, "w/o ITM", "twitter: vs COOLANT (clustered paired test)")
+    att = cell(table2, "w/o ATT", PAIRED)
+    agu = cell(table2, "w/o AGU", PAIRED)
+    itm = cell(table2, "w/o ITM", PAIRED)
     # w/o ATT (one seed) is wrong on the first 48 items; COOLANT's mean correctness over seeds is 0 on
-    # items 0-35, 1/3 on 36-39, 2/3 on 40-43, 1 from 44 on: 12 clusters differ, all the same sign, so
-    # the exact sign-flip p is 2 / 2^12 (no seed's vote is preferred: items 36-43 count fractionally)
-    raw = 2 / 2 ** 12
-    assert att.values["p_value"] == pytest.approx(raw) and "exact over 2^12" in att.values["method"]
+    # items 0-35, 1/3 on 36-39, 2/3 on 40-43, 1 from 44 on. One seed: clusters only, Bell-McCaffrey df
+    u = np.zeros(N)
+    u[36:40], u[40:44], u[44:48] = -1 / 3, -2 / 3, -1.0
+    raw = _t_p(u, bell_mccaffrey_df(np.ones(N)))
+    assert att.values["p_value"] == pytest.approx(raw) and att.values["estimand_b"].startswith("generalising over "
+                                                                                              "test clusters, for")
     assert att.values["difference"] == pytest.approx(0.88 - 0.90)
-    # Durkalski's statistic: T^2 / sum D_g^2 with T = -(4/3 + 8/3 + 4) = -8
-    assert att.values["statistic"] == pytest.approx(64 / (4 / 9 + 4 * 4 / 9 + 4))
+    assert math.isnan(att.values["p_seeds"]) and "(a) n/a (one seed)" in att.text
     # Holm over three tests: ITM (smallest) x3; then ATT/AGU (tied) x2 and x1, made monotone -> 2 * raw
     assert itm.values["p_holm"] == pytest.approx(3 * itm.values["p_value"])
     assert att.values["p_holm"] == pytest.approx(2 * raw) and agu.values["p_holm"] == pytest.approx(2 * raw)
     assert att.values["mark"] == "**" and cell(table2, "w/o ATT", "twitter: accuracy").values["mark"] == "**"
-    assert "Holm 9.77e-04 **" in att.text
+    assert f"Holm {2 * raw:.3f} **" in att.text and "(b) clusters only [" in att.text
     acc = cell(table2, "w/o ATT", "twitter: accuracy")
     assert acc.text.splitlines()[0] == "0.880 (one seed, no std) **"
     assert math.isnan(acc.values["std"])
@@ -127,27 +146,34 @@ def test_metric_table_holm_across_comparisons_and_one_seed(table2):
 
 def test_large_clusters_make_an_item_level_difference_insignificant():
     """Two models that differ only on one 50-item image: McNemar sees 50 discordant items, the
-    clustered test one cluster (two sign patterns, p = 1), and the wide interval makes the verdict
-    inconclusive."""
+    clustered test one cluster (t = 1 on 7 df), and interval (b) stays wide."""
     a = [rec("A", "d", s, 50, clusters=BIG_IMAGES) for s in range(5)]  # wrong on image 0
     b = [rec("B", "d", s, 100, clusters=BIG_IMAGES) for s in range(5)]  # wrong on images 0 and 1
     t = metric_table(a + b, ["A", "B"], ["d"], ["accuracy"], reference=lambda d, r, m: 0.875,
-                     reference_row="A", n_boot=300)
-    test = cell(t, "B", "d: vs A (clustered paired test)").values
-    assert test["p_value"] == 1.0 and test["mark"] == ""
+                     reference_row="A")
+    test = cell(t, "B", "d: vs A (paired, both estimands)").values
+    u = np.zeros(8)
+    u[1] = -1.0  # B is wrong on image 1 where A is right; seeds agree, so clusters only decide
+    assert test["p_value"] == pytest.approx(_t_p(u, 7.0)) and test["mark"] == ""  # t = 1 on 7 df
     assert mcnemar_test(Y, b[0].predictions["y_pred"], a[0].predictions["y_pred"]).p_value < 1e-10
     acc = cell(t, "A", "d: accuracy").values
     assert acc["n_clusters"] == 8 and acc["cluster_unit"] == "image"
-    assert acc["verdict"].startswith("inconclusive (±")
+    # every seed scores 0.875 on this test set, as the paper: (a) matches; (b) stays wide (8 images)
+    assert acc["verdict"] == "matches (TOST, ±0.02)" and acc["ci_high"] - acc["ci_low"] > 0.1
+    narrow = metric_table(a, ["A"], ["d"], ["accuracy"], reference=lambda d, r, m: 0.875, margin_points=0.5)
+    assert narrow.rows[0].cells[0].values["verdict"] == "matches (TOST, ±0.005)"  # the suite's margin, in points
+    assert any("within ±0.5 points" in f for f in narrow.footnotes)
     header = "\n".join(t.header)
     assert "Clusters (d): unit image, 8 clusters over 400 test items (largest 12.5%)" in header
     assert "Minimum accuracy difference detectable at 80% power" in header
+    # 8 equal images, one comparison: k flipped images give t = sqrt(7k / (8 − k)) >= t(0.975, 7) = 2.36 from k = 4
+    assert any("only if at least about 4 of the 8 image clusters differ" in f for f in t.footnotes)
     assert not any("fewer than 5 seeds" in f for f in t.footnotes)
 
 
 def test_old_runs_without_clusters_fall_back_to_items_and_say_so():
     records = [rec("A", "d", s, 40, clusters=None) for s in range(2)]
-    t = metric_table(records, ["A"], ["d"], ["accuracy", "balanced_accuracy", "roc_auc"], n_boot=50)
+    t = metric_table(records, ["A"], ["d"], ["accuracy", "balanced_accuracy", "roc_auc"])
     c = t.rows[0].cells[0].values
     assert c["cluster_unit"] == "item" and c["n_clusters"] == N
     assert any("no cluster column" in f and "unit 'item'" in f for f in t.footnotes)
@@ -164,7 +190,7 @@ def test_paper_only_row_without_a_paper_value_is_not_called_not_run():
     records = [rec("COOLANT", "twitter", 0, 40)]
     ref = {("weibo", "FND-CLIP"): 0.907}
     t = metric_table(records, ["COOLANT", "FND-CLIP", "EANN"], ["twitter", "weibo"], ["accuracy"],
-                     reference=lambda d, r, m: ref.get((d, r)), paper_only=["FND-CLIP"], n_boot=50)
+                     reference=lambda d, r, m: ref.get((d, r)), paper_only=["FND-CLIP"])
     assert cell(t, "FND-CLIP", "twitter: accuracy").text == "no paper value\nnot reproduced"
     assert cell(t, "FND-CLIP", "weibo: accuracy").text == "paper 0.907\nnot reproduced"
     assert cell(t, "EANN", "twitter: accuracy").text == "not run yet"  # implemented but not run
@@ -174,7 +200,7 @@ def test_implemented_rows_without_cells_read_not_run_yet_or_running_never_not_re
     records = [rec("COOLANT", "twitter", 0, 40)]
     ref = {("twitter", "w/o ITM"): 0.883, ("twitter", "w/o ATT"): 0.875}
     t = metric_table(records, ["COOLANT", "w/o ITM", "w/o ATT"], ["twitter"], ["accuracy"],
-                     reference=lambda d, r, m: ref.get((d, r)), n_boot=50, running=[("twitter", "w/o ATT")],
+                     reference=lambda d, r, m: ref.get((d, r)), running=[("twitter", "w/o ATT")],
                      dataset_labels={"twitter": "Twitter"})
     assert cell(t, "w/o ITM", "twitter: accuracy").text == "not run yet\npaper 0.883"
     assert cell(t, "w/o ATT", "twitter: accuracy").text == "running\npaper 0.875"
@@ -194,7 +220,7 @@ def test_metric_table_not_reproduced_not_available_failed(table2):
     failed = cell(table2, "w/o CMF", "twitter: accuracy")
     assert failed.text.startswith("failed: CUDA out of memory")
     assert "traceback" not in failed.text
-    assert cell(table2, "COOLANT", "twitter: vs COOLANT (clustered paired test)").text == "reference"
+    assert cell(table2, "COOLANT", PAIRED).text == "reference"
 
 
 def test_metric_table_header_and_footnotes(table2):
@@ -202,15 +228,26 @@ def test_metric_table_header_and_footnotes(table2):
     assert "twitter = synthetic-demo (synthetic)" in header
     assert "Protocol: clean" in header and "Git commit: abc1234" in header
     assert "Encoders: minilm+effnet-lite0" in header and "Seeds: 0, 1, 2 (n = 3" in header
-    assert "two-stage percentile bootstrap" in header
+    assert "Estimand (a): on this fixed test set, across training seeds" in header
+    assert "Estimand (b): generalising over test clusters (image) and training seeds" in header
     assert "Clusters (twitter): unit image, 400 clusters over 400 test items" in header
-    assert any("Holm" in f and "sign-flip" in f and "Durkalski" in f for f in table2.footnotes)
+    assert "Holm-adjusted over 3 comparison(s)" in header
+    assert any("Holm" in f and "Welch" in f for f in table2.footnotes)
+    assert any("±2 points" in f and "TOST" not in f or "two one-sided tests" in f for f in table2.footnotes)
     assert any("inconclusive" in f for f in table2.footnotes)
+
+
+def test_one_cluster_gives_no_interval_but_a_reason():
+    one = np.array(["image:0"] * N)
+    t = metric_table([rec("A", "d", s, 10 + s, clusters=one) for s in range(2)], ["A"], ["d"], ["accuracy"])
+    c = t.rows[0].cells[0].values
+    assert c["mean"] == pytest.approx(1 - 10.5 / N) and math.isnan(c["ci_low"])
+    assert any("accuracy: no interval — crossed_variance needs at least 2 clusters" in f for f in t.footnotes)
 
 
 def test_metric_table_partial_failure_uses_finished_seeds():
     records = [rec("A", "d", 0, 10), rec("A", "d", 1, 20), rec("A", "d", 2, 0, status="FAILED", error="NaN loss")]
-    t = metric_table(records, ["A"], ["d"], ["accuracy"], n_boot=50)
+    t = metric_table(records, ["A"], ["d"], ["accuracy"])
     c = t.rows[0].cells[0]
     assert c.values["n_seeds"] == 2 and c.values["n_failed"] == 1
     assert c.values["mean"] == pytest.approx(1 - 15 / N)
@@ -227,9 +264,9 @@ def test_metric_table_rejects_mixed_protocols_and_duplicate_seeds():
 def test_seeds_on_different_items_give_no_interval_but_a_reason():
     other = np.array([f"j{k:04d}" for k in range(N)])
     t = metric_table([rec("A", "d", 0, 10), rec("A", "d", 1, 10, items=other)], ["A"], ["d"], ["accuracy"],
-                     reference=lambda d, r, m: 0.9, n_boot=20)
+                     reference=lambda d, r, m: 0.9)
     c = t.rows[0].cells[0]
-    assert math.isnan(c.values["ci_low"]) and c.values["verdict"] == "no interval"
+    assert math.isnan(c.values["ci_low"]) and c.values["verdict"] == "above"  # from the seeds' stored metrics
     assert any("other test items" in f for f in t.footnotes)
 
 
@@ -249,18 +286,18 @@ def test_difference_table():
     claims = [DifferenceClaim("X", "nef", "PMNE", "PM", "accuracy", 10.0, "stated ten points"),
               DifferenceClaim("X", "nef", "PMNE", "PM", "accuracy", 30.0, "stated thirty points"),
               DifferenceClaim("X", "nef", "PMNE", "PMN", "accuracy", 7.1, "stated vs PMN")]
-    t = difference_table(records, claims, n_boot=300)
+    t = difference_table(records, claims)
     ok = t.rows[0].cells[t.columns.index("measured (points)")].values
     assert ok["measured"] == pytest.approx(10.0)
-    assert ok["ci_low"] <= 10.0 <= ok["ci_high"]
+    assert ok["ci_low"] <= 10.0 <= ok["ci_high"] and ok["ci_low"] > 0
     assert ok["verdict"] == "reproduced"
     assert t.rows[0].cells[t.columns.index("verdict")].text == "reproduced"
-    assert t.rows[1].cells[t.columns.index("verdict")].text == "below"
+    assert t.rows[1].cells[t.columns.index("verdict")].text == "reproduced (smaller than stated)"
     assert t.rows[2].cells[t.columns.index("verdict")].text == "not reproduced (PMN not run)"
     assert t.rows[0].label == "PMNE − PM"
     assert ok["cluster_unit"] == "image" and ok["n_clusters"] == N and ok["n_seeds"] == 2
     assert any(h.startswith("Clusters (nef): unit image, 400 clusters") for h in t.header)
-    assert any("half-width is at most 5 points" in f for f in t.footnotes)
+    assert any("'reproduced' only when interval (b) excludes 0" in f for f in t.footnotes)
 
 
 def test_mcnemar_table():
@@ -275,16 +312,20 @@ def test_mcnemar_table():
     assert (second["b"], second["c"]) == (3, 0) and second["p_value"] == pytest.approx(0.25)
     assert first["p_holm"] == pytest.approx(2 * first["p_value"])
     assert second["p_holm"] == pytest.approx(0.25)
-    # the clustered test beside it (one image per item): 3 differing clusters -> exact 2 / 2^3
-    assert second["p_clustered"] == pytest.approx(0.25) and second["difference"] == pytest.approx(3 / N)
-    assert first["p_clustered"] == pytest.approx(1 / 10001)  # 30 clusters: 10000 random sign patterns
+    # the crossed test beside it (one image per item, one seed: clusters only)
+    u1, u2 = np.zeros(N), np.zeros(N)
+    u1[10:40], u2[10:13] = 1.0, 1.0
+    df = bell_mccaffrey_df(np.ones(N))
+    assert second["p_clustered"] == pytest.approx(_t_p(u2, df)) and second["difference"] == pytest.approx(3 / N)
+    assert first["p_clustered"] == pytest.approx(_t_p(u1, df))
     assert first["cluster_unit"] == "image" and first["n_clusters"] == N and first["n_seeds"] == 1
-    sig_col = t.columns.index("significant at 0.01 (clustered)")
+    sig_col = t.columns.index("significant at 0.01 ((b), Holm)")
     assert t.rows[0].cells[sig_col].text == "yes" and t.rows[1].cells[sig_col].text == "no"
     assert "item-level McNemar p (as in the paper)" in t.columns
     assert t.rows[2].cells[t.columns.index("method")].text == "not reproduced (KMGCN not run)"
     assert t.rows[0].cells[t.columns.index("paper")].text == "p < 0.01"
-    assert any("Durkalski" in f for f in t.footnotes) and any("item-level" in f.lower() for f in t.footnotes)
+    assert any("crossed clusters x seeds" in f for f in t.footnotes) and any("item-level" in f.lower()
+                                                                            for f in t.footnotes)
 
 
 def test_mcnemar_table_clustered_test_disagrees_with_item_level_on_big_images():
@@ -293,7 +334,10 @@ def test_mcnemar_table_clustered_test_disagrees_with_item_level_on_big_images():
     t = mcnemar_table(records, [("PMNE", "PM")], ["nef"], threshold=0.01)
     v = t.rows[0].cells[0].values
     assert (v["b"], v["c"]) == (50, 0) and v["p_value"] < 1e-10 and v["significant_item_level"]
-    assert v["p_clustered"] == 1.0 and not v["significant"] and v["verdict"] == "not significant"
+    u = np.zeros(8)
+    u[1] = 1.0
+    assert v["p_clustered"] == pytest.approx(_t_p(u, 7.0)) and not v["significant"]
+    assert v["verdict"] == "not significant"
     assert any("fewer than 5 seeds" in f for f in t.footnotes)
 
 
@@ -301,7 +345,7 @@ def test_protocol_gap_table():
     clean = [rec("COOLANT", "twitter", s, 80) for s in (0, 1)]  # 0.80
     released = [rec("COOLANT", "twitter", s, k, protocol="as-released") for s, k in ((0, 60), (1, 60))]  # 0.85
     released += [rec("EANN", "twitter", 0, 100, protocol="as-released")]
-    t = protocol_gap_table(clean, released, ["accuracy"], n_boot=200)
+    t = protocol_gap_table(clean, released, ["accuracy"])
     v = t.rows[0].cells[0].values
     assert v["clean_mean"] == pytest.approx(0.80) and v["released_mean"] == pytest.approx(0.85)
     assert v["gap"] == pytest.approx(0.05)

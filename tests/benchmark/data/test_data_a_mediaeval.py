@@ -85,7 +85,8 @@ def test_drop_policy_and_problems(release: Path) -> None:
     assert "duplicate post id 105" in by_line[(dev_file, 10)].reason
     assert "expected 7 columns" in by_line[(dev_file, 11)].reason and "found 8" in by_line[(dev_file, 11)].reason
     assert "eagle_kid_1" in by_line[(test_file, 4)].reason
-    assert all(p.severity == "warning" for p in splits.problems) and len(splits.problems) == 5
+    assert by_line[(dev_file, 11)].severity == "error"  # the row's record is lost, not a policy's choice
+    assert all(p.severity == "warning" for k, p in by_line.items() if k != (dev_file, 11)) and len(splits.problems) == 5
     # both column orders read by name: test file has image_id in column 5
     test = {i.item_id: i for i in splits.test}
     assert test["201"].image_path.name == "airstrikes_1.jpg" and test["201"].event == "airstrikes"

@@ -50,7 +50,7 @@ def test_read_table_checks_column_count(tmp_path: Path) -> None:
     assert table.header == ["post_id", "post_text", "label"]
     assert [row.line for row in table.rows] == [2, 6]
     assert table.rows[1].values[1] == "\"quoted \"\" text\""  # TSV keeps quotes verbatim
-    assert [(p.line, p.severity) for p in problems] == [(3, "warning"), (5, "warning")]
+    assert [(p.line, p.severity) for p in problems] == [(3, "error"), (5, "error")]  # records lost
     assert "expected 3 columns" in problems[0].reason and "found 4" in problems[0].reason
     assert "found 2" in problems[1].reason
 
@@ -83,3 +83,45 @@ def test_empty_file_is_an_error(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(DataError, match="empty.tsv: file is empty"):
         read_table(path)
+
+
+def _recovery_like(path: Path, body_of: dict[int, str]) -> None:
+    """A ReCOVery-shaped CSV: id, title, multi-line quoted body, label; ``body_of`` overrides raw body text."""
+    rows = ["news_id,title,body_text,reliability"]
+    for k in range(1, 7):
+        body = body_of.get(k, f'"Paragraph one of {k}, with a comma.\n\nParagraph two of {k}."')
+        rows.append(f"rel_news-dataset-reuters_{k},Title {k},{body},1")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_a_record_swallowed_by_an_unterminated_quote_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "recovery-news-data.csv"
+    # record 2's body opens a quote and never closes it: the reader runs on through record 3 (a
+    # complete, valid record without quotes) to the next quote character, in record 4
+    _recovery_like(path, {2: '"Paragraph of 2.\n\nMore of 2.', 3: "Body of 3 on one line"})
+    problems: list[Problem] = []
+    table = read_table(path, problems, delimiter=",", quoted=True)
+    kept = [row.values[0] for row in table.rows]
+    assert "rel_news-dataset-reuters_3" not in kept and "rel_news-dataset-reuters_1" in kept
+    lost = [p for p in problems if p.item_id == "rel_news-dataset-reuters_3"]
+    assert len(lost) == 1 and lost[0].severity == "error" and lost[0].line == 8
+    # record 4 begins inside the run-on record too (its first line at 9): named as well
+    assert [p.line for p in problems if p.item_id == "rel_news-dataset-reuters_4"] == [9]
+    assert lost[0].reason.startswith("record 'rel_news-dataset-reuters_3' (news_id) is lost: ")
+    assert "quote" in lost[0].reason and "stray ','" not in lost[0].reason
+    assert all(p.severity == "error" for p in problems)
+
+
+def test_a_quote_that_breaks_the_parse_names_the_lost_record_not_a_stray_comma(tmp_path: Path) -> None:
+    path = tmp_path / "recovery-news-data.csv"
+    _recovery_like(path, {4: 'Body of 4 "with a stray quote, and, commas\n\nand more, here.'})
+    problems: list[Problem] = []
+    table = read_table(path, problems, delimiter=",", quoted=True)
+    assert "rel_news-dataset-reuters_4" not in [row.values[0] for row in table.rows]
+    named = [p for p in problems if p.item_id == "rel_news-dataset-reuters_4"]
+    assert named and named[0].line == 11 and "quote" in named[0].reason and "stray ','" not in named[0].reason
+    assert all(p.severity == "error" for p in problems)
+    # a sound file: nothing reported, every record kept
+    _recovery_like(path, {})
+    problems = []
+    assert len(read_table(path, problems, delimiter=",", quoted=True).rows) == 6 and problems == []

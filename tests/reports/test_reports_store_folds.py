@@ -1,0 +1,47 @@
+"""Pooling cross-validation cells: a seed's K fold cells become one record holding every item's
+out-of-fold prediction; an incomplete seed is named, never shown as if complete."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from reports.records import CellRecord
+from reports.store import pool_folds
+
+
+def fold_record(fold: int, seed: int, items: list[str], correct: list[int], k: int = 2) -> CellRecord:
+    y_true = [1, 0] * (len(items) // 2)
+    y_pred = [t if c else 1 - t for t, c in zip(y_true, correct)]
+    preds = pd.DataFrame({"item_id": items, "y_true": y_true, "y_pred": y_pred, "p_fake": [0.5] * len(items)})
+    return CellRecord(suite="t", model="m", variant="default", row="R", dataset="twitter", dataset_name="d",
+                      data_source="synthetic", seed=seed, protocol="clean",
+                      metrics={"accuracy": sum(correct) / len(correct)}, predictions=preds,
+                      tags={"design.fold": str(fold), "split": f"{k}-fold by event"}, run_id=f"run{seed}{fold}")
+
+
+def test_a_seeds_folds_pool_into_one_record_with_metrics_on_every_item():
+    records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(1, 0, ["c", "d", "e", "f"], [1, 0, 0, 0])]
+    left_out: list = []
+    (pooled,) = pool_folds(records, left_out)
+    assert sorted(pooled.predictions["item_id"]) == ["a", "b", "c", "d", "e", "f"]
+    assert pooled.metrics["accuracy"] == pytest.approx(3 / 6)  # item-weighted over the pool, not 0.5*(1+0.25)
+    assert json.loads(pooled.tags["fold_accuracy"]) == [1.0, 0.25]
+    assert left_out == []
+
+
+def test_an_incomplete_seed_is_left_out_and_named():
+    records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(0, 1, ["a", "b"], [1, 0]),
+               fold_record(1, 1, ["c", "d"], [1, 1])]
+    left_out: list = []
+    pooled = pool_folds(records, left_out)
+    assert [r.seed for r in pooled] == [1]
+    assert len(left_out) == 1 and "folds [0] of 2 finished" in str(left_out[0])
+
+
+def test_an_item_in_two_folds_is_refused():
+    records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(1, 0, ["b", "c"], [1, 1])]
+    with pytest.raises(ValueError, match="predicted by two folds"):
+        pool_folds(records, [])
