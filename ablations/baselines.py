@@ -30,3 +30,15 @@ for _model, _label in BACKGROUND_MODELS.items():
     register_variant(_model, "wbg", label=f"{_label} (WBG)",
                      overrides={"use_background": True, **EXTRA_WBG_OVERRIDES.get(_model, {})},
                      description="target item plus source (background-knowledge) text and image")
+
+
+# the released code's behaviour as named variants (issue 25; baselines/eann.py and mvae.py say why)
+register_variant("eann", "as_released", label="EANN (as released)",
+                 overrides={"softmax_before_ce": True, "linear_discriminator": True},
+                 description="softmax before CrossEntropyLoss in both heads; LeakyReLU(True) = linear discriminator")
+register_variant("mvae", "released_scales", label="MVAE (released loss scales)", overrides={"loss_scale": "mean"},
+                 description="MSE and KL averaged over dimensions, as the released Keras loss")
+register_variant("mvae", "as_released", label="MVAE (as released)",
+                 overrides={"loss_scale": "mean", "epsilon_std": 0.01, "lr": 1e-5, "batch_size": 128,
+                            "max_epochs": 300},
+                 description="released loss scales, Adam 1e-5, batch 128, 300 epochs, epsilon std 0.01")

@@ -17,8 +17,13 @@ Four parts, as in the paper and the released code:
 The alignment module learns from the alignment loss only and the detection module from the
 classification loss only: the aligned vectors enter detection detached, as the released code's
 separate optimiser steps leave them. With disjoint parameter sets, one Adam over the sum of the two
-losses steps each module exactly as the released two Adams do. 100 epochs, batch 64, Adam 1e-3.
-Remaining differences are declared in ``DEVIATIONS`` (docs/deviations.md).
+losses gives each module the update its released Adam gives it, with one difference: the release
+steps the alignment first and then recomputes the aligned vectors for the detection step
+(``train.py`` 108-117), so its detection reads the alignment after this batch's update, ours the one
+before it (declared). Batch 64, Adam 1e-3, at most 100 epochs: all 100 only under
+``--protocol as-released`` (best test epoch, as released); the clean protocol stops early after 5
+epochs without validation gain (``benchmark/models/base.py`` patience). Remaining differences are
+declared in ``DEVIATIONS`` (docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ DEVIATIONS = (
     Deviation("matched pairs", "consistent (matched) text-image pairs",
               "real news (label 0) pairs; mismatched = real images rolled by mismatch_shift (3)",
               "pairs of its label-1 class, images rolled by 3"),
-    Deviation("model selection", "not stated", "clean protocol: validation split; test once",
-              "best test epoch"),
+    Deviation("model selection", "not stated", "clean protocol: validation split, early stopping after 5 "
+              "epochs without gain; test once", "100 epochs, best test epoch"),
+    Deviation("step order", "not stated", "one forward: detection reads the aligned vectors computed before "
+              "this batch's alignment update", "alignment stepped first, the aligned vectors recomputed for the "
+              "detection step (train.py 108-117)"),
 )
 
 
@@ -103,6 +111,8 @@ class CAFE(DetectorModel):
     description = "Cross-modal alignment, ambiguity (symmetric KL) and adaptive aggregation"
     paper = "Chen et al., CAFE, WWW 2022"
     deviations = DEVIATIONS
+    checked_against = ("cyxanna/CAFE model.py@75610c746982", "cyxanna/CAFE train.py@75610c746982")
+    activity_channels = {"ambiguity": ("ambiguity",)}  # the per-item weight a of the aggregation
 
     def __init__(self, config: CAFEConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -157,7 +167,9 @@ class CAFE(DetectorModel):
             align = self.alignment_loss(text_al, image_al, batch["label"])
             losses = {"total": cls + self.config.alignment_weight * align, "classification": cls,
                       "alignment": align}
-        return ModelOutput(logits=logits, representation=rep, losses=losses)
+        diagnostics = {"ambiguity": ambiguity.detach()}
+        self.track_activity(diagnostics)
+        return ModelOutput(logits=logits, representation=rep, losses=losses, diagnostics=diagnostics)
 
     @classmethod
     def search_space(cls, trial) -> dict[str, Any]:

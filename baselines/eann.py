@@ -7,7 +7,12 @@ gradient-reversal layer so the shared features become event-invariant. Loss = cl
 
 As in the released code: text CNN with windows 1-4 and 20 filters each, leaky-ReLU, FC to 32;
 image FC to 32 (leaky-ReLU); detector = linear(64 -> 2); discriminator = linear(64 -> 32),
-leaky-ReLU, linear(32 -> events); reversal lambda 1; Adam lr 1e-3, batch 100, 100 epochs.
+leaky-ReLU, linear(32 -> events); reversal lambda 1; Adam lr 1e-3 (constant: the released epoch loop
+sets ``optimizer.lr``, an attribute torch's Adam never reads, so its decay formula changes nothing,
+``EANN.py`` 295-297), batch 100, 100 epochs. Two released quirks are the ``as_released`` variant:
+both heads end in a Softmax whose output ``CrossEntropyLoss`` softmaxes again (``EANN.py`` 125, 133,
+320-322; ``softmax_before_ce``), and the discriminator's ``LeakyReLU(True)`` passes True as the
+negative slope, i.e. slope 1: a linear discriminator (``EANN.py`` 131; ``linear_discriminator``).
 
 Event labels come from ``batch["event"]``; items with event -1 (unknown) are ignored. When the
 dataset has no events (``FeatureDims.num_events == 0``) the event branch is disabled: no
@@ -44,14 +49,23 @@ class EANNConfig(ModelConfig):
     reversal_lambda: float = 1.0
     event_weight: float = 1.0  # loss = class + event_weight * event (1 in the paper)
     use_background: bool = False
+    softmax_before_ce: bool = False  # released: CE over softmax probabilities (a double softmax)
+    linear_discriminator: bool = False  # released: LeakyReLU(negative_slope=True) = identity
 
 
 DEVIATIONS = (
     Deviation("inputs", "trainable word2vec embeddings into the text CNN; VGG-19 image features",
               "the text CNN runs over frozen encoder token states; the image branch is an FC over the "
               "frozen pooled image features", ""),
-    Deviation("learning-rate schedule", "-", "the engine's constant-lr Adam",
-              "lr / (1 + 10 p)^0.75 decay per epoch"),
+    Deviation("learning-rate schedule", "-", "constant Adam 1e-3, as the code actually runs",
+              "computes lr / (1 + 10 p)^0.75 per epoch but assigns it to optimizer.lr, which Adam never "
+              "reads (EANN.py 295-297): the rate stays 1e-3"),
+    Deviation("softmax before the loss", "softmax outputs, cross-entropy",
+              "cross-entropy on the logits (default); the as_released variant feeds softmax probabilities "
+              "to CrossEntropyLoss as the code does", "nn.Softmax then CrossEntropyLoss in both heads "
+              "(EANN.py 125, 133, 320-322): a double softmax, gradients shrunk"),
+    Deviation("discriminator activation", "LeakyReLU", "LeakyReLU (slope 0.01) by default; as_released: "
+              "identity", "nn.LeakyReLU(True): negative_slope=True = 1, a linear discriminator (EANN.py 131)"),
     Deviation("dropout", "not stated", "none by default (dropout=0.0, tunable)",
               "Dropout(0.5) built but never applied in forward"),
     Deviation("background knowledge (WBG variant)", "EANN reads the target only",
@@ -81,6 +95,7 @@ class EANN(DetectorModel):
     description = "Text CNN + image FC, fake-news detector and adversarial event discriminator"
     paper = "Wang et al., EANN, KDD 2018"
     deviations = DEVIATIONS
+    checked_against = ("yaqingwang/EANN-KDD18 src/EANN.py@dc1faf30368a",)
 
     def __init__(self, config: EANNConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -97,7 +112,8 @@ class EANN(DetectorModel):
         self.discriminator: nn.Module | None = None
         if self.event_enabled:
             self.discriminator = nn.Sequential(
-                nn.Linear(self.feature_dim, c.hidden_dim), nn.LeakyReLU(),
+                nn.Linear(self.feature_dim, c.hidden_dim),
+                nn.LeakyReLU(1.0) if c.linear_discriminator else nn.LeakyReLU(),
                 nn.Linear(c.hidden_dim, dims.num_events))
         if c.use_background:
             self.requires = self.requires | {"source_text_tokens", "source_text_mask",
@@ -114,13 +130,15 @@ class EANN(DetectorModel):
         if self.config.use_background:
             feats = torch.cat([feats, self._side(batch, "source_")], dim=1)
         logits = self.classifier(feats)
+        # released: the heads output softmax probabilities and CrossEntropyLoss softmaxes them again
+        head = (lambda x: x.softmax(dim=-1)) if self.config.softmax_before_ce else (lambda x: x)
         losses: dict[str, torch.Tensor] = {}
         if "label" in batch:
-            cls = classification_loss(logits, batch["label"])
+            cls = classification_loss(head(logits), batch["label"])
             losses = {"classification": cls}
             total = cls
             if self.discriminator is not None and "event" in batch:
-                event_logits = self.discriminator(grad_reverse(feats, self.config.reversal_lambda))
+                event_logits = head(self.discriminator(grad_reverse(feats, self.config.reversal_lambda)))
                 ev = event_loss(event_logits, batch["event"])
                 losses["event"] = ev
                 total = total + self.config.event_weight * ev

@@ -104,6 +104,10 @@ def render_document() -> str:
     for name in sorted(MODELS.names()):
         cls = MODELS.get(name)
         lines += [f"## {name}: {getattr(cls, 'paper', '') or cls.__name__}", ""]
+        checked = tuple(getattr(cls, "checked_against", ()))
+        if checked:
+            lines += ["Checked line by line against the released code: " + "; ".join(f"`{c}`" for c in checked)
+                      + ".", ""]
         declared = tuple(getattr(cls, "deviations", ()))
         lines += (_table(declared) if declared else ["No deviation declared."]) + [""]
         for v in sorted((v for v in variants if v.model == name), key=lambda v: v.name):

@@ -3,12 +3,15 @@
 Protocols
   clean (default): early stopping and model selection on the validation split; the test split is
       evaluated exactly once, after training, with the selected weights.
-  as-released: what the public COOLANT code did - evaluate on TEST after every epoch and keep the best
-      test epoch. Only for reproducing published numbers and measuring how much that inflates them.
+  as-released: what the public COOLANT / CAFE code did - train on the whole training file (our
+      validation carve included; validation is then scored for logging only, on items it trained on),
+      evaluate on TEST after every epoch and keep the best test epoch. Only for reproducing published
+      numbers and measuring how much that inflates them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -21,6 +24,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from benchmark.activity import ActivityAccumulator, item_columns
 from benchmark.features import FeatureSplits, FeatureTable
 from benchmark.metrics import classification_metrics
 from benchmark.models.base import DetectorModel, PrepareContext
@@ -75,10 +79,15 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, batch_size: int = 256,
              keep_representation: bool = False, precision: str | None = None) -> Evaluation:
-    """Predict every item of ``table`` in eval mode (the mode is restored afterwards)."""
+    """Predict every item of ``table`` in eval mode (the mode is restored afterwards).
+
+    The metrics also hold ``activity_<name>_mean`` / ``_std`` over the items for every per-item weight
+    the model reports (``DetectorModel.activity_channels``; see ``benchmark.activity``).
+    """
     was_training = model.training
     model.eval()
     probs, reps = [], []
+    activity = ActivityAccumulator()
     keys = set(model.requires)
     for start in range(0, len(table), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(table)))
@@ -87,14 +96,23 @@ def evaluate(model: DetectorModel, table: FeatureTable, device: torch.device, ba
         with _autocast(device, precision):
             out = model(batch)
         probs.append(torch.softmax(out.logits.float(), dim=-1)[:, 1].cpu())
+        activity.add_columns(item_columns(out.diagnostics, model.activity_channels))
         if keep_representation:
             reps.append(out.representation.float().cpu())
     model.train(was_training)
     p = torch.cat(probs).numpy() if probs else np.zeros(0)
     y = table.labels.numpy()
     pred = (p >= 0.5).astype(int)
-    return Evaluation(metrics=classification_metrics(y, pred, p), probabilities=p, predictions=pred, labels=y,
+    return Evaluation(metrics={**classification_metrics(y, pred, p), **activity.summary()},
+                      probabilities=p, predictions=pred, labels=y,
                       representation=torch.cat(reps).numpy() if reps else None)
+
+
+def _check_finite(model: DetectorModel, out, epoch: int) -> None:
+    if not torch.isfinite(out.losses["total"]):
+        raise FloatingPointError(
+            f"{type(model).__name__}: non-finite loss at epoch {epoch} "
+            f"({ {k: float(v) for k, v in out.losses.items()} }); lower the learning rate")
 
 
 @dataclass
@@ -134,6 +152,8 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
         raise ValueError(
             f"splits too small to train (train={len(features.train)}, validation={len(features.validation)}, "
             f"test={len(features.test)}); raise --limit or check the dataset with `bench data check`")
+    if protocol == "as-released":  # the released scripts train on the whole training file
+        features = dataclasses.replace(features, train=features.train.concat(features.validation))
     set_seed(seed)
     model.to(device)
     if prepare_context is not None:
@@ -164,18 +184,18 @@ def train_model(model: DetectorModel, features: FeatureSplits, *, protocol: str 
             if len(idx) < 2:  # contrastive terms and batch norm need at least two items
                 continue
             batch = features.train.batch(idx, keys, device)
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            with _autocast(device, precision):
-                out = model(batch)
-            total = out.losses["total"]
-            if not torch.isfinite(total):
-                raise FloatingPointError(
-                    f"{type(model).__name__}: non-finite loss at epoch {epoch} "
-                    f"({ {k: float(v) for k, v in out.losses.items()} }); lower the learning rate")
-            total.backward()
-            for opt in optimizers:
-                opt.step()
+            if model.steps_itself:  # e.g. COOLANT as released: one optimiser after the other, recomputing
+                out = model.training_step(batch, optimizers, lambda: _autocast(device, precision))
+                _check_finite(model, out, epoch)
+            else:
+                for opt in optimizers:
+                    opt.zero_grad(set_to_none=True)
+                with _autocast(device, precision):
+                    out = model(batch)
+                _check_finite(model, out, epoch)
+                out.losses["total"].backward()
+                for opt in optimizers:
+                    opt.step()
             for name, value in out.losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             batches += 1

@@ -96,6 +96,24 @@ class FeatureTable:
             out["image_row_inverse"] = inverse
         return {k: (v.float() if v.is_floating_point() else v).to(device) for k, v in out.items()}
 
+    def concat(self, other: "FeatureTable") -> "FeatureTable":
+        """This table's items followed by ``other``'s (same columns); shared rows are stacked and re-indexed
+        (kept once when both tables point at the same rows tensor)."""
+        if set(self.columns) != set(other.columns) or set(self.shared) != set(other.shared):
+            raise ValueError(f"cannot concatenate feature tables with columns {sorted(self.columns)} + "
+                             f"{sorted(self.shared)} and {sorted(other.columns)} + {sorted(other.shared)}")
+        shared = {}
+        for key, (rows, index) in self.shared.items():
+            o_rows, o_index = other.shared[key]
+            if o_rows is rows:
+                shared[key] = (rows, torch.cat([index, o_index]))
+            else:
+                shared[key] = (torch.cat([rows, o_rows]), torch.cat([index, o_index + rows.shape[0]]))
+        return FeatureTable(item_ids=[*self.item_ids, *other.item_ids], labels=torch.cat([self.labels, other.labels]),
+                            events=torch.cat([self.events, other.events]),
+                            columns={k: torch.cat([v, other.columns[k]]) for k, v in self.columns.items()},
+                            shared=shared)
+
     def subset(self, idx: torch.Tensor) -> "FeatureTable":
         return FeatureTable(
             item_ids=[self.item_ids[i] for i in idx.tolist()],

@@ -21,7 +21,8 @@ from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
 from reports.store import LeftOut, load_cells, load_records, suite_invocation_tags
-from reports.tables import TableData, design_text, difference_table, mcnemar_table, metric_table, protocol_gap_table
+from reports.tables import (TableData, design_text, difference_table, mcnemar_table, metric_table,
+                            module_activity_lines, protocol_gap_table)
 
 log = logging.getLogger(__name__)
 SYNTHETIC_NOTE = ("SYNTHETIC DATA: these numbers come from the embedded synthetic set, not from the papers' "
@@ -175,6 +176,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
                              dataset_labels={slot.id: slot.label for slot in suite.datasets},
                              running=_running(suite, workdir, protocol),
                              margin_points=suite.equivalence_margin)
+        table.footnotes.extend(module_activity_lines(records, rows, datasets, ref_row))  # issue 25
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":
         table = mcnemar_table(records, list(suite.pairs), datasets, threshold=0.01, paper_claim="p < 0.01",

@@ -202,8 +202,9 @@ def training_curves(history: pd.DataFrame, out_path_stem: str | Path, title: str
         for c in diag_cols:
             values = history[c].to_numpy(dtype=float)
             (line,) = ax_d.plot(ep, values, marker=".", label=c)
-            if f"{c}_std" in history.columns:  # a band of one standard deviation over items
-                std = history[f"{c}_std"].to_numpy(dtype=float)
+            std_column = f"{c.removesuffix('_mean')}_std"  # "<name>_mean" / "<name>_std" (benchmark.activity)
+            if std_column in history.columns:  # a band of one standard deviation over items
+                std = history[std_column].to_numpy(dtype=float)
                 ax_d.fill_between(ep, values - std, values + std, alpha=0.15, color=line.get_color())
         ax_d.set_ylabel("value (mean over training items, ± std)")
         ax_d.set_title("model diagnostics")

@@ -49,7 +49,7 @@ from reports.stats import (DEFAULT_MARGIN_POINTS, ESTIMAND_CLUSTERS, ESTIMAND_CR
                            significance_mark)
 
 __all__ = ["Cell", "TableRow", "TableData", "PredictionMatrix", "prediction_matrix", "provenance_lines",
-           "metric_table", "difference_table", "mcnemar_table", "protocol_gap_table"]
+           "metric_table", "difference_table", "mcnemar_table", "protocol_gap_table", "module_activity_lines"]
 
 ReferenceFn = Callable[[str, str, str], "float | None"]
 
@@ -963,3 +963,74 @@ def protocol_gap_table(clean_records: Sequence[CellRecord], released_records: Se
     everything = [*clean_records, *released_records]
     return TableData(title=title, header=provenance_lines(everything, "clean vs as-released", _estimand_lines()),
                      columns=list(metrics), rows=rows, footnotes=foot, row_header="row [dataset]", name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# module activity beside the rows (issue 25): kept apart from the statistics above
+
+
+def _activity_groups(names: Sequence[str]) -> dict[str, list[str]]:
+    """Weight names grouped by module: "attention_w_image" -> "attention"; "ambiguity" -> "ambiguity"."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.split("_w_", 1)[0], []).append(name)
+    return groups
+
+
+def _seed_activity(rec: CellRecord) -> dict[str, tuple[float, float]]:
+    """Per module of one cell: (max across-item std over its weights, mean of the first weight) on the test
+    items at the selected epoch. A module whose weights form a distribution (attention) varies when any of
+    them varies, hence the max."""
+    from benchmark.activity import PREFIX, activity_names
+    out = {}
+    for group, names in _activity_groups(activity_names(rec.metrics)).items():
+        stds = [rec.metrics[f"{PREFIX}{n}_std"] for n in names]
+        means = [rec.metrics.get(f"{PREFIX}{n}_mean", float("nan")) for n in names]
+        out[group] = (max(stds), means[0] if len(names) == 1 else max(means))
+    return out
+
+
+def module_activity_lines(records: Sequence[CellRecord], rows: Sequence[str], datasets: Sequence[str],
+                          reference_row: str | None = None) -> list[str]:
+    """One footnote per (row, dataset) whose model reports per-item weights: the across-item std of each
+    module's weights on the test items (mean over seeds, range), the reference row's beside it, and the
+    seeds whose modules collapsed (``benchmark.activity.collapsed``), so a reader sees when a row averages
+    a collapsed seed. Cells logged before activity was recorded contribute nothing."""
+    from benchmark.activity import COLLAPSE_STD, PINNED_MARGIN, collapsed
+    per_cell: dict[tuple[str, str], list[tuple[int, dict[str, tuple[float, float]]]]] = {}
+    for rec in records:
+        if rec.status != "FINISHED":
+            continue
+        found = _seed_activity(rec)
+        if found:
+            per_cell.setdefault((rec.row, rec.dataset), []).append((rec.seed, found))
+    lines = []
+    for d in datasets:
+        ref = per_cell.get((reference_row, d), []) if reference_row else []
+        for row in rows:
+            seeds = sorted(per_cell.get((row, d), []))
+            if not seeds:
+                continue
+            parts, flagged = [], []
+            for group in seeds[0][1]:
+                stds = [act[group][0] for _, act in seeds if group in act]
+                text = f"{group} across-item std {float(np.mean(stds)):.3f}"
+                if len(stds) > 1:
+                    text += f" (seeds {min(stds):.3f}-{max(stds):.3f})"
+                ref_stds = [act[group][0] for _, act in ref if group in act]
+                if ref_stds and row != reference_row:
+                    text += f" (full model {float(np.mean(ref_stds)):.3f})"
+                parts.append(text)
+            for seed, act in seeds:
+                bad = [f"{g} std {s:.3f}, mean {m:.3f}" for g, (s, m) in act.items() if collapsed(m, s)]
+                if bad:
+                    flagged.append(f"seed {seed} ({'; '.join(bad)})")
+            line = f"Module activity, {row} on {d}, {len(seeds)} seed(s), test items: {'; '.join(parts)}."
+            if flagged:
+                line += f" COLLAPSED: {', '.join(flagged)}; the row's mean includes them."
+            lines.append(line)
+    if lines:
+        lines.append(f"Module activity: a module counts as collapsed when its weights' across-item std is below "
+                     f"{COLLAPSE_STD} or a weight's mean lies within {PINNED_MARGIN} of 0 or 1 (benchmark/activity.py "
+                     f"says why); for the attention the std is the largest over its three weights.")
+    return lines

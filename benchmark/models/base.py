@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from benchmark.activity import ActivityAccumulator, item_columns
 from benchmark.features import FeatureDims, FeatureSplits
 
 
@@ -69,21 +70,42 @@ class DetectorModel(nn.Module):
     paper: ClassVar[str] = ""
     # how this implementation differs from its paper and the released code (benchmark.deviations)
     deviations: ClassVar[tuple[Any, ...]] = ()
+    # the released files this implementation was last read against line by line ("owner/repo path@commit")
+    checked_against: ClassVar[tuple[str, ...]] = ()
+    # per-item weights the model puts in ModelOutput.diagnostics, as {key: column names} (a (B,) entry
+    # has one name, a (B, k) entry k): their across-item spread is logged (benchmark.activity)
+    activity_channels: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, config: ModelConfig, dims: FeatureDims) -> None:
         super().__init__()
         self.config = config
         self.dims = dims
+        self._activity = ActivityAccumulator()
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def track_activity(self, diagnostics: dict[str, torch.Tensor]) -> None:
+        """In training mode, add this batch's per-item weights (``activity_channels``) to the epoch's sums."""
+        if self.training and not getattr(self, "_activity_paused", False):
+            self._activity.add_columns(item_columns(diagnostics, self.activity_channels))
+
     def epoch_diagnostics(self) -> dict[str, float]:
         """Scalars the model gathered over the last training epoch (logged per epoch); then reset.
 
-        Default none. The engine calls it once before training (discarding) and after each epoch.
+        Default: ``<name>_mean`` and ``<name>_std`` over the epoch's training items of every weight that
+        ``track_activity`` saw. The engine calls it once before training (discarding) and after each epoch.
         """
-        return {}
+        return self._activity.summary(prefix="")
+
+    # True: the engine calls ``training_step`` (the model steps its optimisers itself) instead of one
+    # forward, one backward of losses["total"] and a step of every optimiser
+    steps_itself: ClassVar[bool] = False
+
+    def training_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
+                      autocast) -> ModelOutput:  # pragma: no cover - only models with steps_itself
+        """One training step on ``batch`` (zero_grad, forward under ``autocast()``, backward, step)."""
+        raise NotImplementedError(f"{type(self).__name__} sets steps_itself but has no training_step")
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser by default; models needing several (e.g. COOLANT as released) override."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from benchmark.deviations import Deviation
@@ -66,9 +67,16 @@ DEVIATIONS = (
               "the flattened d x d outer product is projected by a Linear layer to d",
               "outer product, softmax, max-pool to 64, FC"),
     Deviation("attention (3.4.1)", "SE-Net: squeeze, excitation, sigmoid gates",
-              "one FC-ReLU-FC excitation over the squeezed (B, 3); the sigmoid gates are normalised to a "
-              "distribution a = s / sum(s) so that Eq. 14's KL is defined",
+              "one bias-free FC(3->16)-ReLU-FC(16->3) excitation (SE-Net Eq. 3 has no bias; the width is "
+              "unstated and C/r < 1 for C = 3: 16 so that no seed starts with every unit dead) over the "
+              "squeezed (B, 3); the sigmoid gates are normalised to a distribution a = s / sum(s) so that "
+              "Eq. 14's KL is defined",
               "a 19-block 1-D SE-ResNet returning log-softmax weights that multiply the features"),
+    Deviation("finding: unguided attention (3.4.1)", "the SE attention weights each modality adaptively",
+              "the squeeze (a mean over L = 64) shrinks item differences by about sqrt(L), and a 3-channel gate "
+              "has a gain below 1: without Eq. 14's per-item target the attention stays nearly constant "
+              "(real MediaEval, w/o AGU: across-item std 0.003-0.028 vs 0.07-0.30 with AGU). Kept as the paper; "
+              "the free_attention variants drop the squeeze so the ablations can be read both ways", ""),
     Deviation("mixture KL (Eq. 11-12)", "KL between the batch mixtures q(z^v), q(z^t)",
               "each mixture replaced by the Gaussian with its mean and variance (the mixture KL has no "
               "closed form)", "no denominator at all"),
@@ -131,6 +139,12 @@ class CoolantConfig(ModelConfig):
     use_cmf: bool = True
     use_att: bool = True
     use_agu: bool = True
+    # the SE attention (3.4.1): bias-free excitation as SE-Net Eq. 3; hidden width unstated (C / r < 1
+    # for C = 3): 16, so that no seed starts with every unit dead (ModalityAttention says why); "none" =
+    # no squeeze, the excitation reads the (3 L) features (variant free_attention)
+    excitation_bias: bool = False
+    attention_hidden: int = 16
+    attention_squeeze: str = "mean"
     # behaviour of the public code (github wishever/COOLANT, twitter/)
     constant_logit_scale: bool = False  # logits * exp(0.07) (about 1.07) instead of learnable 1/tau
     soft_targets_raw_dot: bool = False  # Eq. 5 on raw (un-normalised) consistency embeddings
@@ -149,6 +163,10 @@ class CoolantConfig(ModelConfig):
     released_detection_module: bool = False
     released_se_blocks: int = 19
     released_prime_dim: int = 16
+    released_consistency_module: bool = False  # own encoders (FastCNN + image MLP) and BN towers, ITM-trained
+    normalise_detection_inputs: bool = False  # m^v, m^t L2-normalised before fusion/correlation and ambiguity
+    softplus_std: bool = False  # ambiguity encoders: std = softplus(raw) + 1e-7 instead of a clamped log var
+    sequential_steps: bool = False  # step the 3 optimisers one after the other, recomputing in between
     isolate_module_losses: bool = False  # each loss trains only its own module (code's 3 steps)
     three_optimizers: bool = False  # Adam / AdamW / Adam for consistency / contrastive / detection
     contrastive_weight_decay: float = 5e-4  # AdamW weight decay of the contrastive optimiser
@@ -161,12 +179,20 @@ class CoolantConfig(ModelConfig):
         if self.use_sem and not (self.use_itm and self.use_itc):
             raise ValueError("use_sem needs use_itm and use_itc (soft targets come from the consistency "
                              "module and soften the contrastive loss); set use_sem=False")
+        if self.attention_squeeze not in ("mean", "none"):
+            raise ValueError(f"attention_squeeze must be 'mean' (paper) or 'none' (free_attention); "
+                             f"got {self.attention_squeeze!r}")
         if self.itc_shared_image_negatives not in ("keep", "mask"):
             raise ValueError(f"itc_shared_image_negatives must be 'keep' or 'mask'; "
                              f"got {self.itc_shared_image_negatives!r}")
         if self.released_detection_module and not (self.use_att and self.use_cmf):
             raise ValueError("released_detection_module replaces the fusion and attention modules; it needs "
                              "use_att and use_cmf")
+        if self.sequential_steps and not (self.three_optimizers and self.isolate_module_losses):
+            raise ValueError("sequential_steps needs three_optimizers and isolate_module_losses (each step "
+                             "trains one module on its own loss)")
+        if self.released_consistency_module and not self.use_itm:
+            raise ValueError("released_consistency_module replaces the consistency module; it needs use_itm")
         if self.use_agu and not self.use_att:
             raise ValueError("use_agu needs use_att (the guidance loss targets the attention weights); "
                              "set use_agu=False")
@@ -225,27 +251,80 @@ class TwoTower(nn.Module):
 
 
 class ModalityAttention(nn.Module):
-    """Section 3.4.1: squeeze (mean over L) then excitation FC-ReLU-FC over the 3 modality channels."""
+    """Section 3.4.1: squeeze (mean over L) then SE excitation FC-ReLU-FC over the 3 modality channels.
 
-    def __init__(self, channels: int = 3, hidden: int = 3) -> None:
+    Why the unguided attention is nearly constant (issue 25; measured on real MediaEval: w/o AGU
+    attention across-item std 0.003-0.028, full model 0.07-0.30):
+      * paper-implied: the squeeze is a mean over the L = 64 positions, so item-to-item differences of
+        the features reach the excitation shrunk by about sqrt(L) (measured squeeze std 0.004-0.05), and
+        a 3 -> 3 -> 3 gate at its initial scale has a gain below 1 (sigmoid slope 1/4, a = s / sum(s)
+        divides by about 1.5): at initialisation the attention's across-item std is ~1e-3 of the
+        squeeze's, and only a target that differs per item (Eq. 14's g, i.e. AGU) or a large learned
+        gain makes it vary. That is the paper's design; it is kept in the default and declared, and
+        ``attention_squeeze="none"`` (variant ``free_attention``) lets the excitation read the features.
+      * ours, fixed: the excitation had biases (torch's default U(+-1/sqrt(3)), i.e. +-0.58 against
+        inputs that vary by 0.004-0.05), so a hidden unit with a negative bias was dead for every item
+        (2 of 3 on the synthetic set) and, receiving no gradient, stayed dead; with all three dead the
+        attention is exactly 1/3 for every item for good (a collapsed seed: 6 of 50 seeds at
+        initialisation on the constructed case of tests/benchmark/models/test_coolant_attention_spread.py).
+        SE-Net's excitation (Hu et al. 2018, Eq. 3: s = sigmoid(W2 ReLU(W1 z)), cited by the paper for
+        "more details") has no bias and neither do the released SE blocks. Bias-free alone still leaves
+        all 3 hidden units dead when the squeezed means sit off zero (4 of 50 seeds with means 0.3): the
+        hidden width is ours too (SE-Net's C / r is below 1 for C = 3, so the paper fixes nothing), and
+        16 units make a fully dead gate improbable (0 of 50). ``excitation_bias=True, attention_hidden=3``
+        is the old layer.
+    """
+
+    def __init__(self, channels: int = 3, hidden: int = 3, bias: bool = False, squeeze: str = "mean",
+                 length: int = 0) -> None:
         super().__init__()
-        self.excitation = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        if squeeze not in ("mean", "none"):
+            raise ValueError(f"attention_squeeze must be 'mean' (paper) or 'none' (free_attention); got {squeeze!r}")
+        self.squeeze = squeeze
+        width = channels if squeeze == "mean" else channels * length
+        self.excitation = nn.Sequential(nn.Linear(width, hidden, bias=bias), nn.ReLU(),
+                                        nn.Linear(hidden, channels, bias=bias))
 
     def forward(self, stacked: torch.Tensor, log_softmax: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return eq.attention_weights(self.excitation(eq.modality_squeeze(stacked)), log_softmax)
+        z = eq.modality_squeeze(stacked) if self.squeeze == "mean" else stacked.flatten(1)
+        return eq.attention_weights(self.excitation(z), log_softmax)
 
 
 class GaussianEncoder(nn.Module):
     """q(z|m) = N(mu(m), diag exp(log var(m))) (section 3.4.2)."""
 
-    def __init__(self, in_dim: int, z_dim: int) -> None:
+    def __init__(self, in_dim: int, z_dim: int, softplus_std: bool = False) -> None:
         super().__init__()
         self.net = _mlp(in_dim, in_dim, 2 * z_dim)
         self.z_dim = z_dim
+        self.softplus_std = softplus_std
 
     def forward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, log var). Ours: the second half is the log variance, clamped to [-10, 10]; released
+        (``softplus_std``, twitter/mymodel.py 125-128): it is a std through softplus(.) + 1e-7."""
         out = self.net(m)
-        return out[:, :self.z_dim], out[:, self.z_dim:].clamp(-10.0, 10.0)
+        mu, raw = out[:, :self.z_dim], out[:, self.z_dim:]
+        if self.softplus_std:
+            return mu, 2.0 * torch.log(F.softplus(raw) + 1e-7)
+        return mu, raw.clamp(-10.0, 10.0)
+
+
+class ReleasedConsistency(nn.Module):
+    """The released ``SimilarityModule`` (twitter/mymodel.py 75-110) less its unused classifier: its own
+    encoders over the raw features (FastCNN with per-branch batch norm, image MLP; as ``EncodingPart``)
+    and aligner towers Linear-BN-ReLU-Linear-BN-ReLU to the 64-d consistency space, trained by ITM."""
+
+    def __init__(self, dims: FeatureDims, out_dim: int) -> None:
+        super().__init__()
+        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, 128, dropout=0.5, batch_norm=True,
+                                     released_cnn=True)
+        self.text_aligner = mlp2(128, 128, out_dim, batch_norm=True)
+        self.image_aligner = mlp2(128, 128, out_dim, batch_norm=True)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image, text) consistency embeddings per item, (B, out_dim) each."""
+        text, image = self.encoding(batch["text_tokens"], batch["text_mask"], item_regions(batch).mean(dim=1))
+        return self.image_aligner(image), self.text_aligner(text)
 
 
 class ReleasedDetection(nn.Module):
@@ -254,15 +333,18 @@ class ReleasedDetection(nn.Module):
     Own CAFE encoders over the raw features (image: the mean of the regions, the released input being
     one pooled vector), two uni-modal MLPs each (64-d for the SE-ResNet, 16-d for the classifier), the
     correlation of the aligned vectors (softmax, max-pool, FC), a 1-D SE-ResNet over the (B, 64, 3)
-    stack returning log-softmax weights that multiply [image, text, correlation] (the released order is
-    text, image; the permutation only relabels channels), and a 96 -> 64 -> 64 -> 2 classifier with
-    batch norm as released.
+    stack returning log-softmax weights that multiply [text, image, correlation] in the released order
+    (``mymodel.py`` 228-234: the SE-ResNet's kernel-3 convolutions run over these three positions, so
+    the order is part of the model, not a relabelling), and a 96 -> 64 -> 64 -> 2 classifier with
+    batch norm as released. The text CNN is the released FastCNN (per-branch batch norm, max over the
+    zero padding too).
     """
 
     def __init__(self, dims: FeatureDims, aligned_dim: int, c: CoolantConfig) -> None:
         super().__init__()
         shared, prime = 128, c.released_prime_dim
-        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, shared, dropout=0.5, batch_norm=True)
+        self.encoding = CAFEEncoding(dims.text_dim, dims.image_dim, shared, dropout=0.5, batch_norm=True,
+                                     released_cnn=True)
         self.se_image = mlp2(shared, shared, aligned_dim, batch_norm=True)
         self.se_text = mlp2(shared, shared, aligned_dim, batch_norm=True)
         self.uni_image = mlp2(shared, shared, prime, batch_norm=True)
@@ -276,11 +358,11 @@ class ReleasedDetection(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], m_v: torch.Tensor, m_t: torch.Tensor,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(logits, the classifier's input, log attention (B, 3) in the order image, text, correlation)."""
+        """(logits, the classifier's input, log attention (B, 3) in the released order text, image, correlation)."""
         text, image = self.encoding(batch["text_tokens"], batch["text_mask"], item_regions(batch).mean(dim=1))
         correlation = self.correlation_fc(correlation_matrix_pool(m_t, m_v))
-        log_a = self.senet(torch.stack([self.se_image(image), self.se_text(text), correlation], dim=-1))
-        x = torch.cat([self.uni_image(image) * log_a[:, 0:1], self.uni_text(text) * log_a[:, 1:2],
+        log_a = self.senet(torch.stack([self.se_text(text), self.se_image(image), correlation], dim=-1))
+        x = torch.cat([self.uni_text(text) * log_a[:, 0:1], self.uni_image(image) * log_a[:, 1:2],
                        correlation * log_a[:, 2:3]], dim=-1)
         return self.classifier(x), x, log_a
 
@@ -302,6 +384,10 @@ class Coolant(DetectorModel):
     description: ClassVar[str] = "Cross-modal contrastive learning for multimodal fake news detection"
     paper: ClassVar[str] = "Wang et al., ACM MM 2023 (COOLANT)"
     deviations: ClassVar[tuple[Deviation, ...]] = DEVIATIONS
+    checked_against: ClassVar[tuple[str, ...]] = tuple(
+        f"wishever/COOLANT twitter/{f}@4dead9ba5442" for f in ("mymodel.py", "clip.py", "twitter.py", "SENet.py"))
+    activity_channels: ClassVar[dict[str, tuple[str, ...]]] = {"ambiguity": ("ambiguity",),
+                                                               "attention": ATTENTION_NAMES}
 
     def __init__(self, config: CoolantConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
@@ -309,7 +395,10 @@ class Coolant(DetectorModel):
         c = config
         self.image_encoder = UnimodalEncoder(dims.image_dim, c.hidden_dim, c.dropout)
         self.text_encoder = UnimodalEncoder(dims.text_dim, c.hidden_dim, c.dropout)
-        self.consistency = TwoTower(c.hidden_dim, c.shared_dim) if c.use_itm else None
+        if c.use_itm and c.released_consistency_module:
+            self.consistency: nn.Module | None = ReleasedConsistency(dims, c.shared_dim)
+        else:
+            self.consistency = TwoTower(c.hidden_dim, c.shared_dim) if c.use_itm else None
         self.contrastive = TwoTower(c.hidden_dim, c.aligned_dim) if c.use_itc else None
         if c.use_itc and not c.constant_logit_scale:
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.tau_init)))
@@ -324,43 +413,19 @@ class Coolant(DetectorModel):
         else:
             self.released = None
             self.fusion_proj = nn.Linear(d * d if c.use_cmf else 2 * d, d)
-            self.attention = ModalityAttention() if c.use_att else None
+            self.attention = (ModalityAttention(3, c.attention_hidden, c.excitation_bias, c.attention_squeeze, d)
+                              if c.use_att else None)
             self.classifier = nn.Sequential(
                 nn.Linear(3 * d, c.classifier_hidden), nn.ReLU(), nn.Dropout(c.dropout),
                 nn.Linear(c.classifier_hidden, 2))
         if c.use_agu:
-            self.ambiguity_image = GaussianEncoder(d, c.z_dim)
-            self.ambiguity_text = GaussianEncoder(d, c.z_dim)
+            self.ambiguity_image = GaussianEncoder(d, c.z_dim, c.softplus_std)
+            self.ambiguity_text = GaussianEncoder(d, c.z_dim, c.softplus_std)
             if c.detach_ambiguity_target:  # no loss reaches them (see the module docstring): frozen
                 self.ambiguity_image.requires_grad_(False)
                 self.ambiguity_text.requires_grad_(False)
         else:
             self.ambiguity_image = self.ambiguity_text = None
-        self._diag: dict[str, list[float]] = {}
-
-    # ---------------------------------------------------------------- diagnostics
-    def _accumulate(self, name: str, values: torch.Tensor) -> None:
-        """Running count / sum / sum of squares of a per-item quantity over the training epoch."""
-        v = values.detach().double()  # sums of squares: float32 loses small stds
-        acc = self._diag.setdefault(name, [0.0, 0.0, 0.0])
-        acc[0] += v.numel()
-        acc[1] += float(v.sum())
-        acc[2] += float(v.pow(2).sum())
-
-    def epoch_diagnostics(self) -> dict[str, float]:
-        """Mean and std over the epoch's training items of g and of each attention weight; resets.
-
-        Shows whether the guidance degenerates (g constant, attention pinned to one point).
-        """
-        out: dict[str, float] = {}
-        for name, (n, total, squares) in self._diag.items():
-            if n == 0:
-                continue
-            mean = total / n
-            out[f"{name}_mean" if name == "ambiguity" else name] = mean
-            out[f"{name}_std"] = math.sqrt(max(squares / n - mean * mean, 0.0))
-        self._diag = {}
-        return out
 
     # ---------------------------------------------------------------- pieces
     def logit_scale_value(self) -> torch.Tensor | float:
@@ -383,13 +448,17 @@ class Coolant(DetectorModel):
         return torch.unique(item_regions(batch).mean(dim=1), dim=0, return_inverse=True)[1]
 
     def _consistency_term(self, e_v: torch.Tensor, e_t: torch.Tensor, batch: dict[str, torch.Tensor],
-                          ) -> torch.Tensor:
-        """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``)."""
+                          embedded: bool = False) -> torch.Tensor:
+        """Eq. 1 on the per-batch D' (see ``coolant_losses.build_consistency_pairs``); ``embedded``: e_v,
+        e_t are already the per-item consistency embeddings (the released module's own encoders)."""
         c = self.config
         image_ids = self._image_ids(batch)
         text_idx, image_idx, y = eq.build_consistency_pairs(
             batch["label"], image_ids, shift=c.itm_shift, real_only=c.real_only_consistency_pairs)
-        s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
+        if embedded:
+            s_v, s_t = e_v[image_idx], e_t[text_idx]
+        else:
+            s_v, s_t = self.consistency(e_v[image_idx], e_t[text_idx])
         return eq.consistency_loss(s_v, s_t, y, margin=c.margin)
 
     # ---------------------------------------------------------------- forward
@@ -405,7 +474,12 @@ class Coolant(DetectorModel):
         has_labels = "label" in batch
 
         shared_v = shared_t = None
-        if self.consistency is not None:
+        if self.consistency is not None and c.released_consistency_module:
+            # its own encoders over the raw features: every item once, the pairs of D' gathered after
+            shared_v, shared_t = self.consistency(batch)
+            if has_labels:
+                losses["itm"] = self._consistency_term(shared_v, shared_t, batch, embedded=True)
+        elif self.consistency is not None:
             # isolated (as released): the consistency loss trains only its own MLPs
             src_v, src_t = (e_v.detach(), e_t.detach()) if c.isolate_module_losses else (e_v, e_t)
             if c.use_sem or self.contrastive is None:  # soft targets, or the aligned space w/o ITC
@@ -417,17 +491,24 @@ class Coolant(DetectorModel):
             m_v, m_t = self.contrastive(e_v, e_t)
             scale = self.logit_scale_value()
             logits = eq.similarity_logits(m_v, m_t, scale)
-            shared = self._image_ids(batch) if c.itc_shared_image_negatives == "mask" else None
-            losses["itc"] = eq.itc_loss(logits, shared)
+            if c.itc_shared_image_negatives == "mask":  # same-image pairs out of ITC, SEM and the soft targets
+                same_image = self._image_ids(batch)
+                logits = eq.mask_shared_images(logits, same_image)
+            losses["itc"] = eq.itc_loss(logits)
             if c.use_sem:
                 soft_scale = scale.detach() if torch.is_tensor(scale) else scale
-                s_v2t, s_t2v = eq.soft_targets(eq.similarity_logits(
-                    shared_v, shared_t, soft_scale, normalise=not c.soft_targets_raw_dot))
+                soft_logits = eq.similarity_logits(shared_v, shared_t, soft_scale,
+                                                   normalise=not c.soft_targets_raw_dot)
+                if c.itc_shared_image_negatives == "mask":
+                    soft_logits = eq.mask_shared_images(soft_logits, same_image)
+                s_v2t, s_t2v = eq.soft_targets(soft_logits)
                 losses["sem"] = eq.semantic_matching_loss(logits, s_v2t, s_t2v)
         else:
             m_v, m_t = shared_v, shared_t  # w/o ITC: the consistency space is the aligned space
         if c.isolate_module_losses:  # the code steps the detection optimiser on detection loss only
             m_v, m_t = m_v.detach(), m_t.detach()
+        if c.normalise_detection_inputs:  # the released CLIP module returns L2-normalised vectors (clip.py 98, 109)
+            m_v, m_t = F.normalize(m_v, dim=-1), F.normalize(m_t, dim=-1)
 
         if self.released is not None:
             logits_cls, x_tilde, log_a = self.released(batch, m_v, m_t)
@@ -442,20 +523,16 @@ class Coolant(DetectorModel):
             logits_cls = self.classifier(x_tilde)
 
         diagnostics: dict[str, torch.Tensor] = {}
-        if log_a is not None:
-            diagnostics["attention"] = log_a.detach().exp()
+        if log_a is not None:  # reported in ATTENTION_NAMES' order (the released module's is text, image, corr)
+            a = log_a.detach().exp()
+            diagnostics["attention"] = a[:, [1, 0, 2]] if self.released is not None else a
         if self.ambiguity_image is not None and log_a is not None:
             g = self.ambiguity(m_v, m_t)
             diagnostics["ambiguity"] = g.detach()
             target = eq.ambiguity_target(g, normalise=not c.unnormalised_kl_target)
             losses["ag"] = eq.attention_guidance_loss(log_a, target, code_direction=c.code_kl_direction,
                                                       detach_target=c.detach_ambiguity_target)
-        if self.training:
-            if "ambiguity" in diagnostics:
-                self._accumulate("ambiguity", diagnostics["ambiguity"])
-            if "attention" in diagnostics:
-                for k, name in enumerate(ATTENTION_NAMES):
-                    self._accumulate(name, diagnostics["attention"][:, k])
+        self.track_activity(diagnostics)  # epoch means / stds of g and a (benchmark.activity)
 
         if has_labels:
             losses["cls"] = eq.classification_loss(logits_cls, batch["label"])
@@ -496,12 +573,51 @@ class Coolant(DetectorModel):
                 groups["detection"].append(p)
         return {k: v for k, v in groups.items() if v}
 
+    @property
+    def steps_itself(self) -> bool:  # type: ignore[override]
+        return self.config.sequential_steps
+
+    def training_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
+                      autocast) -> ModelOutput:
+        """The released order (twitter.py 131-178): step the consistency optimiser on L_ITM; recompute
+        (soft targets from the updated consistency module) and step the contrastive one on
+        L_ITC + lambda L_SEM; recompute (m^v, m^t from the updated contrastive module) and step the
+        detection one on L_CLS + gamma L_AG. Returns the last pass with each term from its own pass."""
+        c = self.config
+        stages = {"consistency": lambda l: l["itm"], "contrastive": lambda l: l["itc"] + c.lambda_sem * l["sem"],
+                  "detection": lambda l: l["cls"] + c.gamma * l["ag"]}
+        terms = {"consistency": ("itm",), "contrastive": ("itc", "sem"), "detection": ("cls", "ag")}
+        names = self._optimizer_groups
+        if len(names) != len(optimizers):
+            raise ValueError(f"COOLANT sequential_steps: {len(optimizers)} optimisers for groups {names}; build "
+                             f"them with configure_optimizers()")
+        kept: dict[str, torch.Tensor] = {}
+        out = None
+        for i, (name, opt) in enumerate(zip(names, optimizers)):
+            opt.zero_grad(set_to_none=True)
+            self._activity_paused = i < len(names) - 1  # count g and a once per step (the last pass)
+            try:
+                with autocast():
+                    out = self(batch)
+            finally:
+                self._activity_paused = False
+            stages[name](out.losses).backward()
+            opt.step()
+            kept.update({k: out.losses[k].detach() for k in terms[name]})
+        assert out is not None
+        losses = {**{k: v.detach() for k, v in out.losses.items()}, **kept}
+        losses["total"] = eq.total_loss(losses["itm"], losses["itc"], losses["sem"], losses["cls"], losses["ag"],
+                                        c.lambda_sem, c.gamma)
+        out.losses = losses
+        return out
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One optimiser (paper: Adam 1e-3), or the released code's Adam / AdamW(5e-4) / Adam."""
         c = self.config
         if not c.three_optimizers:
             return super().configure_optimizers()
         optimisers = []
+        self._optimizer_groups = list(self.parameter_groups())
         for name, params in self.parameter_groups().items():
             if name == "contrastive":
                 optimisers.append(make_optimizer("adamw", params, c.lr, c.contrastive_weight_decay))

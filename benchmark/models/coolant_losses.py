@@ -82,18 +82,26 @@ def similarity_logits(image: torch.Tensor, text: torch.Tensor, scale: torch.Tens
     return scale * image @ text.t()
 
 
+def mask_shared_images(logits: torch.Tensor, image_ids: torch.Tensor) -> torch.Tensor:
+    """Off-diagonal pairs (i, j) showing the same image (``image_ids`` equal) set to -inf: out of the softmaxes.
+
+    Tweets often share an image, so pair (i, j), i != j, can be the same image with another text;
+    Eq. 3-4 (and the released code) count it as a negative. Config ``itc_shared_image_negatives="mask"``
+    removes those pairs from every softmax over the batch: the ITC and SEM logits and the soft targets.
+    """
+    same = image_ids.unsqueeze(0) == image_ids.unsqueeze(1)
+    same.fill_diagonal_(False)
+    return logits.masked_fill(same, float("-inf"))
+
+
 def itc_loss(logits: torch.Tensor, image_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 3-4: (L^{v->t} + L^{t->v}) / 2 with one-hot targets on the diagonal.
 
-    Tweets often share an image, so pair (i, j), i != j, can be the same image with another text;
-    Eq. 3-4 (and the released code) still count it as a negative. ``image_ids`` (B,) masks those
-    off-diagonal pairs out of both softmaxes (config ``itc_shared_image_negatives="mask"``).
+    ``image_ids`` (B,) masks same-image off-diagonal pairs out of both softmaxes (``mask_shared_images``).
     """
     target = torch.arange(logits.shape[0], device=logits.device)
     if image_ids is not None:
-        same = image_ids.unsqueeze(0) == image_ids.unsqueeze(1)
-        same.fill_diagonal_(False)
-        logits = logits.masked_fill(same, float("-inf"))
+        logits = mask_shared_images(logits, image_ids)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
@@ -113,7 +121,10 @@ def semantic_matching_loss(logits: torch.Tensor, s_v2t: torch.Tensor, s_t2v: tor
     n = logits.shape[0]
     log_p_v2t = logits.log_softmax(dim=1)
     log_p_t2v = logits.t().log_softmax(dim=1)
-    return -((s_v2t * log_p_v2t).sum() + (s_t2v * log_p_t2v).sum()) / (2 * n)
+    # 0 log 0 = 0: pairs masked out of both the logits and the targets (mask_shared_images) add nothing
+    v2t = torch.where(s_v2t > 0, s_v2t * log_p_v2t, 0.0)
+    t2v = torch.where(s_t2v > 0, s_t2v * log_p_t2v, 0.0)
+    return -(v2t.sum() + t2v.sum()) / (2 * n)
 
 
 # --------------------------------------------------------------------------------------------

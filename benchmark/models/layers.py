@@ -69,7 +69,9 @@ class TextCNN(nn.Module):
 
     Padding positions are zeroed before the convolution and excluded from the max (set to -inf): a
     window is valid when it starts on a real token and fits in the ``L`` slots of the batch (a text
-    shorter than a window gets the one window at its start, over zeros).
+    shorter than a window gets the one window at its start, over zeros). ``masked_pool=False`` (the
+    released COOLANT code) takes the max over every window, padding included, and ``batch_norm=True``
+    adds its per-branch BatchNorm1d between convolution and activation.
 
     Computed in ``length_groups`` groups of items of similar length (sorted by their last real
     token), each cut after its longest text plus ``max(window) - 1`` zero slots: every valid window
@@ -82,18 +84,23 @@ class TextCNN(nn.Module):
     """
 
     def __init__(self, in_dim: int, windows: Sequence[int], filters: int, activation: str = "relu",
-                 length_groups: int = 4) -> None:
+                 length_groups: int = 4, batch_norm: bool = False, masked_pool: bool = True) -> None:
         super().__init__()
         self.length_groups = int(length_groups)
         self.windows = [int(w) for w in windows]
         self.convs = nn.ModuleList([nn.Conv1d(in_dim, filters, w) for w in self.windows])
+        # the released COOLANT FastCNN (twitter/mymodel.py 16-24): Conv1d -> BatchNorm1d -> ReLU ->
+        # AdaptiveMaxPool1d per branch, the max taken over every slot, zero padding included
+        self.norms = nn.ModuleList([nn.BatchNorm1d(filters) for _ in self.windows]) if batch_norm else None
+        self.masked_pool = bool(masked_pool)
         self.act = ACTIVATIONS[activation]()
         self.out_dim = filters * len(self.windows)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.bool()
         n_items, length = mask.shape
-        if n_items <= 1 or self.length_groups <= 1:
+        # padding enters the batch-norm statistics and the unmasked max: only the full padded batch is exact
+        if n_items <= 1 or self.length_groups <= 1 or self.norms is not None or not self.masked_pool:
             return self._padded(tokens, mask)
         slot = torch.arange(length, device=mask.device)
         last = torch.where(mask, slot + 1, 0).amax(dim=1)  # slots through each item's last real token
@@ -108,13 +115,17 @@ class TextCNN(nn.Module):
     def _padded(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = (tokens * mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
         feats = []
-        for window, conv in zip(self.windows, self.convs):
+        for k, (window, conv) in enumerate(zip(self.windows, self.convs)):
             length = x.size(2)
             xx, mm = x, mask
             if length < window:
                 xx = F.pad(x, (0, window - length))
                 mm = F.pad(mask, (0, window - length))
-            h = self.act(conv(xx))  # (B, F, L - w + 1)
+            h = conv(xx)  # (B, F, L - w + 1)
+            h = self.act(self.norms[k](h) if self.norms is not None else h)
+            if not self.masked_pool:  # as released: the max over every window, padding included
+                feats.append(h.max(dim=2).values)
+                continue
             # a window is valid when it starts on a real token (covers at least one token)
             valid = mm[:, : h.size(2)]
             h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
@@ -136,9 +147,12 @@ class CAFEEncoding(nn.Module):
     """The released ``EncodingPart``: text CNN (1/2/4/8, 32 ch.) -> 64 -> 128, image -> 256 -> 128."""
 
     def __init__(self, text_dim: int, image_dim: int, shared_dim: int = 128, channels: int = 32,
-                 kernels: Sequence[int] = (1, 2, 4, 8), dropout: float = 0.5, batch_norm: bool = False) -> None:
+                 kernels: Sequence[int] = (1, 2, 4, 8), dropout: float = 0.5, batch_norm: bool = False,
+                 released_cnn: bool = False) -> None:
         super().__init__()
-        self.text_cnn = TextCNN(text_dim, kernels, channels, activation="relu")
+        # released_cnn: COOLANT's FastCNN, per-branch batch norm and the max over zero padding too
+        self.text_cnn = TextCNN(text_dim, kernels, channels, activation="relu", batch_norm=released_cnn,
+                                masked_pool=not released_cnn)
         self.text_shared = mlp2(self.text_cnn.out_dim, 64, shared_dim, dropout, batch_norm)
         self.image_shared = mlp2(image_dim, 256, shared_dim, dropout, batch_norm)
 

@@ -69,5 +69,26 @@ def test_report_lists_the_deviations_of_its_rows(tmp_path):
     from reports.build import suite_tables
     from reports.render import render_markdown
     text = render_markdown(suite_tables(SUITES.get("table2"), tmp_path)[0][1])
-    assert "Deviations of coolant (rows COOLANT, w/o ITM, w/o ITC, w/o CMF, w/o ATT, w/o AGU)" in text
+    assert ("Deviations of coolant (rows COOLANT, w/o ITM, w/o ITC, w/o CMF, w/o ATT, w/o AGU, "
+            "COOLANT (free attention), w/o AGU (free attention))") in text
     assert "w/o ATT and guidance" in text and "docs/deviations.md" in text
+
+
+# the released file each model was last read against line by line (issue 25); a model re-read against
+# other files (or a new commit) changes this list on purpose
+CHECKED_AGAINST = {
+    "coolant": ("wishever/COOLANT twitter/mymodel.py@4dead9ba5442", "wishever/COOLANT twitter/clip.py@4dead9ba5442",
+                "wishever/COOLANT twitter/twitter.py@4dead9ba5442", "wishever/COOLANT twitter/SENet.py@4dead9ba5442"),
+    "cafe": ("cyxanna/CAFE model.py@75610c746982", "cyxanna/CAFE train.py@75610c746982"),
+    "eann": ("yaqingwang/EANN-KDD18 src/EANN.py@dc1faf30368a",),
+    "mvae": ("dhruvkhattar/MVAE mvae.py@159b180a76b5",),
+}
+
+
+@pytest.mark.parametrize("model", sorted(CHECKED_AGAINST))
+def test_models_name_the_released_files_they_were_checked_against(model):
+    assert MODELS.get(model).checked_against == CHECKED_AGAINST[model]
+    document = render_document()
+    section = document.split(f"## {model}: ", 1)[1].split("\n## ", 1)[0]
+    for source in CHECKED_AGAINST[model]:
+        assert f"`{source}`" in section, (model, source)

@@ -48,10 +48,11 @@ def _test_g(features, **overrides) -> tuple[torch.Tensor, "object"]:
 def test_g_varies_per_item_and_is_logged_per_epoch(synthetic) -> None:
     g, result = _test_g(synthetic)
     assert g.std().item() > 0.01
-    for column in ("ambiguity_mean", "ambiguity_std", "attention_w_text", "attention_w_image",
-                   "attention_w_fusion"):
+    for column in ("ambiguity_mean", "ambiguity_std", "attention_w_text_mean", "attention_w_image_mean",
+                   "attention_w_fusion_mean", "attention_w_text_std", "val_activity_attention_w_text_std"):
         assert column in result.history.columns and result.history[column].notna().all()
-    weights = result.history[["attention_w_image", "attention_w_text", "attention_w_fusion"]].sum(axis=1)
+    weights = result.history[["attention_w_image_mean", "attention_w_text_mean",
+                              "attention_w_fusion_mean"]].sum(axis=1)
     assert weights.sub(1.0).abs().max() < 1e-4  # a is a distribution
 
 
