@@ -224,6 +224,19 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+# plan --------------------------------------------------------------------------------------------
+def cmd_plan(args) -> int:
+    import benchmark.data.catalog  # noqa: F401  (registers the datasets; torch-free)
+    import benchmark.suites  # noqa: F401
+    from reports.plan import plan_suite
+    suite = get_suite(args.suite)
+    data_root, _ = _data_root(args)
+    plan_suite(suite, data_root, _workdir(args), datasets=tuple(args.dataset or ()), folds=args.folds,
+               fold_by=args.fold_by, seeds=args.seeds, target=args.target, split=args.split,
+               on_missing_image=args.on_missing_image, keep_humor=args.keep_humor)
+    return 0
+
+
 # report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
     from benchmark.tracking import check_store
@@ -457,6 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
     _add_tracking(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("plan", help="before training: clusters, design effect, expected half-width and minimum "
+                                     "detectable difference of the split and a K-fold design, and the cheapest design "
+                                     "reaching --target")
+    p.add_argument("--suite", required=True)
+    _add_common(p)
+    _add_data(p)
+    p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
+    p.add_argument("--folds", type=at_least(2), default=5, help="K of the cross-validation design (default 5)")
+    p.add_argument("--fold-by", choices=("event", "publisher", "grouped", "image"), default=None,
+                   help="the groups of the folds (default: the dataset's, as `bench run --folds`)")
+    p.add_argument("--seeds", type=at_least(2), help="seeds of the designs shown (default: the suite's)")
+    p.add_argument("--target", type=float, default=0.03, help="wanted 95%% half-width of a row's accuracy (default 0.03)")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("report", help="rebuild tables and figures from the store alone")
     p.add_argument("--suite")

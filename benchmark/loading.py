@@ -123,6 +123,12 @@ def _loaded(dataset: str, options: RunOptions, limit: int | None, say: Say,
     return splits
 
 
+def read_splits(dataset: str, options: RunOptions, limit: int | None = None, say: Say = _print) -> DatasetSplits:
+    """The dataset as read and capped: no encoders, no folds, no torch (``bench plan`` reads clusters
+    from it before anything is trained)."""
+    return _loaded(dataset, options, limit, say, None)
+
+
 _FOLD_PLANS: dict[tuple, Any] = {}
 
 

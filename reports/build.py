@@ -10,9 +10,9 @@ import hashlib
 import json
 import logging
 import re
+import statistics
 from pathlib import Path
 
-from benchmark.data.schema import split_title
 from benchmark.deviations import footnote_lines
 from benchmark.registry import SUITES, load_plugins
 from benchmark.suites.resolve import suite_config_fingerprint, suite_rows
@@ -21,8 +21,8 @@ from reports.records import CellRecord
 from reports.reference import NOVEMOFAKE_CLAIMS, load_reference, reference_lookup
 from reports.render import IndexEntry, render_latex, render_markdown, write_index, write_table
 from reports.store import LeftOut, load_cells, load_records, suite_invocation_tags
-from reports.tables import (TableData, difference_table, mcnemar_table, metric_table, module_activity_lines,
-                            protocol_gap_table)
+from reports.tables import (TableData, design_text, difference_table, mcnemar_table, metric_table,
+                            module_activity_lines, protocol_gap_table)
 
 log = logging.getLogger(__name__)
 SYNTHETIC_NOTE = ("SYNTHETIC DATA: these numbers come from the embedded synthetic set, not from the papers' "
@@ -88,20 +88,45 @@ def _per_dataset(records: list[CellRecord], value) -> str:
 
 
 def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
-    """Synthetic warning; the split and the encoders named per dataset slot (they differ by language)."""
+    """Synthetic warning; the design (split or cross-validation) and the encoders named per dataset slot
+    (they differ by language); under cross-validation, each row's fold-to-fold spread."""
     if any(r.data_source == "synthetic" for r in records):
         table.header.insert(0, SYNTHETIC_NOTE)
     if records:
         encoders = _per_dataset(records, lambda r: r.tags.get("encoders") or "not recorded")
         table.header = [f"Encoders: {encoders}" if line.startswith("Encoders: ") else line for line in table.header]
-        table.header.append("Split: " + _per_dataset(records, lambda r: (
-            f"{split_title(r.tags['split'])} (cluster unit {r.tags.get('cluster_unit', 'image')})"
-            if r.tags.get("split") else "not recorded")))
+        table.header.append("Design: " + _per_dataset(records, lambda r: (
+            f"{design_text(r)} (cluster unit {r.tags.get('cluster_unit', 'image')})")))
         table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
+        spread = fold_spread_lines(records)
+        if spread:
+            table.footnotes.append("Fold-to-fold spread of accuracy (each fold's test accuracy; range over folds, "
+                                   "mean over seeds of the folds' standard deviation): " + "; ".join(spread) + ".")
         emotion = [r for r in records if "emotion_val_accuracy" in r.prepare_metrics]
         if emotion:
             table.header.append(emotion_header(emotion))
     return table
+
+
+def fold_spread_lines(records: list[CellRecord]) -> list[str]:
+    """'row on slot: folds 0.61-0.93, sd 0.11 (3 seeds)' for every row pooled from cross-validation folds."""
+    by_cell: dict[tuple[str, str], list[list[float]]] = {}
+    for r in records:
+        if r.status == "FINISHED" and r.tags.get("fold_accuracy"):
+            by_cell.setdefault((r.row, r.dataset), []).append(json.loads(r.tags["fold_accuracy"]))
+    out = []
+    for (row, slot), seeds in sorted(by_cell.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        flat = [a for seed in seeds for a in seed]
+        sds = [statistics.stdev(seed) for seed in seeds if len(seed) > 1]
+        out.append(f"{row} on {slot}: folds {min(flat):.3f}-{max(flat):.3f}"
+                   + (f", sd {statistics.fmean(sds):.3f}" if sds else "") + f" ({len(seeds)} seed(s))")
+    return out
+
+
+def table_metrics(metrics) -> list[str]:
+    """A suite's metrics, then the cluster-weighted form of each that has one (``accuracy@cluster`` ...)."""
+    from benchmark.metrics import CLUSTER_SUFFIX, CLUSTER_WEIGHTED
+    return [*metrics, *(m + CLUSTER_SUFFIX for m in metrics if m in CLUSTER_WEIGHTED)]
 
 
 def emotion_header(records: list[CellRecord]) -> str:
@@ -145,7 +170,7 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         paper_only = _paper_only_rows(suite)
         rows = [r.label for r in suite_rows(suite)] + paper_only
         ref_row = suite.reference_row if suite.reference_row in rows else None
-        table = metric_table(records, rows, datasets, list(suite.metrics), reference=reference,
+        table = metric_table(records, rows, datasets, table_metrics(suite.metrics), reference=reference,
                              reference_row=ref_row, missing=missing, paper_only=paper_only,
                              title=_title(suite, records, protocol), name=suite.name,
                              dataset_labels={slot.id: slot.label for slot in suite.datasets},

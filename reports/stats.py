@@ -16,6 +16,12 @@ accuracy 0.10-0.15 observed). Two questions are therefore kept apart and named i
   seed-wide part is present). Any metric enters through per-item pseudo-values
   (:func:`pseudo_values`).
 
+Each count metric has a second, cluster-weighted form (``accuracy@cluster``; the list is
+:data:`benchmark.metrics.CLUSTER_WEIGHTED`): every item weighted by 1 / (its cluster's size), so every
+cluster counts once. Both estimands treat it the same way with the clusters as units of equal weight:
+its cluster-level pseudo-values (weighted means of the item pseudo-values) enter :func:`crossed_variance`
+with sizes all 1, so the CR2 factor and the Bell-McCaffrey df (G − 1) are those of equal clusters.
+
 A verdict against a paper's single run uses the single-run prediction interval and an equivalence test
 (:func:`paper_verdict`); a stated difference is "reproduced" only when an interval excludes 0 on its side
 (:func:`claim_verdict`); minimum detectable differences use the test's own SE, df and Holm's first step
@@ -67,6 +73,8 @@ import numpy as np
 from scipy import stats as _sps
 from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
 from statsmodels.stats.multitest import multipletests
+
+from benchmark.metrics import CLUSTER_METRIC_NAMES, METRIC_NAMES, cluster_weights, split_metric
 
 __all__ = [
     "METRICS", "COUNT_METRICS", "ClusterSummary", "McNemarResult", "PairedTestResult", "Interval",
@@ -154,11 +162,10 @@ def _counts_metric(name: str, tp, fp, fn, tn) -> np.ndarray:
     return table[name]()
 
 
-#: metrics computed from confusion counts (same definitions as benchmark.metrics)
-COUNT_METRICS = ("accuracy", "balanced_accuracy", "fake_precision", "fake_recall", "fake_f1", "real_precision",
-                 "real_recall", "real_f1", "macro_f1", "micro_f1", "weighted_f1")
-#: every metric the statistics here handle; roc_auc needs p_fake
-METRICS = (*COUNT_METRICS, "roc_auc")
+#: metrics computed from confusion counts (benchmark.metrics.METRIC_NAMES, same definitions, but ROC-AUC)
+COUNT_METRICS = tuple(m for m in METRIC_NAMES if m != "roc_auc")
+#: every metric the statistics here handle; roc_auc needs p_fake, the "@cluster" forms need clusters
+METRICS = (*COUNT_METRICS, "roc_auc", *CLUSTER_METRIC_NAMES)
 
 MetricArg = str
 
@@ -202,9 +209,20 @@ def _check_metric(metric: MetricArg, has_scores: bool) -> None:
         raise ValueError("roc_auc needs p_fake (the predicted probability of 'fake') for every seed")
 
 
+def _item_weights(metric: str, clusters, n_items: int) -> tuple[str, np.ndarray]:
+    """(base metric, item weights): all 1 for an item-weighted metric, 1 / cluster size for "@cluster"
+    (``clusters`` None: every item its own cluster, so both forms agree)."""
+    base, by_cluster = split_metric(metric)
+    if not by_cluster or clusters is None:
+        return base, np.ones(n_items)
+    if np.asarray(clusters).size != n_items:
+        raise ValueError(f"clusters must give one key per item ({n_items}); got {np.asarray(clusters).size}")
+    return base, cluster_weights(clusters)
+
+
 def _weighted_metric_by_seed(metric: str, y_true: np.ndarray, preds: np.ndarray, scores: np.ndarray | None,
                              weights: np.ndarray) -> np.ndarray:
-    """Metric value for every (resample, seed): item ``weights`` (R, n) -> array (R, S)."""
+    """Metric value for every (resample, seed): item ``weights`` (R, n) -> array (R, S) (a base metric name)."""
     if metric == "roc_auc":
         return np.stack([_weighted_auc(y_true, sc, weights) for sc in scores], axis=1)
     yt = (y_true == 1)[None, :]
@@ -213,13 +231,15 @@ def _weighted_metric_by_seed(metric: str, y_true: np.ndarray, preds: np.ndarray,
     return _counts_metric(metric, *counts)
 
 
-def metric_from_predictions(y_true, y_pred, metric: MetricArg, p_fake=None) -> float:
-    """One metric for one prediction vector (fake = 1); ``p_fake`` is needed for roc_auc."""
+def metric_from_predictions(y_true, y_pred, metric: MetricArg, p_fake=None, clusters=None) -> float:
+    """One metric for one prediction vector (fake = 1); ``p_fake`` is needed for roc_auc, ``clusters``
+    (one key per item) for the "@cluster" forms."""
     y_true = np.asarray(y_true, dtype=int).ravel()
     _check_metric(metric, p_fake is not None)
     preds = _as_seed_matrix(y_pred, y_true.size)
     scores = None if p_fake is None else _as_seed_matrix(p_fake, y_true.size, "p_fake", float)
-    return float(_weighted_metric_by_seed(metric, y_true, preds, scores, np.ones((1, y_true.size)))[0, 0])
+    base, w = _item_weights(metric, clusters, y_true.size)
+    return float(_weighted_metric_by_seed(base, y_true, preds, scores, w[None, :])[0, 0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,11 +305,15 @@ def cluster_summary(values, clusters) -> ClusterSummary:
 # pseudo-values: every metric as a mean over items
 
 
-def _count_pseudo(metric: str, y_true: np.ndarray, preds: np.ndarray) -> np.ndarray:
+def _count_pseudo(metric: str, y_true: np.ndarray, preds: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """psi_si = m_s + W·dm_s/dcount_{cell(i)} with counts weighted by ``weights`` (W their sum; default 1 each):
+    the ``weights``-weighted mean of psi is the metric exactly (the metric does not change when every count
+    is scaled, so Σ_k count_k·dm/dcount_k = 0)."""
     yt = (y_true == 1)[None, :]
     yp = preds == 1
+    w = np.ones(y_true.size) if weights is None else np.asarray(weights, dtype=float)
     cells = np.stack([yt & yp, ~yt & yp, yt & ~yp, ~yt & ~yp])  # (4, S, n): tp, fp, fn, tn
-    counts = cells.sum(axis=2).astype(float).T  # (S, 4)
+    counts = (cells * w).sum(axis=2).astype(float).T  # (S, 4)
     base = _counts_metric(metric, *counts.T)
     step = 1e-4
     grads = np.empty_like(counts)
@@ -298,7 +322,7 @@ def _count_pseudo(metric: str, y_true: np.ndarray, preds: np.ndarray) -> np.ndar
         e[k] = step
         grads[:, k] = (_counts_metric(metric, *(counts + e).T) - _counts_metric(metric, *(counts - e).T)) / (2 * step)
     kind = np.argmax(cells, axis=0)  # (S, n): the confusion cell of each item
-    return base[:, None] + y_true.size * np.take_along_axis(grads, kind, axis=1)
+    return base[:, None] + float(w.sum()) * np.take_along_axis(grads, kind, axis=1)
 
 
 def _auc_pseudo(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -319,8 +343,11 @@ def _auc_pseudo(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def pseudo_values(y_true, y_pred_by_seed, metric: MetricArg = "accuracy", p_fake_by_seed=None) -> np.ndarray:
-    """Per-seed, per-item pseudo-values (S, n) whose mean over items is that seed's metric.
+def pseudo_values(y_true, y_pred_by_seed, metric: MetricArg = "accuracy", p_fake_by_seed=None,
+                  clusters=None) -> np.ndarray:
+    """Per-seed, per-item pseudo-values (S, n) whose mean over items is that seed's metric (for an
+    "@cluster" metric: whose mean with item weights 1 / cluster size, i.e. the mean over clusters of the
+    clusters' means, is that seed's metric).
 
     Why: the cluster-robust variance below needs the metric as a sum over items. psi_si = m_s + n·dm_s/dw_i,
     the metric plus the item's influence (derivative with respect to the item's weight; Efron & Tibshirani
@@ -336,7 +363,8 @@ def pseudo_values(y_true, y_pred_by_seed, metric: MetricArg = "accuracy", p_fake
     preds = _as_seed_matrix(y_pred_by_seed, y_true.size)
     if metric == "roc_auc":
         return _auc_pseudo(y_true, _as_seed_matrix(p_fake_by_seed, y_true.size, "p_fake_by_seed", float))
-    return _count_pseudo(metric, y_true, preds)
+    base, w = _item_weights(metric, clusters, y_true.size)
+    return _count_pseudo(base, y_true, preds, w)
 
 
 def cluster_sums(values, clusters) -> tuple[np.ndarray, np.ndarray]:
@@ -555,7 +583,12 @@ def crossed_interval(sums_by_row: Sequence[np.ndarray], sizes, coefs: Sequence[f
 
 
 def _cell_sums(y_true, preds, clusters, metric, p_fake):
-    return cluster_sums(pseudo_values(y_true, preds, metric, p_fake), clusters)
+    """Per-(seed, unit) pseudo-value sums and unit sizes for :func:`crossed_variance`: the clusters with
+    their item counts, or for an "@cluster" metric the clusters' weighted means with sizes 1 (equal weights)."""
+    sums, sizes = cluster_sums(pseudo_values(y_true, preds, metric, p_fake, clusters), clusters)
+    if split_metric(metric)[1]:
+        return sums / sizes, np.ones_like(sizes)
+    return sums, sizes
 
 
 def row_intervals(y_true, y_pred_by_seed, metric: MetricArg = "accuracy", clusters=None, *, p_fake_by_seed=None,
@@ -569,7 +602,7 @@ def row_intervals(y_true, y_pred_by_seed, metric: MetricArg = "accuracy", cluste
     y_true = np.asarray(y_true, dtype=int).ravel()
     sums, sizes = _cell_sums(y_true, y_pred_by_seed, clusters, metric, p_fake_by_seed)
     if seed_values is None:
-        seed_values = sums.sum(axis=1) / y_true.size
+        seed_values = sums.sum(axis=1) / sizes.sum()
     return seed_interval(seed_values, alpha, sizes.size), crossed_interval([sums], sizes, alpha=alpha)
 
 
@@ -591,8 +624,8 @@ def compare_rows(y_true, pred_a, pred_b, metric: MetricArg = "accuracy", cluster
     y_true = np.asarray(y_true, dtype=int).ravel()
     sa, sizes = _cell_sums(y_true, pred_a, clusters, metric, p_fake_a)
     sb, _ = _cell_sums(y_true, pred_b, clusters, metric, p_fake_b)
-    va = sa.sum(axis=1) / y_true.size if values_a is None else values_a
-    vb = sb.sum(axis=1) / y_true.size if values_b is None else values_b
+    va = sa.sum(axis=1) / sizes.sum() if values_a is None else values_a
+    vb = sb.sum(axis=1) / sizes.sum() if values_b is None else values_b
     crossed = crossed_interval([sa, sb], sizes, (1.0, -1.0), alpha)
     d_g = cluster_differences(y_true, pred_a, pred_b, clusters)
     diff = float(np.mean(va) - np.mean(vb))

@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import classification_metrics, metric_label
+from benchmark.data.schema import split_title
+from benchmark.metrics import classification_metrics, cluster_weighted_metrics, metric_label, split_metric
 from reports.records import CellRecord
 from reports.reference import DifferenceClaim
 from reports.stats import (DEFAULT_MARGIN_POINTS, ESTIMAND_CLUSTERS, ESTIMAND_CROSSED, ESTIMAND_SEEDS, MIN_SEEDS,
@@ -116,6 +117,20 @@ class PredictionMatrix:
     @property
     def n_clusters(self) -> int:
         return len(set(self.clusters.tolist())) if self.clusters is not None else len(self.item_ids)
+
+
+def design_text(rec: CellRecord) -> str:
+    """The evaluation design of a stored cell, for headers and ``table.csv``: the split it was tested on,
+    or "K-fold cross-validation by X" for a pooled cross-validation record (``design.fold`` tag)."""
+    split = rec.tags.get("split") or ""
+    if "design.fold" in rec.tags or "fold_accuracy" in rec.tags:
+        k, _, by = split.partition("-fold by ")
+        what = f"{k}-fold cross-validation by {by}" if by else f"cross-validation ({split or 'folds not recorded'})"
+        return f"{what} (out-of-fold predictions pooled per seed)"
+    if not split:
+        return "split not recorded"
+    title = split_title(split)
+    return title if "split" in title else f"{title} split"
 
 
 def _label(rec: CellRecord) -> str:
@@ -213,10 +228,17 @@ def _split(records: Iterable[CellRecord], dataset: str, row: str) -> tuple[list[
 
 def _metric_values(recs: Sequence[CellRecord], metric: str) -> list[float]:
     """The stored test metric of each seed, re-scored from predictions.csv where a run did not log it
-    (e.g. balanced accuracy and ROC-AUC of runs stored before they were logged)."""
+    (e.g. balanced accuracy and ROC-AUC of runs stored before they were logged); the cluster-weighted
+    ("@cluster") metrics always from predictions.csv and its ``cluster`` column."""
     out = []
     for r in recs:
-        if metric in r.metrics and r.metrics[metric] is not None and not math.isnan(float(r.metrics[metric])):
+        if split_metric(metric)[1]:
+            df = r.predictions
+            if "cluster" not in df.columns:
+                raise ValueError(f"{_label(r)}: predictions.csv has no cluster column, so {metric} cannot be "
+                                 "computed (stored before clusters were recorded; re-run the suite)")
+            out.append(cluster_weighted_metrics(df["y_true"], df["y_pred"], df["cluster"].astype(str))[metric])
+        elif metric in r.metrics and r.metrics[metric] is not None and not math.isnan(float(r.metrics[metric])):
             out.append(float(r.metrics[metric]))
         else:
             df = r.predictions
@@ -332,12 +354,16 @@ class DatasetClusters:
     mdd_single: float = math.nan  # one row vs a fixed value, estimand (b) (median over rows)
     mdd_crossed: float = math.nan  # between two rows, estimand (b) (median over this table's pairs)
     mdd_seeds: float = math.nan  # between two rows, estimand (a)
+    mdd_single_cluster: float = math.nan  # the same for accuracy@cluster (clusters weighted equally)
+    mdd_crossed_cluster: float = math.nan
 
     def line(self) -> str:
         s = self.summary
+        kish = 1.0 / float(np.sum((self.sizes / self.sizes.sum()) ** 2)) if self.sizes.size else math.nan
         txt = (f"Clusters ({self.dataset}): unit {self.unit}, {s.n_clusters} clusters over {s.n_items} test items "
                f"(largest {100 * s.largest_share:.1f}%); design effect {_f(s.design_effect, 2)}, effective n "
-               f"{_f(s.effective_n, 0)}. Minimum accuracy difference detectable at 80% power (two-sided, α = 0.05 "
+               f"{_f(s.effective_n, 0)}; Kish effective clusters {_f(kish, 1)} item-weighted, {s.n_clusters} "
+               f"cluster-weighted. Minimum accuracy difference detectable at 80% power (two-sided, α = 0.05 "
                f"Holm-adjusted over {self.n_comparisons} comparison(s), from each test's own SE and df): ")
         parts = []
         if np.isfinite(self.mdd_crossed):
@@ -346,6 +372,10 @@ class DatasetClusters:
             parts.append(f"±{_f(self.mdd_seeds)} between two rows (a)")
         if np.isfinite(self.mdd_single):
             parts.append(f"±{_f(self.mdd_single)} for one row vs a fixed value (b)")
+        if np.isfinite(self.mdd_crossed_cluster):
+            parts.append(f"accuracy@cluster: ±{_f(self.mdd_crossed_cluster)} between two rows (b)")
+        if np.isfinite(self.mdd_single_cluster):
+            parts.append(f"accuracy@cluster: ±{_f(self.mdd_single_cluster)} for one row vs a fixed value (b)")
         return txt + (", ".join(parts) if parts else "n/a (no interval)") + "."
 
     def clusters_note(self, alpha: float = 0.05) -> str | None:
@@ -372,7 +402,8 @@ class DatasetClusters:
 
 def dataset_clusters(dataset: str, mats: Sequence[PredictionMatrix], comparisons: Sequence[Comparison] = (),
                      rows: Sequence[Interval] = (), n_comparisons: int = 1, alpha: float = 0.05,
-                     power: float = 0.8) -> DatasetClusters:
+                     power: float = 0.8, *, comparisons_by_cluster: Sequence[Comparison] = (),
+                     rows_by_cluster: Sequence[Interval] = ()) -> DatasetClusters:
     """Cluster summary of one dataset from its rows' matrices (design effect of per-item correctness
     averaged over every row and seed) and minimum detectable differences from the table's own tests:
     medians over this dataset's comparisons (estimands (a) and (b)) and rows (vs a fixed value)."""
@@ -391,7 +422,8 @@ def dataset_clusters(dataset: str, mats: Sequence[PredictionMatrix], comparisons
     units = sorted({mm.cluster_unit for mm in mats})
     return DatasetClusters(dataset, ", ".join(units), all(mm.clusters_stored for mm in mats), summary, sizes, m,
                            med(rows, 1), med([c.crossed for c in comparisons], m),
-                           med([c.seeds for c in comparisons], m))
+                           med([c.seeds for c in comparisons], m), med(rows_by_cluster, 1),
+                           med([c.crossed for c in comparisons_by_cluster], max(1, len(comparisons_by_cluster))))
 
 
 def _seed_warning(pairs: Sequence[tuple[str, int, int]]) -> str | None:
@@ -467,6 +499,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
 
     # -- comparisons with the reference row, Holm across the whole table per estimand ------------
     tests: dict[tuple[str, str], Any] = {}  # (dataset, row) -> Comparison | str (why not)
+    by_cluster = "accuracy@cluster" in metrics  # then the paired column also tests accuracy@cluster
+    tests_c: dict[tuple[str, str], Comparison] = {}
     matrices: dict[tuple[str, str], PredictionMatrix | str] = {}
     seed_pairs: list[tuple[str, int, int]] = []
     for d in datasets:
@@ -493,6 +527,9 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                         _same_items(cur, ref, f"{row!r} vs {reference_row!r} on {d!r}")
                         tests[(d, row)] = compare_rows(cur.y_true, cur.y_pred, ref.y_pred, "accuracy",
                                                        _pair_clusters(ref, cur), alpha=alpha)
+                        if by_cluster and cur.clusters_stored and ref.clusters_stored:
+                            tests_c[(d, row)] = compare_rows(cur.y_true, cur.y_pred, ref.y_pred, "accuracy@cluster",
+                                                             _pair_clusters(ref, cur), alpha=alpha)
                         seed_pairs.append((f"{row} vs {reference_row} on {d}", ref.y_pred.shape[0],
                                            cur.y_pred.shape[0]))
                     except ValueError as exc:
@@ -501,27 +538,34 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
     adj_b = dict(zip(tested, holm([tests[k].crossed.p_value for k in tested]))) if tested else {}
     with_a = [k for k in tested if tests[k].seeds is not None]
     adj_a = dict(zip(with_a, holm([tests[k].seeds.p_value for k in with_a]))) if with_a else {}
+    adj_c = dict(zip(tests_c, holm([c.crossed.p_value for c in tests_c.values()]))) if tests_c else {}
 
     footnotes: list[str] = []
     out_rows: list[TableRow] = []
     row_ivs: dict[str, list[Interval]] = {d: [] for d in datasets}
+    row_ivs_c: dict[str, list[Interval]] = {d: [] for d in datasets}
     for row in rows:
         cells: list[Cell] = []
         for d in datasets:
             fin, fail = _split(relevant, d, row)
             reason = missing.get((d, row), missing.get((d, "*")))
-            mark = significance_mark(adj_b.get((d, row)))
             if fail and fin:
                 footnotes.append(f"{row} on {d}: seed(s) {', '.join(str(r.seed) for r in fail)} "
                                  f"{_failed_text(fail)}; the cell uses the {len(fin)} finished seed(s).")
             mat = matrices.get((d, row))
             if fin and isinstance(mat, str):
                 footnotes.append(f"{row} on {d}: no interval — {mat}")
+            design = design_text(fin[0]) if fin else ""
             for m in metrics:
                 paper = reference(d, row, m) if reference is not None else None
-                base = {"dataset": d, "metric": m, "paper": paper}
+                base = {"dataset": d, "metric": m, "paper": paper, **({"design": design} if design else {})}
+                mark = significance_mark((adj_c if split_metric(m)[1] else adj_b).get((d, row)))
+                try:
+                    values = _metric_values(fin, m) if fin else []
+                except ValueError as exc:  # a cluster-weighted metric of runs without a cluster column
+                    cells.append(Cell(f"n/a: {exc}", {**base, "status": "not available", "reason": str(exc)}))
+                    continue
                 if fin:
-                    values = _metric_values(fin, m)
                     mean, std = aggregate_over_seeds(values)
                     iv_a = iv_b = None
                     if isinstance(mat, PredictionMatrix) and (m != "roc_auc" or mat.p_fake is not None):
@@ -531,8 +575,8 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
                                                        seed_values=values, alpha=alpha)
                         except ValueError as exc:  # e.g. ROC-AUC on a test split with one class, one cluster
                             footnotes.append(f"{row} on {d}, {m}: no interval — {exc}")
-                        if m == "accuracy" and iv_b is not None:
-                            row_ivs[d].append(iv_b)
+                        if m in ("accuracy", "accuracy@cluster") and iv_b is not None:
+                            (row_ivs if m == "accuracy" else row_ivs_c)[d].append(iv_b)
                     lines = [f"{_mean_std(mean, std, len(fin))}{(' ' + mark) if mark else ''}"]
                     vals = {**base, "status": "ok",
                             "cluster_unit": mat.cluster_unit if isinstance(mat, PredictionMatrix) else "",
@@ -571,7 +615,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
         if reference_row is not None:
             for d in datasets:
                 cells.append(_paired_cell(row, d, reference_row, tests.get((d, row)), adj_a.get((d, row)),
-                                          adj_b.get((d, row))))
+                                          adj_b.get((d, row)), tests_c.get((d, row)), adj_c.get((d, row))))
         out_rows.append(TableRow(row, cells))
 
     # -- what each dataset's test set can tell ----------------------------------------------------
@@ -580,18 +624,29 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
         mats = [mm for (dd, _), mm in matrices.items() if dd == d and not isinstance(mm, str)]
         if mats:
             comps = [tests[k] for k in tested if k[0] == d]
-            clusters_by_d[d] = dataset_clusters(d, mats, comps, row_ivs[d], max(1, len(tested)), alpha)
+            clusters_by_d[d] = dataset_clusters(d, mats, comps, row_ivs[d], max(1, len(tested)), alpha,
+                                                comparisons_by_cluster=[c for k, c in tests_c.items() if k[0] == d],
+                                                rows_by_cluster=row_ivs_c[d])
 
     if reference_row is not None:
         footnotes.append(
             f"Paired column: Δacc = row − {reference_row} (seed means); (a) Welch's t over seeds, (b) the crossed "
             f"clusters x seeds t-test of the same difference; p-values Holm-adjusted per estimand across the "
             f"{len(tested)} comparison(s) of this table; * / ** = (b) Holm p < 0.05 / < 0.01. 'k of G clusters "
-            f"differ' counts clusters on which the rows' seed-averaged correctness differs.")
+            f"differ' counts clusters on which the rows' seed-averaged correctness differs."
+            + (f" '@cluster' lines: the same tests of accuracy@cluster (Holm across its {len(tests_c)} "
+               f"comparison(s)); * / ** on @cluster cells follow them." if tests_c else ""))
         warn = _seed_warning(seed_pairs)
         if warn:
             footnotes.append(warn)
         footnotes += [n for c in clusters_by_d.values() if (n := c.clusters_note(alpha))]
+    if any(split_metric(m)[1] for m in metrics):
+        footnotes.append(
+            "Two weightings: columns without '@cluster' weight every test item equally (the papers' metrics: "
+            "'accuracy on a new post'); '@cluster' columns weight every cluster (the unit named in the header: "
+            "image, event or publisher) equally, each item by 1 / its cluster's size ('accuracy on a new image'), "
+            "which counts independent evidence. Their intervals treat the clusters' means as equal units "
+            "(Bell-McCaffrey df = clusters − 1); the papers report no @cluster values.")
     if reference is not None:
         footnotes.append(_verdict_rule(margin_points) + " Δ = reproduced mean − paper.")
     footnotes += [n for c in clusters_by_d.values() if (n := c.fallback_note())]
@@ -603,7 +658,7 @@ def metric_table(records: Sequence[CellRecord], rows: Sequence[str], datasets: S
 
 
 def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj_a: float | None,
-                 p_adj_b: float | None) -> Cell:
+                 p_adj_b: float | None, res_c: Comparison | None = None, p_adj_c: float | None = None) -> Cell:
     if row == reference_row:
         return Cell("reference", {})
     if res is None:
@@ -618,7 +673,15 @@ def _paired_cell(row: str, d: str, reference_row: str, res: Any, p_adj_a: float 
     line_b = f"{_interval_text('(b)', b, True)} p = {_p(b.p_value)}, Holm {_p(p_adj_b)}{(' ' + mark) if mark else ''}"
     text = (f"Δacc {_f(res.difference, signed=True)}\n{line_a}\n{line_b}\n"
             f"{res.n_discordant_clusters} of {res.n_clusters} clusters differ")
-    return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row,
+    extra: dict[str, Any] = {}
+    if res_c is not None:
+        mark_c = significance_mark(p_adj_c)
+        text += (f"\n@cluster: Δacc {_f(res_c.difference, signed=True)} "
+                 f"{_interval_text('(b)', res_c.crossed, True)} p = {_p(res_c.crossed.p_value)}, "
+                 f"Holm {_p(p_adj_c)}{(' ' + mark_c) if mark_c else ''}")
+        extra = {"cluster_difference": res_c.difference, **_interval_values("cluster_ci_", res_c.crossed, True),
+                 "cluster_p_value": res_c.crossed.p_value, "cluster_p_holm": p_adj_c, "cluster_mark": mark_c}
+    return Cell(text, {"dataset": d, "metric": "paired_test", "status": "ok", "vs": reference_row, **extra,
                        "difference": res.difference, **_interval_values("seeds_ci_", a, True),
                        **_interval_values("ci_", b, True),
                        "p_seeds": a.p_value if a else math.nan, "p_seeds_holm": p_adj_a if a else math.nan,

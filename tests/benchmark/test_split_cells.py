@@ -63,7 +63,7 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
     assert any(note.startswith("split=publisher") for note in record.params["split_notes"])
     assert any(note.startswith("label balance:") for note in record.params["split_notes"])
     table = (workdir / "reports" / "table4" / "table.md").read_text(encoding="utf-8")
-    assert "- Split: recovery: publisher (cluster unit publisher)" in table
+    assert "- Design: recovery: publisher split (cluster unit publisher)" in table
     wbg = next(line for line in table.splitlines() if line.startswith("| Text-only (WBG)"))
     assert "not available: no public background sources for ReCOVery" in wbg
 
@@ -72,7 +72,7 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
     out = capsys.readouterr().out
     assert "[skip]" not in out and "[done] Text-only (W/O BG) | ReCOVery" in out
     table = (workdir / "reports" / "table4" / "table.md").read_text(encoding="utf-8")
-    assert "- Split: recovery: grouped (cluster unit publisher)" in table
+    assert "- Design: recovery: grouped split (cluster unit publisher)" in table
 
     # the paper's random split puts a reused stock photo on both sides: refused, naming the fix
     assert _run(data, workdir, "random") == 2

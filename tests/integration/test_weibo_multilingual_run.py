@@ -75,7 +75,7 @@ def test_table2_on_weibo_blank_images_uses_the_multilingual_encoder(tmp_path, ca
     encoders = next(line for line in table.splitlines() if line.startswith("- Encoders:"))
     assert "weibo: text universal-sentence-encoder-multilingual-v3" in encoders
     assert "minilm" not in encoders.lower()
-    assert "- Split: weibo: published" in table
+    assert "- Design: weibo: published split" in table
     assert "failed" not in table.lower()
 
 

@@ -1,4 +1,4 @@
-"""The table header's Split line names the paper's split as the COOLANT paper's, per dataset slot."""
+"""The table header's Design line names the paper's split as the COOLANT paper's, per dataset slot."""
 
 from __future__ import annotations
 
@@ -18,6 +18,6 @@ def _record(slot: str, dataset: str, split: str) -> CellRecord:
 def test_split_line_names_the_paper_split() -> None:
     table = _decorate(TableData(title="t", header=[], columns=[], rows=[]),
                       [_record("twitter", "mediaeval2015-from-2016", "paper"), _record("weibo", "weibo", "published")])
-    split = next(line for line in table.header if line.startswith("Split: "))
-    assert split == ("Split: twitter: paper: the COOLANT paper's split, MediaEval 2015's events (cluster unit image); "
-                     "weibo: published (cluster unit image)")
+    split = next(line for line in table.header if line.startswith("Design: "))
+    assert split == ("Design: twitter: paper: the COOLANT paper's split, MediaEval 2015's events (cluster unit image); "
+                     "weibo: published split (cluster unit image)")
