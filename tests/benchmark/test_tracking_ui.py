@@ -33,8 +33,8 @@ def test_store_reads_at_a_glance_in_the_ui(tmp_path, capsys):
     assert [m.step for m in history] == [0]  # one value, not a point ahead of the epoch curves
     assert [m.step for m in tracker.client.get_metric_history(cell.info.run_id, "val_accuracy")] == [1, 2]
     parents = tracker.client.search_runs([exp.experiment_id], "tags.kind = 'suite'")
-    assert len(parents) == 1 and parents[1].data.metrics["cells_trained"] == 1
-    attached = {a.path for a in tracker.client.list_artifacts(parents[1].info.run_id)}
+    assert len(parents) == 1 and parents[0].data.metrics["cells_trained"] == 1
+    attached = {a.path for a in tracker.client.list_artifacts(parents[0].info.run_id)}
     assert {"table.md", "table.csv"} <= attached
     # a re-run that trains nothing leaves no empty parent behind
     assert main([*ARGS, "--workdir", str(tmp_path)]) == 0

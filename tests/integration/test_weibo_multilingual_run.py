@@ -70,7 +70,7 @@ def test_table2_on_weibo_blank_images_uses_the_multilingual_encoder(tmp_path, ca
     captured = capsys.readouterr()
     out = captured.out
     assert code == 0, out + captured.err
-    assert out.count("[done]") == 6 and "[FAILED]" not in out  # COOLANT and its five ablations
+    assert out.count("[done]") == 8 and "[FAILED]" not in out  # COOLANT, its five ablations, two free-attention rows
     table = (workdir / "reports" / "table2" / "table.md").read_text(encoding="utf-8")
     encoders = next(line for line in table.splitlines() if line.startswith("- Encoders:"))
     assert "weibo: text universal-sentence-encoder-multilingual-v3" in encoders
