@@ -59,6 +59,7 @@ class DatasetMemo:
         self._features: dict[tuple, Any] = {}
         self._clusters: dict[tuple, dict[str, str]] = {}
         self._loaded: dict[tuple, DatasetSplits] = {}  # the dataset as read, shared by its folds
+        self._pooled: dict[str, str] = {}  # dataset -> data key of its folds (the pooled items' fingerprint)
 
     def splits(self, dataset: str, fold: int | None = None) -> tuple[DatasetSplits, dict[str, str], str]:
         """(splits, encoder identities, data fingerprint) of the dataset or of one of its folds; no
@@ -67,8 +68,13 @@ class DatasetMemo:
         if key not in self._splits:
             splits, encoders = load_splits(dataset, self.options, self.limit, say=self.say, fold=fold,
                                            cache=self._loaded)
-            self._splits[key] = (splits, encoders, data_fingerprint(dataset, splits, self.options, self.limit,
-                                                                    self._loaded))
+            if fold is None:
+                fingerprint = data_fingerprint(dataset, splits, self.options, self.limit, self._loaded)
+            else:  # one hash of the pooled items serves all K folds
+                if dataset not in self._pooled:
+                    self._pooled[dataset] = data_fingerprint(dataset, splits, self.options, self.limit, self._loaded)
+                fingerprint = self._pooled[dataset]
+            self._splits[key] = (splits, encoders, fingerprint)
         return self._splits[key]
 
     def features(self, dataset: str, fold: int | None = None):

@@ -19,10 +19,9 @@ from benchmark.cells import CellSpec
 from benchmark.data.spec import DEFAULT_SPLIT
 from benchmark.loading import RunOptions, default_data_root, load_features, load_splits, resolve_options
 from benchmark.sweep import (SearchSpace, SweepContext, SweepError, run_study, run_worker, safe_name, split_params)
-from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, is_journal, redact, resolve_storage_url,
-                                     stored_sweeps)
+from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, STORAGE_ENV, is_journal, redact,
+                                     resolve_storage_url, stored_sweeps)
 
-STORAGE_ENV = "BENCH_SWEEP_STORAGE"
 
 
 # search spaces -----------------------------------------------------------------------------------

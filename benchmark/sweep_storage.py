@@ -57,6 +57,7 @@ HEARTBEAT_ATTR = "bench:heartbeat"  # system attr (journal storage): unix time o
 HOST_ATTR, PID_ATTR = "worker_host", "worker_pid"
 DEFAULT_HEARTBEAT_S = 60
 DEFAULT_GRACE_S = 180
+STORAGE_ENV = "BENCH_SWEEP_STORAGE"  # a storage URL with a password reaches workers and reports here
 
 
 # storage -----------------------------------------------------------------------------------------

@@ -17,12 +17,11 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from benchmark.deviations import footnote_lines
-from benchmark.sweep_storage import open_storage, stored_sweeps
-from reports.render import write_table
+from benchmark.sweep_storage import STORAGE_ENV, open_storage, stored_sweeps
+from reports.render import render
 from reports.tables import Cell, TableData, TableRow
 
 log = logging.getLogger(__name__)
-STORAGE_ENV = "BENCH_SWEEP_STORAGE"
 _SKIP_PARAMS = ("enqueued",)
 
 
@@ -126,13 +125,11 @@ def write_study_report(study: optuna.Study, suite, summary: dict[str, Any], work
     out = Path(workdir) / "reports" / suite.name
     out.mkdir(parents=True, exist_ok=True)
     figures, note = importance(study, out / f"importance{suffix}")
-    written = write_table(study_table(study, suite, summary, note), out / f"_tmp{suffix}")
     paths = []
-    for ext, path in written.items():
-        target = out / f"table{suffix}.{ext}"
-        path.replace(target)
-        paths.append(target)
-    (out / f"_tmp{suffix}").rmdir()
+    for ext, text in render(study_table(study, suite, summary, note)).items():  # one slot per suffix
+        path = out / f"table{suffix}.{ext}"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
     return paths + figures
 
 
