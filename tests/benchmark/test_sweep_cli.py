@@ -59,15 +59,17 @@ def sql_states(db: Path) -> list[str]:
         return []
 
 
-def running_with_params(db: Path) -> bool:
-    """A trial is RUNNING and its parameters are already stored: the worker is mid-training."""
+def running_with_params(db: Path, n_params: int = 3) -> bool:
+    """A trial is RUNNING and all its ``n_params`` sampled parameters (text_only: lr, batch_size,
+    dropout) are stored: the worker is training. Killed while it is still sampling, the trial would
+    hold only some of them and its retry would sample the rest."""
     if not db.is_file():
         return False
     try:
         with sqlite3.connect(db, timeout=5) as conn:
             rows = conn.execute("SELECT COUNT(*) FROM trials t JOIN trial_params p ON p.trial_id = t.trial_id "
-                                "WHERE t.state = 'RUNNING'").fetchone()
-            return bool(rows and rows[0])
+                                "WHERE t.state = 'RUNNING' GROUP BY t.trial_id").fetchall()
+            return any(count >= n_params for (count,) in rows)
     except sqlite3.OperationalError:  # tables not created yet
         return False
 
