@@ -16,6 +16,11 @@ counted as positives) in ``prepare``, then frozen, as CLIP is frozen in the rele
 uni-modal branches read the run's encoders; with the paper's encoders
 (``--text-encoder bert-base-chinese --image-encoder resnet101``) they match the released inputs up to
 the layer weighting declared in ``deviations``.
+
+With real CLIP weights (``bench run --clip-path DIR``, ``benchmark.encoders.clip``) the stand-in is
+not built: the CLIP features are the frozen embeddings of that model (batch keys ``text_clip``,
+``image_clip``), as released, and ``prepare`` trains nothing. The cell's identity then carries the
+CLIP weights' hash.
 """
 
 from __future__ import annotations
@@ -92,12 +97,15 @@ def _branch(in_dim: int, shared: int, out: int, dropout: float) -> nn.Sequential
 class FNDCLIP(DetectorModel):
     config_class = FNDCLIPConfig
     requires = frozenset({"text_pooled", "image_pooled"})
+    optional_inputs = ("clip",)  # --clip-path: real CLIP embeddings instead of the stand-in
     description = "Uni-modal and CLIP-space features, similarity-scaled, fused by modality attention"
     paper = "Zhou et al., FND-CLIP, ICME 2023"
     deviations = (
         Deviation("CLIP (substitute encoders)", "frozen CLIP ViT-B/32 text and image encoders",
-                  "the run's frozen text and image encoders with linear projections to 512-d trained with "
-                  "CLIP's symmetric InfoNCE on the training split only (clip_epochs 20), then frozen", ""),
+                  "without --clip-path: the run's frozen text and image encoders with linear projections to "
+                  "512-d trained with CLIP's symmetric InfoNCE on the training split only (clip_epochs 20), "
+                  "then frozen; with --clip-path DIR: that CLIP's frozen text and image embeddings, as in the "
+                  "paper", ""),
         Deviation("text feature", "BERT", "the run's pooled text feature (last layer only)",
                   "frozen bert-base-chinese, its 13 layers' [CLS] mixed by learned softmax weights"),
         Deviation("image feature", "ResNet", "the run's pooled image feature", "ImageNet ResNet-101's 1000 "
@@ -116,14 +124,24 @@ class FNDCLIP(DetectorModel):
     def __init__(self, config: FNDCLIPConfig, dims: FeatureDims) -> None:
         super().__init__(config, dims)
         c = config
-        self.clip_text = nn.Linear(dims.text_dim, c.clip_dim)
-        self.clip_image = nn.Linear(dims.image_dim, c.clip_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1 / 0.07)))))
-        for p in self._clip_parameters():
-            p.requires_grad_(False)  # frozen in the detector, as CLIP is; trained only in prepare
-        self.text_uni = _branch(dims.text_dim + c.clip_dim, c.shared_dim, c.prime_dim, c.dropout)
-        self.image_uni = _branch(dims.image_dim + c.clip_dim, c.shared_dim, c.prime_dim, c.dropout)
-        self.cross = _branch(2 * c.clip_dim, c.shared_dim, c.prime_dim, c.dropout)
+        # real CLIP embeddings when the run supplies them (--clip-path), else the trained stand-in
+        self.real_clip = "text_clip" in dims.extras and "image_clip" in dims.extras
+        if self.real_clip:
+            if dims.extras["text_clip"] != dims.extras["image_clip"]:
+                raise ValueError(f"CLIP text and image embeddings differ in width ({dims.extras['text_clip']} vs "
+                                 f"{dims.extras['image_clip']}): not one CLIP model")
+            clip_dim = int(dims.extras["text_clip"])
+            self.requires = self.requires | {"text_clip", "image_clip"}
+        else:
+            clip_dim = c.clip_dim
+            self.clip_text = nn.Linear(dims.text_dim, c.clip_dim)
+            self.clip_image = nn.Linear(dims.image_dim, c.clip_dim)
+            self.logit_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1 / 0.07)))))
+            for p in self._clip_parameters():
+                p.requires_grad_(False)  # frozen in the detector, as CLIP is; trained only in prepare
+        self.text_uni = _branch(dims.text_dim + clip_dim, c.shared_dim, c.prime_dim, c.dropout)
+        self.image_uni = _branch(dims.image_dim + clip_dim, c.shared_dim, c.prime_dim, c.dropout)
+        self.cross = _branch(2 * clip_dim, c.shared_dim, c.prime_dim, c.dropout)
         self.sim_w = nn.Parameter(torch.rand(1))
         self.sim_b = nn.Parameter(torch.rand(1))
         self.senet = nn.Sequential(nn.Linear(3, 3), nn.GELU(), nn.Linear(3, 3))
@@ -135,6 +153,11 @@ class FNDCLIP(DetectorModel):
         return [*self.clip_text.parameters(), *self.clip_image.parameters(), self.logit_scale]
 
     def clip_features(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """L2-normalised CLIP text and image features: the real embeddings, or the stand-in's."""
+        if self.real_clip:
+            image = batch["image_clip"]
+            image = image[:, 0] if image.dim() == 3 else image  # stored as one region
+            return F.normalize(batch["text_clip"].float(), dim=-1), F.normalize(image.float(), dim=-1)
         return (F.normalize(self.clip_text(batch["text_pooled"]), dim=-1),
                 F.normalize(self.clip_image(batch["image_pooled"]), dim=-1))
 
@@ -150,6 +173,9 @@ class FNDCLIP(DetectorModel):
 
     def prepare(self, features: FeatureSplits, context: PrepareContext) -> None:
         c = self.config
+        if self.real_clip:
+            log.info("FND-CLIP: real CLIP embeddings (--clip-path); no stand-in to train")
+            return
         self.train()
         history = pretrain_on_train_split(
             self._clip_parameters(), self.clip_loss, features.train, {"text_pooled", "image_pooled", "has_image"},

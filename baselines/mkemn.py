@@ -11,7 +11,12 @@ Two building blocks, as the paper describes them:
    with the query before the classifier.
 
 No knowledge graph can be reached offline and no entity-linked version of the datasets is public:
-the knowledge channels are absent (declared in ``deviations``), so this row is "component missing".
+by default the knowledge channels are absent (declared in ``deviations``), so this row is "component
+missing". A user who has linked the posts passes ``bench run --entity-file FILE``
+(``benchmark.data.entities``): each post's entities and concepts, each joined into one text and
+encoded by the run's text encoder, become two more channels (projected to ``channel_dim`` and
+broadcast along the words, like the image; a post without entities gets the null text). The file's
+hash is then part of the cell's identity.
 """
 
 from __future__ import annotations
@@ -53,13 +58,16 @@ def memory_read(query: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor
 class MKEMN(DetectorModel):
     config_class = MKEMNConfig
     requires = frozenset({"text_tokens", "text_mask", "image_pooled"})
+    optional_inputs = ("entities",)  # --entity-file: the knowledge channels
     description = "Multi-channel CNN over aligned word and image channels, read against a global event memory"
     paper = "Zhang et al., MKEMN, ACM MM 2019"
     deviations = (
         Deviation("knowledge channels (component missing)", "entities linked to the words in a real-world "
                   "knowledge graph (Freebase/Probase-style) and their conceptual contexts, as extra aligned "
-                  "CNN channels", "absent: no knowledge graph offline and no entity-linked release of the "
-                  "datasets; the CNN reads the word and image channels only", NO_CODE),
+                  "CNN channels", "without --entity-file: absent (no knowledge graph offline and no "
+                  "entity-linked release of the datasets; the CNN reads the word and image channels only); "
+                  "with --entity-file: the post's entities and its concepts, each one text embedded by the run's "
+                  "text encoder and broadcast along the words (not aligned word by word)", NO_CODE),
         Deviation("inputs", "word embeddings and VGG-19 image features", "frozen cached token states and "
                   "pooled image features of the run's encoders, each projected to channel_dim (128)", NO_CODE),
         Deviation("image channel", "the image feature aligned with the words as one more channel",
@@ -76,8 +84,12 @@ class MKEMN(DetectorModel):
         c = config
         self.word_proj = nn.Linear(dims.text_dim, c.channel_dim)
         self.image_proj = nn.Linear(dims.image_dim, c.channel_dim)
-        # two aligned channels (word, image) stacked along the feature axis of the convolution
-        self.cnn = TextCNN(2 * c.channel_dim, c.windows, c.filters)
+        # knowledge channels when the run supplies an entity file (--entity-file), else none
+        self.knowledge = tuple(name for name in ("entities", "concepts") if f"{name}_pooled" in dims.extras)
+        self.knowledge_proj = nn.ModuleDict({name: nn.Linear(dims.text_dim, c.channel_dim) for name in self.knowledge})
+        self.requires = self.requires | {f"{name}_pooled" for name in self.knowledge}
+        # aligned channels (word, image, knowledge...) stacked along the feature axis of the convolution
+        self.cnn = TextCNN((2 + len(self.knowledge)) * c.channel_dim, c.windows, c.filters)
         width = self.cnn.out_dim
         self.memory = nn.Parameter(torch.randn(c.memory_slots, width) / width ** 0.5)
         self.dropout = FastDropout(c.dropout)
@@ -87,7 +99,9 @@ class MKEMN(DetectorModel):
         mask = batch["text_mask"].bool()
         words = torch.tanh(self.word_proj(batch["text_tokens"]))
         image = torch.tanh(self.image_proj(batch["image_pooled"])).unsqueeze(1).expand_as(words)
-        query = self.cnn(torch.cat([words, image], dim=-1), mask)
+        knowledge = [torch.tanh(self.knowledge_proj[name](batch[f"{name}_pooled"].float())).unsqueeze(1).expand_as(words)
+                     for name in self.knowledge]
+        query = self.cnn(torch.cat([words, image, *knowledge], dim=-1), mask)
         read, _ = memory_read(query, self.memory)
         rep = torch.cat([query, read], dim=1)
         logits = self.classifier(self.dropout(rep))

@@ -190,7 +190,8 @@ def cmd_run(args) -> int:
         on_missing_image=args.on_missing_image, split=args.split, precision=args.precision,
         allow_leaks=args.allow_leaks, keep_humor=args.keep_humor, params=_params_from(args, suite),
         rows=tuple(args.row or ()),
-        datasets=tuple(args.dataset or ()), folds=args.folds, fold_by=args.fold_by)
+        datasets=tuple(args.dataset or ()), folds=args.folds, fold_by=args.fold_by,
+        clip_path=args.clip_path, entity_file=args.entity_file)
     validate_run(suite, options)  # before the work directory is touched
     slurm = _slurm_options(args, options.workdir)
     check_store(options.workdir, must_exist=False)
@@ -233,7 +234,7 @@ def cmd_plan(args) -> int:
     data_root, _ = _data_root(args)
     plan_suite(suite, data_root, _workdir(args), datasets=tuple(args.dataset or ()), folds=args.folds,
                fold_by=args.fold_by, seeds=args.seeds, target=args.target, split=args.split,
-               on_missing_image=args.on_missing_image, keep_humor=args.keep_humor)
+               on_missing_image=args.on_missing_image, keep_humor=args.keep_humor, row_labels=tuple(args.row or ()))
     return 0
 
 
@@ -465,6 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-encoder", help="registered image encoder (default efficientnet-lite0)")
     p.add_argument("--text-encoder-path", help="local folder of the text encoder weights")
     p.add_argument("--image-encoder-path", help="local file of the image encoder weights")
+    p.add_argument("--clip-path", help="FND-CLIP: a local CLIP folder (CLIPModel.save_pretrained, e.g. "
+                                       "openai/clip-vit-base-patch32) whose frozen embeddings replace the "
+                                       "offline stand-in")
+    p.add_argument("--entity-file", help="MKEMN: a JSON-lines file of each post's linked knowledge-graph entities "
+                                         "and concepts (format: benchmark/data/entities.py) for its knowledge "
+                                         "channels")
     p.add_argument("--allow-leaks", action="store_true", help="run even if train and test share items")
     p.add_argument("--row", action="append", help="only this row label (repeatable)")
     p.add_argument("--dataset", action="append", help="only this dataset slot id (repeatable)")
@@ -483,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the groups of the folds (default: the dataset's, as `bench run --folds`)")
     p.add_argument("--seeds", type=at_least(2), help="seeds of the designs shown (default: the suite's)")
     p.add_argument("--target", type=float, default=0.03, help="wanted 95%% half-width of a row's accuracy (default 0.03)")
+    p.add_argument("--row", action="append", help="only this row label, as `bench run --row` (repeatable)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("report", help="rebuild tables and figures from the store alone")

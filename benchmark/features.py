@@ -36,6 +36,9 @@ class FeatureDims:
     image_regions: int
     has_source: bool = False
     num_events: int = 0
+    # batch key -> width of the optional inputs present (extra encoders, per-item texts), e.g.
+    # {"image_ela": 3, "text_clip": 512}; models build the layers for those they can use
+    extras: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -56,6 +56,8 @@ class RunOptions:
     datasets: tuple[str, ...] = ()  # restrict to these slot ids (empty = all)
     folds: int | None = None  # K-fold cross-validation over every labelled item (benchmark.data.folds)
     fold_by: str | None = None  # event | publisher | grouped | image; None = the dataset's default
+    clip_path: str | None = None  # --clip-path: a local CLIP folder for FND-CLIP (benchmark.encoders.clip)
+    entity_file: str | None = None  # --entity-file: posts' linked entities for MKEMN (benchmark.data.entities)
 
 
 def resolve_options(options: RunOptions) -> RunOptions:
@@ -150,21 +152,61 @@ def load_splits(dataset: str, options: RunOptions, limit: int | None = None, say
                                 for k, v in splits.counts().items()))
     say(f"[data]   split {splits.split_policy}; cluster unit {splits.cluster_unit}")
     text_encoder, image_encoder = get_encoders(options, splits.language)
-    return splits, {"text": text_encoder.identity, "image": image_encoder.identity}
+    return splits, {"text": text_encoder.identity, "image": image_encoder.identity, **extra_identities(options)}
 
 
-def extra_image_features(options: RunOptions) -> tuple[str, ...]:
-    """Per-image features beyond the image encoder's that the run's models declare
-    (``extra_image_features``, e.g. MCNN's "ela"): those of the suite's selected rows; every declared
-    one when the suite is not registered here (a sweep, perf.py), so a model never misses its input."""
+def _selected_models(options: RunOptions) -> set[str]:
+    """The models of the suite's selected rows; every registered model when the suite is not
+    registered here (a sweep, perf.py), so a model never misses its input."""
     from benchmark.registry import MODELS, SUITES
     from benchmark.suites.resolve import suite_rows
     try:
         rows = suite_rows(SUITES.get(options.suite))
-        models = {row.model for row in rows if not options.rows or row.label in options.rows}
+        return {row.model for row in rows if not options.rows or row.label in options.rows}
     except KeyError:
-        models = set(MODELS.names())
-    return tuple(sorted({name for model in models
+        return set(MODELS.names())
+
+
+def optional_inputs(options: RunOptions) -> tuple[str, ...]:
+    """Optional inputs the run supplies and a selected model can read (``optional_inputs``): "clip"
+    with ``--clip-path``, "entities" with ``--entity-file``."""
+    from benchmark.registry import MODELS
+    supplied = {"clip": options.clip_path, "entities": options.entity_file}
+    wanted = {name for model in _selected_models(options) for name in getattr(MODELS.get(model), "optional_inputs", ())}
+    return tuple(sorted(name for name in wanted if supplied.get(name)))
+
+
+def extra_identities(options: RunOptions) -> dict[str, str]:
+    """Identities of the features beyond the two encoders' (key -> identity): the extra per-image
+    encoders (``image_<name>``) and the optional inputs. ``input_keys`` says which a model's cells carry."""
+    from benchmark.data.entities import entity_file_identity
+    from benchmark.encoders.clip import clip_pair
+    from benchmark.encoders.ela import EXTRA_IMAGE_ENCODERS
+    out = {f"image_{name}": EXTRA_IMAGE_ENCODERS[name]().identity for name in extra_image_features(options)}
+    inputs = optional_inputs(options)
+    if "clip" in inputs:
+        from benchmark.encoders.precision import with_precision
+        text, image = clip_pair(str(options.clip_path))
+        out.update({"text_clip": with_precision(text, options.precision).identity,
+                    "image_clip": with_precision(image, options.precision).identity})
+    if "entities" in inputs:
+        out["entities"] = entity_file_identity(str(options.entity_file))
+    return out
+
+
+def input_keys(model_class) -> set[str]:
+    """The keys of ``extra_identities`` a model reads, so only its own inputs enter its cells' identity."""
+    keys = {f"image_{name}" for name in getattr(model_class, "extra_image_features", ())}
+    for name in getattr(model_class, "optional_inputs", ()):
+        keys |= {"text_clip", "image_clip"} if name == "clip" else {name}
+    return keys
+
+
+def extra_image_features(options: RunOptions) -> tuple[str, ...]:
+    """Per-image features beyond the image encoder's that the run's models declare
+    (``extra_image_features``, e.g. MCNN's "ela") of the run's selected models."""
+    from benchmark.registry import MODELS
+    return tuple(sorted({name for model in _selected_models(options)
                          for name in getattr(MODELS.get(model), "extra_image_features", ())}))
 
 
@@ -199,10 +241,26 @@ def featurise(dataset: str, splits: DatasetSplits, options: RunOptions, say: Say
 
     from benchmark.encoders.ela import EXTRA_IMAGE_ENCODERS
 
+    from benchmark.encoders.precision import with_precision
+
     text_encoder, image_encoder = get_encoders(options, splits.language)
     extras = {name: EXTRA_IMAGE_ENCODERS[name]() for name in extra_image_features(options)}
+    extra_texts, item_texts = {}, {}
+    inputs = optional_inputs(options)
+    if "clip" in inputs:
+        from benchmark.encoders.clip import clip_pair
+        clip_text, clip_image = clip_pair(str(options.clip_path))
+        extra_texts["clip"] = with_precision(clip_text, options.precision)
+        extras["clip"] = with_precision(clip_image, options.precision)
+    if "entities" in inputs:
+        from benchmark.data.entities import read_entity_file
+        item_texts = read_entity_file(str(options.entity_file))
+        ids = {item.item_id for _, item in splits.items()}
+        linked = sum(item_id in ids for item_id in item_texts["entities"])
+        say(f"[data]   entity file {options.entity_file}: entities for {linked} of {len(ids)} items "
+            f"({len(item_texts['entities']) - linked} listed items not in this dataset)")
     features = build_feature_splits(splits, text_encoder, image_encoder, FeatureCache(Path(options.workdir) / "features"),
-                                    extra_image_encoders=extras)
+                                    extra_image_encoders=extras, extra_text_encoders=extra_texts, item_texts=item_texts)
     if features.dims.num_events == 0:
         features = with_kmeans_events(features)
         say(f"[data]   no event labels in {dataset}: K-Means++ (k={features.dims.num_events}) over pooled "

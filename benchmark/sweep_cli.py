@@ -219,7 +219,10 @@ def refuse_flags(suite, args) -> str | None:
                                                                        "suite file); its trials vary parameters"),
                              ("--jobs", getattr(args, "jobs", None), "run `bench sweep --workers N` for parallel "
                                                                      "trials"),
-                             ("--executor", getattr(args, "executor", None), "trials run in this process")):
+                             ("--executor", getattr(args, "executor", None), "trials run in this process"),
+                             ("--clip-path", getattr(args, "clip_path", None), "its study model reads no CLIP"),
+                             ("--entity-file", getattr(args, "entity_file", None), "its study model reads no "
+                                                                                    "entities")):
         if value:
             return f"{flag} does not apply to the sweep suite {suite.name} ({why})"
     return None

@@ -318,9 +318,11 @@ def _observed_for(slot: str, records, tracker_runs, reference_row: str | None, c
 
 def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str] = (), folds: int = 5,
                fold_by: str | None = None, seeds: int | None = None, target: float = 0.03, split: str | None = None,
-               on_missing_image: str = "drop", keep_humor: bool = False, say: Callable[[str], None] = print) -> None:
-    """Print the plan of every dataset slot of ``suite`` (or of ``datasets``): current design and
-    ``folds``-fold cross-validation, from the data's clusters and the stored cells of ``workdir``."""
+               on_missing_image: str = "drop", keep_humor: bool = False, say: Callable[[str], None] = print,
+               row_labels: Sequence[str] = ()) -> None:
+    """Print the plan of every dataset slot of ``suite`` (or of ``datasets``; of ``row_labels`` only, as
+    ``bench run --row``): current design and ``folds``-fold cross-validation, from the data's clusters
+    and the stored cells of ``workdir``."""
     import dataclasses
 
     from benchmark.data.clusters import cluster_keys
@@ -339,14 +341,22 @@ def plan_suite(suite, data_root: Path, workdir: Path, *, datasets: Sequence[str]
         raise UnknownNameError(f"suite {suite.name} has no dataset slot {', '.join(unknown)}; its slots: "
                          f"{', '.join(s.id for s in suite.datasets)}")
     rows = suite_rows(suite)
+    if row_labels:
+        missing = sorted(set(row_labels) - {row.label for row in rows})
+        if missing:
+            raise UnknownNameError(f"suite {suite.name} has no row {', '.join(map(repr, missing))}; its rows: "
+                                   f"{', '.join(row.label for row in rows)}")
+        rows = [row for row in rows if row.label in row_labels]
     seeds = seeds or suite.seeds
-    n_comparisons = max(1, (len(rows) - 1) * len(slots)) if suite.reference_row else 1
     records, runs = [], []
     if (Path(workdir) / "mlflow.db").is_file():
         from reports.store import load_cells
         records = load_cells(Path(workdir), suite.name).records
         runs = Tracker(Path(workdir)).cell_runs(suite.name, statuses=("FINISHED",))
     current = resolve_slots(slots, data_root, split)
+    # the report's Holm family: every row against the reference row, on each slot that has data
+    available = sum(res.dataset is not None for res in current)
+    n_comparisons = max(1, (len(rows) - 1) * available) if suite.reference_row else 1
     # cross-validation pools the whole labelled release (as the runner resolves it: Twitter reads MediaEval
     # 2016, loaded with the same --split)
     pooled = resolve_slots(slots, data_root, "published" if split == DEFAULT_SPLIT else split)

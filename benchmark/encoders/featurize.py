@@ -66,13 +66,20 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
                          cache: FeatureCache, *, with_source: bool | None = None,
                          text_batch_size: int = TEXT_BATCH_SIZE, image_batch_size: int = IMAGE_BATCH_SIZE,
                          extra_image_encoders: Mapping[str, ImageEncoder] | None = None,
+                         extra_text_encoders: Mapping[str, TextEncoder] | None = None,
+                         item_texts: Mapping[str, Mapping[str, str]] | None = None,
                          ) -> FeatureSplits:
     """Encode (through ``cache``) every unique text and image of ``splits`` and build the feature tables.
 
     ``with_source``: add the background-knowledge keys (``source_*``, ``has_source``); ``None`` means
     "when the dataset has background knowledge". ``extra_image_encoders`` (name -> encoder): one more
     per-image feature each, batch key ``image_<name>`` (N, R, D) over the post's image (zeros without
-    one), e.g. MCNN's error-level-analysis map (``benchmark.encoders.ela``).
+    one), e.g. MCNN's error-level-analysis map (``benchmark.encoders.ela``). ``extra_text_encoders``
+    likewise per text: batch key ``text_<name>`` (N, D), the pooled vector (e.g. CLIP's text tower,
+    ``benchmark.encoders.clip``). ``item_texts`` (name -> {item id: text}): one more text per item,
+    encoded by the main text encoder, batch keys ``<name>_tokens``, ``<name>_mask``, ``<name>_pooled``
+    and ``has_<name>`` (the null text without one), e.g. MKEMN's linked entities
+    (``benchmark.data.entities``). Their widths are in ``FeatureDims.extras``.
     """
     if with_source is None:
         with_source = splits.has_source
@@ -90,6 +97,9 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
             if not isinstance(item.text, str):
                 raise DataError(f"{split} item {item.item_id!r}: text is {type(item.text).__name__}, expected str")
             idx["text"].append(texts.add(item.text, item.text))
+            for name, by_item in sorted((item_texts or {}).items()):
+                extra = by_item.get(item.item_id)
+                idx.setdefault(name, []).append(texts.add(extra, extra) if extra is not None else NO_ROW)
             path = item.image_path
             idx["image"].append(images.add(_image_key(cache, path, item, split, "image"), path)
                                 if path is not None else NO_ROW)
@@ -140,6 +150,13 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
             rows = torch.zeros(0, int(extra_encoder.regions), int(extra_encoder.dim), dtype=torch.float16)
         extra_rows[f"image_{extra_name}"] = torch.cat([rows, torch.zeros(1, *rows.shape[1:], dtype=rows.dtype)])
 
+    extra_text_rows: dict[str, torch.Tensor] = {}
+    for extra_name, extra_encoder in sorted((extra_text_encoders or {}).items()):
+        feats = cache.get_text(extra_encoder, [str(t) for t in texts.payload], batch_size=text_batch_size,
+                               desc=f"{splits.name}: texts [{extra_encoder.name}]")
+        pooled = feats.pooled if len(texts.payload) else torch.zeros(0, int(extra_encoder.dim))
+        extra_text_rows[f"text_{extra_name}"] = torch.cat([pooled.float(), torch.zeros(1, pooled.shape[1])])
+
     # ---- events over all splits
     event_names = sorted({item.event for _, item in splits.items() if item.event is not None})
     event_code = {name: code for code, name in enumerate(event_names)}
@@ -163,6 +180,12 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
             "image_regions": (image_regions, i_idx), "image_pooled": (image_pooled, i_idx),
         }
         shared.update({key: (rows, i_idx) for key, rows in extra_rows.items()})
+        shared.update({key: (rows, t_idx) for key, rows in extra_text_rows.items()})
+        for name in sorted(item_texts or {}):
+            e_idx = index(idx.get(name, []), null_text)
+            columns[f"has_{name}"] = torch.tensor([r != NO_ROW for r in idx.get(name, [])], dtype=torch.bool)
+            shared.update({f"{name}_tokens": (text_tokens, e_idx), f"{name}_mask": (text_mask, e_idx),
+                           f"{name}_pooled": (text_pooled, e_idx)})
         if with_source:
             st_idx = index(idx["source_text"], null_text)
             si_idx = index(idx["source_image"], null_image)
@@ -181,8 +204,12 @@ def build_feature_splits(splits: DatasetSplits, text_encoder: TextEncoder, image
         )
 
     dims = FeatureDims(text_dim=text_dim, image_dim=image_dim, text_len=text_len, image_regions=n_regions,
-                       has_source=bool(with_source), num_events=len(event_names))
+                       has_source=bool(with_source), num_events=len(event_names),
+                       extras={**{key: int(rows.shape[-1]) for key, rows in {**extra_rows, **extra_text_rows}.items()},
+                               **{f"{name}_pooled": text_dim for name in sorted(item_texts or {})}})
     return FeatureSplits(train=tables["train"], validation=tables["validation"], test=tables["test"], dims=dims,
                          encoders={"text": text_encoder.identity, "image": image_encoder.identity,
                                    **{f"image_{name}": enc.identity
-                                      for name, enc in sorted((extra_image_encoders or {}).items())}})
+                                      for name, enc in sorted((extra_image_encoders or {}).items())},
+                                   **{f"text_{name}": enc.identity
+                                      for name, enc in sorted((extra_text_encoders or {}).items())}})

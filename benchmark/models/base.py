@@ -66,6 +66,9 @@ class DetectorModel(nn.Module):
     # per-image features computed from the image files beside the image encoder's (batch key
     # ``image_<name>``; names of ``benchmark.encoders.ela.EXTRA_IMAGE_ENCODERS``, e.g. MCNN's "ela")
     extra_image_features: ClassVar[tuple[str, ...]] = ()
+    # inputs a user may supply and the model then reads (``benchmark.loading.optional_inputs``): "clip"
+    # (--clip-path, FND-CLIP's real CLIP), "entities" (--entity-file, MKEMN's knowledge channels)
+    optional_inputs: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     # how this implementation differs from its paper and the released code (benchmark.deviations)

@@ -481,7 +481,8 @@ class NovEmoFakeModel(DetectorModel):
 
     def _settings(self, names: tuple[str, ...]) -> dict[str, Any]:
         settings = {name: getattr(self.config, name) for name in names}
-        settings["dims"] = dataclasses.asdict(self.dims)
+        # optional inputs (FeatureDims.extras) are not read here: kept out, so cached pre-trainings stay valid
+        settings["dims"] = {k: v for k, v in dataclasses.asdict(self.dims).items() if k != "extras"}
         return settings
 
     def _log(self, path, context: PrepareContext) -> None:

@@ -226,3 +226,45 @@ def test_cmc_stage_one_trains_the_modality_networks_and_stage_two_only_the_fusio
     batch = splits.train.batch(torch.arange(8), {"text_pooled", "image_pooled"})
     model(batch).losses["total"].backward()
     assert model.fc.weight.grad is not None and all(p.grad is None for p in model._stage1_parameters())
+
+
+# ---------------------------------------------------------------- optional real components
+WITH_EXTRAS = FeatureDims(text_dim=6, image_dim=5, text_len=4, image_regions=3,
+                          extras={"text_clip": 7, "image_clip": 7, "entities_pooled": 6, "concepts_pooled": 6})
+
+
+def test_fnd_clip_reads_real_clip_embeddings_when_the_run_supplies_them() -> None:
+    torch.manual_seed(0)
+    model = build_model("fnd_clip", resolve_config("fnd_clip"), WITH_EXTRAS).eval()
+    assert model.real_clip and {"text_clip", "image_clip"} <= model.requires
+    assert not hasattr(model, "clip_text")  # no stand-in built
+    g = torch.Generator().manual_seed(2)
+    batch = dict(random_batch(WITH_EXTRAS, 4, generator=g), text_clip=torch.randn(4, 7, generator=g),
+                 image_clip=torch.randn(4, 1, 7, generator=g).half())
+    t, v = model.clip_features(batch)
+    assert torch.allclose(t, F.normalize(batch["text_clip"], dim=-1))
+    assert torch.allclose(v, F.normalize(batch["image_clip"][:, 0].float(), dim=-1))
+    with torch.no_grad():
+        base = model(batch).logits
+        assert not torch.allclose(base, model(dict(batch, text_clip=batch["text_clip"].flip(0))).logits)
+    before = [p.clone() for p in model.parameters()]
+    model.prepare(_pair_splits(), _context())  # nothing to train
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    # the stand-in without them
+    assert not build_model("fnd_clip", resolve_config("fnd_clip"), SMALL).real_clip
+
+
+def test_mkemn_knowledge_channels_reach_the_prediction_when_an_entity_file_is_given() -> None:
+    torch.manual_seed(0)
+    plain = build_model("mkemn", resolve_config("mkemn"), SMALL)
+    model = build_model("mkemn", resolve_config("mkemn"), WITH_EXTRAS).eval()
+    assert plain.knowledge == () and model.knowledge == ("entities", "concepts")
+    assert model.cnn.convs[0].in_channels == 4 * model.config.channel_dim  # word, image, entities, concepts
+    assert {"entities_pooled", "concepts_pooled"} <= model.requires
+    g = torch.Generator().manual_seed(3)
+    batch = dict(random_batch(WITH_EXTRAS, 3, generator=g), entities_pooled=torch.randn(3, 6, generator=g),
+                 concepts_pooled=torch.randn(3, 6, generator=g))
+    with torch.no_grad():
+        base = model(batch).logits
+        for key in ("entities_pooled", "concepts_pooled"):
+            assert not torch.allclose(base, model(dict(batch, **{key: batch[key] + 1.0})).logits), key

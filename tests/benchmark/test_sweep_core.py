@@ -265,7 +265,8 @@ def test_table3_refuses_flags_it_cannot_honour_and_names_its_study_by_setting(ca
     from benchmark.cli import main
     from benchmark.registry import SUITES, load_plugins
     load_plugins()
-    for flag, value in (("--seeds", "2"), ("--jobs", "2"), ("--executor", "inline")):
+    for flag, value in (("--seeds", "2"), ("--jobs", "2"), ("--executor", "inline"), ("--clip-path", "c"),
+                        ("--entity-file", "e.jsonl")):
         assert main(["run", "--suite", "table3", flag, value]) == 2
         assert f"{flag} does not apply to the sweep suite table3" in capsys.readouterr().err
     table3 = SUITES.get("table3")

@@ -333,3 +333,28 @@ def test_a_writer_killed_mid_shard_leaves_nothing_a_reader_could_load(tmp_path: 
     assert enc.calls == 1 and feats.pooled.shape[0] == 2
     shards = [p.name for p in directory.glob("shard-*.pt")]
     assert len(shards) == 1 and renames == [(renames[0][0], shards[0])] and renames[0][0].endswith(".tmp")
+
+
+def test_featurize_extra_text_encoders_and_per_item_texts(tiny_dataset: DatasetSplits, tmp_path: Path) -> None:
+    """--clip-path's text tower (an extra per-text encoder) and --entity-file's texts (one more text per
+    item, encoded by the main encoder): their batch keys, null rows, widths and identities."""
+    text_enc, extra = CountingText(), CountingText(version="clip-like")
+    entities = {"entities": {"a": "Flood Town", "e": "Flood Town", "f": "Green Field"}, "concepts": {"a": "disaster"}}
+    fs = build_feature_splits(tiny_dataset, text_enc, CountingImage(), FeatureCache(tmp_path / "cache"),
+                              extra_text_encoders={"clip": extra}, item_texts=entities)
+    assert fs.dims.extras == {"text_clip": 4, "entities_pooled": 4, "concepts_pooled": 4}
+    assert fs.encoders["text_clip"] == extra.identity
+    assert "Flood Town" in text_enc.seen and "disaster" in text_enc.seen
+
+    train = fs.train.batch(torch.arange(3))
+    torch.testing.assert_close(train["text_clip"][0], extra.encode(["flood hits town"]).pooled[0])
+    torch.testing.assert_close(train["entities_pooled"][0], text_enc.encode(["Flood Town"]).pooled[0])
+    assert not train["entities_pooled"][1].any() and not train["concepts_pooled"][2].any()  # none: the null text
+    assert train["has_entities"].tolist() == [True, False, False]
+    assert train["entities_mask"][1].tolist() == [True] + [False] * 5  # null text: position 0 only
+    test = fs.test.batch(torch.arange(2))
+    assert test["has_entities"].tolist() == [True, True]
+    torch.testing.assert_close(test["entities_pooled"][1], text_enc.encode(["Green Field"]).pooled[0])
+    # without extras nothing changes: same keys and dims as before
+    plain = build_feature_splits(tiny_dataset, CountingText(), CountingImage(), FeatureCache(tmp_path / "cache"))
+    assert plain.dims.extras == {} and "text_clip" not in plain.train.keys()
