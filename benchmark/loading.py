@@ -202,6 +202,14 @@ def input_keys(model_class) -> set[str]:
     return keys
 
 
+def encoders_read_by(model: str, encoders: dict[str, str]) -> dict[str, str]:
+    """The part of ``load_splits``'s identities that a cell of ``model`` depends on: the two encoders and
+    the extra inputs its model reads, so a flag for another row never changes this row's cells."""
+    from benchmark.registry import MODELS
+    reads = input_keys(MODELS.get(model))
+    return {role: identity for role, identity in encoders.items() if role in ("text", "image") or role in reads}
+
+
 def extra_image_features(options: RunOptions) -> tuple[str, ...]:
     """Per-image features beyond the image encoder's that the run's models declare
     (``extra_image_features``, e.g. MCNN's "ela") of the run's selected models."""

@@ -242,11 +242,9 @@ class SuiteRunner:
     def cell_spec(self, res: SlotResolution, row: SuiteRow, seed: int, fold: int | None = None) -> CellSpec:
         """The cell of ``row`` on the slot's dataset (or fold) with ``seed``, resolved once from the options."""
         from benchmark.variants import resolve_config
-        from benchmark.loading import input_keys
-        from benchmark.registry import MODELS
+        from benchmark.loading import encoders_read_by
         splits, encoders, data_fingerprint = self.data.splits(str(res.dataset), fold)
-        reads = input_keys(MODELS.get(row.model))  # only the extra inputs this row's model reads
-        encoders = {role: identity for role, identity in encoders.items() if role in ("text", "image") or role in reads}
+        encoders = encoders_read_by(row.model, encoders)
         overrides = {**self.options.params.get(row.model, {}), **row.overrides}
         if self.max_epochs is not None:
             overrides["max_epochs"] = int(self.max_epochs)

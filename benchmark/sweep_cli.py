@@ -17,7 +17,8 @@ import optuna
 
 from benchmark.cells import CellSpec
 from benchmark.data.spec import DEFAULT_SPLIT
-from benchmark.loading import RunOptions, default_data_root, load_features, load_splits, resolve_options
+from benchmark.loading import (RunOptions, default_data_root, encoders_read_by, load_features, load_splits,
+                               resolve_options)
 from benchmark.sweep import (SearchSpace, SweepContext, SweepError, run_study, run_worker, safe_name, split_params)
 from benchmark.sweep_storage import (DEFAULT_GRACE_S, DEFAULT_HEARTBEAT_S, STORAGE_ENV, is_journal, redact,
                                      resolve_storage_url, stored_sweeps)
@@ -72,6 +73,7 @@ def base_cell(*, suite: str, model: str, variant: str, dataset: str, slot: str, 
     here applies the split policy and refuses leaking splits before any trial exists."""
     from benchmark.variants import resolve_config
     splits, encoders = load_splits(dataset, options, limit, say=say)
+    encoders = encoders_read_by(model, encoders)
     spec = CellSpec(suite=suite, row="trial", model=model, variant=variant, config=resolve_config(model, variant, {}),
                     slot=slot, slot_label=slot_label, dataset=dataset, data_source=source, options=options,
                     seed=seed, limit=limit, data_fingerprint=splits.fingerprint(), split=splits.split_policy,
