@@ -90,6 +90,19 @@ class ActivityAccumulator:
         return out
 
 
+def within_model_moments(parts: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """(mean, within-model std) over the union of disjoint item sets, each scored by its own model, from
+    each set's (count, mean, population std): the item-weighted mean, and the root of the item-weighted
+    mean of the sets' variances. Why not the std of the union: a cross-validated seed is K fold models,
+    and a weight that is constant inside each model but differs between folds rescales nothing per
+    item; the fold-to-fold shift of the means is between models, not across items."""
+    n = sum(k for k, _, _ in parts)
+    if n <= 0:
+        raise ValueError("within_model_moments needs at least one item")
+    mean = sum(k * m for k, m, _ in parts) / n
+    return mean, math.sqrt(sum(k * s * s for k, _, s in parts) / n)
+
+
 def collapsed(mean: float, std: float) -> bool:
     """True when a weight is constant across items (std < COLLAPSE_STD) or saturated at 0 or 1."""
     return std < COLLAPSE_STD or mean < PINNED_MARGIN or mean > 1.0 - PINNED_MARGIN

@@ -176,11 +176,15 @@ def pool_folds(records: list[CellRecord], left_out: list[LeftOut]) -> list[CellR
                              "assignment changed between its cells (re-run with a fresh work directory)")
         p_fake = predictions["p_fake"].to_numpy() if "p_fake" in predictions else None
         metrics = classification_metrics(predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy(), p_fake)
+        activity, fold_activity = _pooled_activity(folds)
+        metrics.update(activity)
         first = folds[0]
         reps = [r.representation for r in folds]
         tags = {**first.tags, "fold_accuracy": json.dumps([round(r.metrics.get("accuracy", float("nan")), 4)
                                                           for r in folds]),
                 "fold_runs": " ".join(r.run_id for r in folds)}
+        if activity:
+            tags["fold_activity"] = json.dumps(fold_activity)
         plain.append(CellRecord(
             suite=first.suite, model=first.model, variant=first.variant, row=row, dataset=slot,
             dataset_name=first.dataset_name, data_source=first.data_source, seed=seed, protocol=first.protocol,
@@ -189,6 +193,22 @@ def pool_folds(records: list[CellRecord], left_out: list[LeftOut]) -> list[CellR
             params=first.params, tags=tags, run_id=first.run_id, status="FINISHED",
             selected_epoch=first.selected_epoch))
     return plain
+
+
+def _pooled_activity(folds: list[CellRecord]) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Module activity (``activity_<name>_mean/_std``) of a cross-validated seed: pooled over its fold
+    models (``benchmark.activity.within_model_moments``), and each fold's own values, so a report can
+    name a fold model whose module collapsed. A weight some fold did not log is left out."""
+    from benchmark.activity import PREFIX, activity_names, within_model_moments
+    pooled: dict[str, float] = {}
+    for name in activity_names(folds[0].metrics):
+        keys = (f"{PREFIX}{name}_mean", f"{PREFIX}{name}_std")
+        if not all(k in r.metrics for r in folds for k in keys):
+            continue
+        pooled[keys[0]], pooled[keys[1]] = within_model_moments(
+            [(len(r.predictions), r.metrics[keys[0]], r.metrics[keys[1]]) for r in folds])
+    per_fold = [{k: float(r.metrics[k]) for k in pooled} for r in folds]
+    return pooled, per_fold
 
 
 def load_records(workdir: Path, suite: str, protocol: str | None = None,

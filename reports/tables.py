@@ -31,8 +31,9 @@ Record conventions the builders rely on
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -981,11 +982,21 @@ def _seed_activity(rec: CellRecord) -> dict[str, tuple[float, float]]:
     """Per module of one cell: (max across-item std over its weights, mean of the first weight) on the test
     items at the selected epoch. A module whose weights form a distribution (attention) varies when any of
     them varies, hence the max."""
+    return _activity_of(rec.metrics)
+
+
+def _fold_activity(rec: CellRecord) -> list[dict[str, tuple[float, float]]]:
+    """``_seed_activity`` of each fold model of a pooled cross-validation seed (empty otherwise)."""
+    raw = rec.tags.get("fold_activity")
+    return [_activity_of(m) for m in json.loads(raw)] if raw else []
+
+
+def _activity_of(metrics: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     from benchmark.activity import PREFIX, activity_names
     out = {}
-    for group, names in _activity_groups(activity_names(rec.metrics)).items():
-        stds = [rec.metrics[f"{PREFIX}{n}_std"] for n in names]
-        means = [rec.metrics.get(f"{PREFIX}{n}_mean", float("nan")) for n in names]
+    for group, names in _activity_groups(activity_names(metrics)).items():
+        stds = [metrics[f"{PREFIX}{n}_std"] for n in names]
+        means = [metrics.get(f"{PREFIX}{n}_mean", float("nan")) for n in names]
         out[group] = (max(stds), means[0] if len(names) == 1 else max(means))
     return out
 
@@ -998,12 +1009,14 @@ def module_activity_lines(records: Sequence[CellRecord], rows: Sequence[str], da
     a collapsed seed. Cells logged before activity was recorded contribute nothing."""
     from benchmark.activity import COLLAPSE_STD, PINNED_MARGIN, collapsed
     per_cell: dict[tuple[str, str], list[tuple[int, dict[str, tuple[float, float]]]]] = {}
+    per_fold: dict[tuple[str, str, int], list[dict[str, tuple[float, float]]]] = {}
     for rec in records:
         if rec.status != "FINISHED":
             continue
         found = _seed_activity(rec)
         if found:
             per_cell.setdefault((rec.row, rec.dataset), []).append((rec.seed, found))
+            per_fold[(rec.row, rec.dataset, rec.seed)] = _fold_activity(rec)
     lines = []
     for d in datasets:
         ref = per_cell.get((reference_row, d), []) if reference_row else []
@@ -1022,13 +1035,22 @@ def module_activity_lines(records: Sequence[CellRecord], rows: Sequence[str], da
                     text += f" (full model {float(np.mean(ref_stds)):.3f})"
                 parts.append(text)
             for seed, act in seeds:
-                bad = [f"{g} std {s:.3f}, mean {m:.3f}" for g, (s, m) in act.items() if collapsed(m, s)]
+                folds = per_fold.get((row, d, seed)) or []
+                if folds:  # a cross-validated seed: each fold model is judged on its own held-out items
+                    bad = [f"fold {k}: {g} std {s:.3f}, mean {m:.3f}" for k, fold in enumerate(folds)
+                           for g, (s, m) in fold.items() if collapsed(m, s)]
+                else:
+                    bad = [f"{g} std {s:.3f}, mean {m:.3f}" for g, (s, m) in act.items() if collapsed(m, s)]
                 if bad:
                     flagged.append(f"seed {seed} ({'; '.join(bad)})")
             line = f"Module activity, {row} on {d}, {len(seeds)} seed(s), test items: {'; '.join(parts)}."
             if flagged:
                 line += f" COLLAPSED: {', '.join(flagged)}; the row's mean includes them."
             lines.append(line)
+    if lines and any(per_fold.values()):
+        lines.append("Module activity of cross-validated rows: the std is the within-model spread pooled over a "
+                     "seed's fold models (the root of the item-weighted mean of each fold model's variance on "
+                     "its held-out items); collapse is judged per fold model.")
     if lines:
         lines.append(f"Module activity: a module counts as collapsed when its weights' across-item std is below "
                      f"{COLLAPSE_STD} or a weight's mean lies within {PINNED_MARGIN} of 0 or 1 (benchmark/activity.py "

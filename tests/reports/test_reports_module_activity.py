@@ -44,3 +44,15 @@ def test_no_activity_no_lines() -> None:
     rec = _rec("COOLANT", 0, (0.2, 0.2, 0.2))
     rec.metrics = {"accuracy": 0.7}
     assert module_activity_lines([rec], ["COOLANT"], ["twitter"], "COOLANT") == []
+
+
+def test_a_cross_validated_seed_names_its_collapsed_fold_model() -> None:
+    # pooled within-model std 0.1 looks active, but fold 1's own model kept its attention constant
+    import json
+    rec = _rec("w/o AGU", 0, (0.1, 0.1, 0.1))
+    fold = lambda std: {f"activity_attention_w_{n}_{k}": (1 / 3 if k == "mean" else std)  # noqa: E731
+                        for n in ("image", "text", "fusion") for k in ("mean", "std")}
+    rec.tags = {"fold_activity": json.dumps([fold(0.14), fold(0.004)])}
+    line, cv_rule, _ = module_activity_lines([rec], ["w/o AGU"], ["twitter"], "COOLANT")
+    assert "COLLAPSED: seed 0 (fold 1: attention std 0.004" in line and "fold 0" not in line
+    assert "judged per fold model" in cv_rule

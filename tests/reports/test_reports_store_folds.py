@@ -45,3 +45,29 @@ def test_an_item_in_two_folds_is_refused():
     records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(1, 0, ["b", "c"], [1, 1])]
     with pytest.raises(ValueError, match="predicted by two folds"):
         pool_folds(records, [])
+
+
+def test_module_activity_pools_the_fold_models_within_model_spread():
+    # fold 0's model gives g = [0.2, 0.4] on its two items, fold 1's g = [0.7, 0.7, 0.8, 0.8]: the mean is
+    # over all six items (0.6), the std the root of the item-weighted mean variance sqrt((2*0.01 +
+    # 4*0.0025) / 6) = 0.0707, not the std of the union (0.2345: that counts the folds' shift)
+    import numpy as np
+    a, b = np.array([0.2, 0.4]), np.array([0.7, 0.7, 0.8, 0.8])
+    r0 = fold_record(0, 0, ["a", "b"], [1, 1])
+    r1 = fold_record(1, 0, ["c", "d", "e", "f"], [1, 0, 0, 0])
+    r0.metrics.update({"activity_g_mean": a.mean(), "activity_g_std": a.std()})
+    r1.metrics.update({"activity_g_mean": b.mean(), "activity_g_std": b.std()})
+    (pooled,) = pool_folds([r0, r1], [])
+    assert pooled.metrics["activity_g_mean"] == pytest.approx(0.6)
+    assert pooled.metrics["activity_g_std"] == pytest.approx(np.sqrt((2 * 0.01 + 4 * 0.0025) / 6))
+    assert json.loads(pooled.tags["fold_activity"]) == [
+        {"activity_g_mean": pytest.approx(0.3), "activity_g_std": pytest.approx(0.1)},
+        {"activity_g_mean": pytest.approx(0.75), "activity_g_std": pytest.approx(0.05)}]
+
+
+def test_a_weight_missing_from_one_fold_is_not_pooled():
+    r0 = fold_record(0, 0, ["a", "b"], [1, 1])
+    r1 = fold_record(1, 0, ["c", "d"], [1, 1])
+    r0.metrics.update({"activity_g_mean": 0.5, "activity_g_std": 0.1})
+    (pooled,) = pool_folds([r0, r1], [])
+    assert "activity_g_std" not in pooled.metrics
