@@ -159,6 +159,25 @@ def current_records(suite: Suite, workdir: Path, protocol: str | None,
     return kept, stale, stored_cells.left_out
 
 
+def reference_for(reference_row: str | None, fallback: str | None, rows: list[str], slots_with_cells: list[str],
+                  missing: dict[tuple[str, str], str]) -> tuple[str | None, str | None]:
+    """The row every other row is tested against, and a footnote when it is not the suite's own.
+
+    Why: a reference that cannot run on any slot that has results (table4's SAFE (WBG) on ReCOVery, which
+    has no public background sources) leaves a table with no comparison at all. The suite file may name
+    a fallback, fixed before any result (never picked by test scores); it is used only then, and said."""
+    ref = reference_row if reference_row in rows else None
+    if ref is None or not fallback or fallback not in rows or not slots_with_cells:
+        return ref, None
+    why = [missing.get((d, ref), missing.get((d, "*"))) for d in slots_with_cells]
+    if not all(why):
+        return ref, None
+    reasons = "; ".join(dict.fromkeys(f"{d}: {w}" for d, w in zip(slots_with_cells, why)))
+    return fallback, (f"Reference row: the suite's reference {ref} is not available on any slot with results "
+                      f"({reasons}); paired tests use the suite's declared fallback reference {fallback} "
+                      "(`fallback_reference_row` in the suite file, fixed before any result).")
+
+
 def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[tuple[str, TableData]]:
     """(sub-folder, table) pairs for a suite: the main table plus claims / protocol-gap tables."""
     records, stale, left_out = current_records(suite, workdir, protocol)
@@ -169,13 +188,16 @@ def suite_tables(suite: Suite, workdir: Path, protocol: str = "clean") -> list[t
         reference = reference_lookup(suite.reference) if suite.reference else None
         paper_only = _paper_only_rows(suite)
         rows = [r.label for r in suite_rows(suite)] + paper_only
-        ref_row = suite.reference_row if suite.reference_row in rows else None
+        ref_row, ref_note = reference_for(suite.reference_row, suite.fallback_reference_row, rows,
+                                          sorted({r.dataset for r in records}), missing)
         table = metric_table(records, rows, datasets, table_metrics(suite.metrics), reference=reference,
                              reference_row=ref_row, missing=missing, paper_only=paper_only,
                              title=_title(suite, records, protocol), name=suite.name,
                              dataset_labels={slot.id: slot.label for slot in suite.datasets},
                              running=_running(suite, workdir, protocol),
                              margin_points=suite.equivalence_margin)
+        if ref_note:
+            table.footnotes.append(ref_note)
         table.footnotes.extend(module_activity_lines(records, rows, datasets, ref_row))  # issue 25
         out.append(("", _decorate(table, records)))
     elif suite.kind == "mcnemar":

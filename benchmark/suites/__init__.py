@@ -56,6 +56,8 @@ class Suite:
     seeds: int = 3
     reference: str | None = None  # reference table key (reports.reference)
     reference_row: str | None = None
+    # the reference of the paired tests on slots where reference_row cannot run (declared before any result)
+    fallback_reference_row: str | None = None
     pairs: tuple[tuple[str, str], ...] = ()  # significance pairs (row labels)
     claims: bool = False  # show the paper's stated differences (NovEmoFake)
     reuses: tuple[str, ...] = ()  # suites whose finished cells may be reused
@@ -94,10 +96,13 @@ def parse_suite(data: dict[str, Any], source: Path | None = None) -> Suite:
         for a, b in pairs:
             if a not in labels or b not in labels:
                 raise ValueError(f"pair ({a!r}, {b!r}) names a row that is not in rows {labels}")
+        fallback = data.get("fallback_reference_row")
+        if fallback is not None and fallback not in labels:
+            raise ValueError(f"fallback_reference_row {fallback!r} is not in rows {labels}")
         return Suite(name=data["name"], title=data["title"], paper=data.get("paper", ""), kind=kind, rows=rows,
                      datasets=slots, metrics=tuple(data.get("metrics") or ("accuracy",)),
                      seeds=int(data.get("seeds", 3)), reference=data.get("reference"),
-                     reference_row=data.get("reference_row"), pairs=pairs, claims=bool(data.get("claims", False)),
+                     reference_row=data.get("reference_row"), fallback_reference_row=fallback, pairs=pairs, claims=bool(data.get("claims", False)),
                      reuses=tuple(data.get("reuses") or ()),
                      store_representation=bool(data.get("store_representation", False)),
                      all_models=bool(data.get("all_models", False)), max_epochs=data.get("max_epochs"),
