@@ -429,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=at_least(1), default=None,
                    help="train N cells at once in N worker processes with one torch thread each (default: "
                         "$BENCH_JOBS or the number of cores; 1 = one cell at a time in this process, one thread; "
-                        "the numbers are the same for every N)")
+                        "the numbers are the same for every N on one machine)")
     p.add_argument("--retries", type=at_least(0), default=1,
                    help="train a cell again this many times when its worker process dies (killed, out of "
                         "memory) before it is recorded FAILED (default 1; --executor local)")
@@ -446,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-param", action="append", metavar="KEY=VALUE",
                    help="extra sbatch option for every cell job, e.g. mem=8G, qos=short, account=lab (repeatable)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                   help="training and featurising precision: fp32 (CPU default, repeats exactly) or bf16 "
+                   help="training and featurising precision: fp32 (CPU default; repeats exactly on the same machine, see "
+                        "README, Reproducibility) or bf16 "
                         "autocast (CUDA default; on CPUs with bf16 units about 2-3x faster); part of each "
                         "cell's identity and feature-cache key")
     p.add_argument("--protocol", choices=("clean", "as-released"), default="clean",

@@ -36,7 +36,9 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 
 def set_seed(seed: int) -> None:
-    """Seed every RNG the engine touches so CPU runs repeat exactly."""
+    """Seed every RNG the engine touches, so a CPU run repeats exactly on the same machine from the same
+    features (``features_fingerprint``); another CPU type or featurising thread count changes the
+    features' last bits and, through training, the per-seed scores (README, Reproducibility)."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -53,7 +55,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def default_precision(device: torch.device) -> str:
-    """bf16 autocast on CUDA; fp32 on CPU, so CPU results repeat exactly unless bf16 is asked for."""
+    """bf16 autocast on CUDA; fp32 on CPU (bf16 on CPU takes the CPU's bf16 kernels: AMX, AVX-512 BF16 or
+    emulation, each rounding differently)."""
     return "bf16" if device.type == "cuda" else "fp32"
 
 

@@ -18,8 +18,10 @@ Executors:
   that ends without one (scancel, node failure, out of memory) is a FAILED cell naming its job id and
   log. Re-running the same command re-submits exactly the cells that are not finished.
 
-Results repeat exactly for the same seed *and thread count*: ``--jobs 1`` runs inline on one thread,
-so it gives the same numbers as ``--jobs 2``.
+Results repeat exactly for the same seed, the same features and the same training thread count:
+``--jobs 1`` runs inline on one thread, so it gives the same numbers as ``--jobs 2``. The features are
+computed once by the submitting process with all its threads, so they (and through them every score)
+depend on the CPU type and its thread count; cells carry ``features_fingerprint`` and ``machine.*``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class RunOptions:
 
 def resolve_options(options: RunOptions) -> RunOptions:
     """The options with ``precision`` made concrete: ``--precision``, else the device's default
-    (bf16 autocast on CUDA, fp32 on CPU where results repeat exactly). The one place it is decided."""
+    (bf16 autocast on CUDA, fp32 on CPU). The one place it is decided."""
     if options.precision:
         return options
     from benchmark.engine import default_precision, resolve_device

@@ -14,13 +14,15 @@ from typing import Any, Callable
 
 from benchmark.cells import CellSpec, identity_tags
 from benchmark.training import CellOutcome
-from benchmark.tracking import Tracker, fingerprint, git_commit, package_versions
+from benchmark.tracking import Tracker, fingerprint, git_commit, host_description, package_versions
 
 
 def provenance_tags(**extra: Any) -> dict[str, str]:
-    """Tags every run carries (suite invocation, cell, study, trial): git commit and package versions,
-    plus ``extra``; values as strings, ``None`` left out."""
-    tags = {"git_commit": git_commit(), **{f"version.{k}": v for k, v in package_versions().items()}, **extra}
+    """Tags every run carries (suite invocation, cell, study, trial): git commit, package versions and
+    the machine (``machine.cpu``, ``machine.cpu_isa``, ``machine.torch_threads``), plus ``extra``;
+    values as strings, ``None`` left out."""
+    tags = {"git_commit": git_commit(), **{f"version.{k}": v for k, v in package_versions().items()},
+            **{f"machine.{k}": v for k, v in host_description().items()}, **extra}
     return {k: str(v) for k, v in tags.items() if v is not None}
 
 

@@ -58,6 +58,7 @@ class DatasetMemo:
         self._splits: dict[tuple, tuple[DatasetSplits, dict[str, str], str]] = {}
         self._features: dict[tuple, Any] = {}
         self._clusters: dict[tuple, dict[str, str]] = {}
+        self._feature_prints: dict[tuple, str] = {}
         self._loaded: dict[tuple, DatasetSplits] = {}  # the dataset as read, shared by its folds
         self._pooled: dict[str, str] = {}  # dataset -> data key of its folds (the pooled items' fingerprint)
 
@@ -84,6 +85,14 @@ class DatasetMemo:
             splits = self.splits(dataset, fold)[0]
             self._features[key] = (splits, featurise(dataset, splits, self.options, say=self.say))
         return self._features[key]
+
+    def features_fingerprint(self, dataset: str, fold: int | None = None) -> str:
+        """``FeatureSplits.content_fingerprint`` of the features the cells of (dataset, fold) train on
+        (before data parameters), hashed once per process."""
+        key = (dataset, fold)
+        if key not in self._feature_prints:
+            self._feature_prints[key] = self.features(dataset, fold)[1].content_fingerprint()
+        return self._feature_prints[key]
 
     def test_clusters(self, dataset: str, fold: int | None = None) -> dict[str, str]:
         """item_id -> cluster key of every test item, under the dataset's cluster unit."""
@@ -321,7 +330,8 @@ class SuiteRunner:
 
         def start(spec: CellSpec) -> str:
             tags = cell_tags(spec, suite_config_fingerprint=suite_config_fingerprint(rows[spec.row]),
-                             variant_label=get_variant(spec.model, spec.variant).label)
+                             variant_label=get_variant(spec.model, spec.variant).label,
+                             features_fingerprint=self.data.features_fingerprint(spec.dataset, spec.fold))
             run_id = self.tracker.start_cell(self.suite.name, parent, short_run_name(spec.row, spec.slot, spec.seed),
                                              tags)
             self.tracker.log_params(run_id, {**dataclasses.asdict(spec.config), "seed": spec.seed})

@@ -154,6 +154,38 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # best first: the CPU paths bf16 and fp32 take
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def host_description(cpuinfo: str | None = None) -> dict[str, str]:
+    """The machine a run computes on: CPU model, its widest vector / bf16 instruction set and torch's
+    thread count in this process (the featuriser's; workers train on one thread each).
+
+    Why: CPU results repeat exactly only on the same CPU type with the same featurising thread count
+    (oneDNN picks kernels by instruction set and splits reductions by thread); a report names the hosts
+    so two runs' differences can be explained. ``cpuinfo``: the text of /proc/cpuinfo (tests)."""
+    import torch
+    if cpuinfo is None:
+        cpuinfo = _cpuinfo()
+    model, flags = platform.processor() or platform.machine() or "unknown", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            model = value.strip()
+        elif key.strip() in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    isa = next((flag for flag in BF16_CPU_FLAGS if flag in flags), "none of " + "/".join(BF16_CPU_FLAGS))
+    return {"cpu": model, "cpu_isa": isa, "torch_threads": str(torch.get_num_threads())}
+
+
 def fingerprint(obj: Any) -> str:
     import hashlib
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

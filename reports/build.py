@@ -98,6 +98,12 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         table.header.append("Design: " + _per_dataset(records, lambda r: (
             f"{design_text(r)} (cluster unit {r.tags.get('cluster_unit', 'image')})")))
         table.header.append("Precision: " + _per_dataset(records, lambda r: r.tags.get("precision") or "not recorded"))
+        table.header.append("Machine: " + _per_dataset(records, machine_text))
+        table.header.append("Features: " + _per_dataset(records, lambda r: r.tags.get("features_fingerprint")
+                                                        or "not recorded"))
+        mixed = mixed_features_note(records)
+        if mixed:
+            table.footnotes.append(mixed)
         spread = fold_spread_lines(records)
         if spread:
             table.footnotes.append("Fold-to-fold spread of accuracy (each fold's test accuracy; range over folds, "
@@ -106,6 +112,34 @@ def _decorate(table: TableData, records: list[CellRecord]) -> TableData:
         if emotion:
             table.header.append(emotion_header(emotion))
     return table
+
+
+def machine_text(record: CellRecord) -> str:
+    """'<CPU> (<instruction set>), <n> featurising thread(s)' from a cell's ``machine.*`` tags."""
+    tags = record.tags
+    if "machine.cpu" not in tags:
+        return "not recorded"
+    return (f"{tags['machine.cpu']} ({tags.get('machine.cpu_isa', '?')}), "
+            f"{tags.get('machine.torch_threads', '?')} featurising thread(s)")
+
+
+def mixed_features_note(records: list[CellRecord]) -> str:
+    """A footnote when the cells of one dataset trained on different feature tensors: the feature cache
+    was rebuilt between runs on another machine or thread count, so equal seeds are not exact repeats."""
+    prints: dict[str, dict[str, int]] = {}
+    for rec in records:
+        value = rec.tags.get("features_fingerprint")
+        if value:
+            counts = prints.setdefault(rec.dataset, {})
+            counts[value] = counts.get(value, 0) + 1
+    mixed = {d: c for d, c in prints.items() if len(c) > 1}
+    if not mixed:
+        return ""
+    parts = [f"{d}: " + ", ".join(f"{fp} ({n} cells)" for fp, n in sorted(c.items())) for d, c in sorted(mixed.items())]
+    return ("Cells trained on different features (fingerprints differ): " + "; ".join(parts) + ". The same encoders "
+            "give features that differ in the last bits on another CPU type or torch thread count, and training "
+            "amplifies that: such cells' per-seed numbers are not exact repeats of each other (features_fingerprint, "
+            "README, reproducibility).")
 
 
 def fold_spread_lines(records: list[CellRecord]) -> list[str]:

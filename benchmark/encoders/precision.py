@@ -1,4 +1,4 @@
-"""Numeric precision of featurising: fp32 (CPU default, repeats exactly) or bf16 autocast.
+"""Numeric precision of featurising: fp32 (CPU default) or bf16 autocast.
 
 Why a wrapper: precision is a property of a run, not of an encoder, and it changes the features, so
 it must change the cache key. ``with_precision(encoder, "bf16")`` runs any torch encoder under

@@ -60,10 +60,14 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
 
     (record,) = load_records(workdir, "table4")
     assert record.tags["split"] == "publisher" and record.tags["cluster_unit"] == "publisher"
+    # what explains a same-seed difference between two runs: the features' content and the machine
+    features = record.tags["features_fingerprint"]
+    assert len(features) == 16 and record.tags["machine.cpu"] and record.tags["machine.torch_threads"].isdigit()
     assert any(note.startswith("split=publisher") for note in record.params["split_notes"])
     assert any(note.startswith("label balance:") for note in record.params["split_notes"])
     table = (workdir / "reports" / "table4" / "table.md").read_text(encoding="utf-8")
     assert "- Design: recovery: publisher split (cluster unit publisher)" in table
+    assert f"- Features: recovery: {features}" in table and "- Machine: recovery: " in table
     wbg = next(line for line in table.splitlines() if line.startswith("| Text-only (WBG)"))
     assert "not available: no public background sources for ReCOVery" in wbg
 
@@ -73,6 +77,10 @@ def test_split_is_recorded_per_cell_and_background_rows_are_not_available(tmp_pa
     assert "[skip]" not in out and "[done] Text-only (W/O BG) | ReCOVery" in out
     table = (workdir / "reports" / "table4" / "table.md").read_text(encoding="utf-8")
     assert "- Design: recovery: grouped split (cluster unit publisher)" in table
+    from benchmark.tracking import Tracker
+    prints = {r.data.tags["split"]: r.data.tags["features_fingerprint"] for r in Tracker(workdir).cell_runs("table4")
+              if "features_fingerprint" in r.data.tags}
+    assert prints["publisher"] == features and prints["grouped"] != features  # other splits, other tensors
 
     # the paper's random split puts a reused stock photo on both sides: refused, naming the fix
     assert _run(data, workdir, "random") == 2
