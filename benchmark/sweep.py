@@ -92,6 +92,7 @@ class SweepContext:
     def __post_init__(self) -> None:
         check_metric(self.metric)
         self._data: tuple[Any, Any] | None = None
+        self._features_fingerprint: str | None = None
         self.storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period, self.max_retry)
         self.lock = ClaimLock(self.storage_url, self.study_name)
         with _quiet_optuna():
@@ -108,6 +109,12 @@ class SweepContext:
         if self._data is None:
             self._data = self.load()
         return self._data
+
+    def features_fingerprint(self) -> str:
+        """The content fingerprint of the trials' features (before data parameters), as cells record it."""
+        if self._features_fingerprint is None:
+            self._features_fingerprint = self.data()[1].content_fingerprint()
+        return self._features_fingerprint
 
     def trial_spec(self, overrides: dict[str, Any], data_params: dict[str, Any], row: str) -> CellSpec:
         """The trial's cell: the base cell with the sampled config overrides and data parameters."""
@@ -212,6 +219,7 @@ def run_trial(trial: optuna.Trial, ctx: SweepContext) -> float:
         tags = provenance_tags(study=ctx.study_name, trial=trial.number, model=spec.model, variant=spec.variant,
                                dataset_name=spec.dataset, protocol="clean", state="RUNNING", seed=spec.seed,
                                precision=spec.precision, split=spec.split, **ctx.report_info,
+                               features_fingerprint=ctx.features_fingerprint(),
                                **{f"param.{k}": v for k, v in trial.params.items()},
                                retry_of=ctx.storage.get_trial(trial._trial_id).system_attrs.get("failed_trial"))
         run_id = tracker.start_cell(ctx.experiment, ctx.parent_run, f"trial {trial.number}", tags)

@@ -118,6 +118,9 @@ def test_two_worker_processes_share_one_journal_study(workdir):
     parent = study.user_attrs["mlflow_parent_run"]
     assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
     assert tracker.client.get_run(parent).data.tags["kind"] == "study"
+    # both processes hashed the same cached features: one fingerprint for all trials
+    (features,) = {r.data.tags["features_fingerprint"] for r in runs}
+    assert len(features) == 16 and {r.data.tags["machine.cpu_isa"] for r in runs}
 
 
 @pytest.mark.slow
