@@ -92,7 +92,7 @@ class SweepContext:
     def __post_init__(self) -> None:
         check_metric(self.metric)
         self._data: tuple[Any, Any] | None = None
-        self._features_fingerprint: str | None = None
+        self._features_print = ""
         self.storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period, self.max_retry)
         self.lock = ClaimLock(self.storage_url, self.study_name)
         with _quiet_optuna():
@@ -112,9 +112,8 @@ class SweepContext:
 
     def features_fingerprint(self) -> str:
         """The content fingerprint of the trials' features (before data parameters), as cells record it."""
-        if self._features_fingerprint is None:
-            self._features_fingerprint = self.data()[1].content_fingerprint()
-        return self._features_fingerprint
+        self._features_print = self._features_print or self.data()[1].content_fingerprint()
+        return self._features_print
 
     def trial_spec(self, overrides: dict[str, Any], data_params: dict[str, Any], row: str) -> CellSpec:
         """The trial's cell: the base cell with the sampled config overrides and data parameters."""
