@@ -110,8 +110,7 @@ class SweepContext:
             self._data = self.load()
         return self._data
 
-    def features_fingerprint(self) -> str:
-        """The content fingerprint of the trials' features (before data parameters), as cells record it."""
+    def features_fingerprint(self) -> str:  # of the trials' features (before data parameters), as cells record it
         self._features_print = self._features_print or self.data()[1].content_fingerprint()
         return self._features_print
 
