@@ -154,7 +154,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # best first: the CPU paths bf16 and fp32 take
+CPU_ISA_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # widest first: the kernel paths bf16 and fp32 take
 
 
 @functools.lru_cache(maxsize=1)
@@ -182,7 +182,7 @@ def host_description(cpuinfo: str | None = None) -> dict[str, str]:
             model = value.strip()
         elif key.strip() in ("flags", "Features") and not flags:
             flags = set(value.split())
-    isa = next((flag for flag in BF16_CPU_FLAGS if flag in flags), "none of " + "/".join(BF16_CPU_FLAGS))
+    isa = next((flag for flag in CPU_ISA_FLAGS if flag in flags), "none of " + "/".join(CPU_ISA_FLAGS))
     return {"cpu": model, "cpu_isa": isa, "torch_threads": str(torch.get_num_threads())}
 
 

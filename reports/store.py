@@ -12,7 +12,7 @@ import pandas as pd
 
 from benchmark.artifacts import CellCheck, check_cell
 from benchmark.cells import describe_difference, stored_identity
-from benchmark.tracking import Tracker
+from benchmark.tracking import Tracker, fingerprint
 from reports.records import CellRecord
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,10 @@ def pool_folds(records: list[CellRecord], left_out: list[LeftOut]) -> list[CellR
                 "fold_runs": " ".join(r.run_id for r in folds)}
         if activity:
             tags["fold_activity"] = json.dumps(fold_activity)
+        prints = [r.tags.get("features_fingerprint") for r in folds]  # each fold trains on its own features:
+        tags.pop("features_fingerprint", None)  # the pooled seed names all K of them, never fold 0's alone
+        if all(prints):
+            tags["features_fingerprint"] = fingerprint(prints)
         plain.append(CellRecord(
             suite=first.suite, model=first.model, variant=first.variant, row=row, dataset=slot,
             dataset_name=first.dataset_name, data_source=first.data_source, seed=seed, protocol=first.protocol,

@@ -32,6 +32,20 @@ def test_a_seeds_folds_pool_into_one_record_with_metrics_on_every_item():
     assert left_out == []
 
 
+def test_a_pooled_seed_fingerprints_the_features_of_every_fold():
+    def pooled(prints: list[str | None]) -> dict[str, str]:
+        records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(1, 0, ["c", "d"], [1, 0])]
+        for record, value in zip(records, prints):
+            if value:
+                record.tags["features_fingerprint"] = value
+        (out,) = pool_folds(records, [])
+        return out.tags
+    both = pooled(["f0", "f1"])["features_fingerprint"]
+    assert len(both) == 16 and both not in ("f0", "f1")  # not fold 0's alone
+    assert pooled(["f0", "f2"])["features_fingerprint"] != both  # another fold's features: another print
+    assert "features_fingerprint" not in pooled(["f0", None])  # one fold unrecorded: nothing claimed
+
+
 def test_an_incomplete_seed_is_left_out_and_named():
     records = [fold_record(0, 0, ["a", "b"], [1, 1]), fold_record(0, 1, ["a", "b"], [1, 0]),
                fold_record(1, 1, ["c", "d"], [1, 1])]
